@@ -1,0 +1,44 @@
+# Aisle: every set-up step is a target here, so a fresh clone needs only `make run` or `make test`.
+# Heavy things (virtual environments, jars, models, indexes) are built into ignored folders.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+AISLE := $(VENV)/bin/aisle
+export AISLE_HOME ?= $(CURDIR)/.aisle
+
+.PHONY: help setup test test-unit test-kafka bench run stop lint typecheck clean
+
+help:  ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+# ---- Python environment -------------------------------------------------------------------------
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(VENV)/.installed kafka-jars models  ## create the virtual environment, broker jars and models (idempotent)
+
+# ---- Areas keep their own targets in mk/*.mk ----------------------------------------------------
+include $(sort $(wildcard mk/*.mk))
+
+# ---- Tests --------------------------------------------------------------------------------------
+test: setup  ## unit tests, then integration tests against a real broker this target starts
+	$(PY) -m pytest tests/unit -q
+	$(MAKE) kafka-up
+	$(PY) -m pytest tests/integration -q -m "not slow or slow"
+
+test-unit: $(VENV)/.installed  ## only the tests that need no broker
+	$(PY) -m pytest tests/unit -q
+
+typecheck: $(VENV)/.installed  ## mypy --strict over the package
+	$(PY) -m mypy
+
+bench: setup kafka-up  ## run benchmarks; results go to docs/benchmarks.md and docs/benchmarks/*.json
+	$(PY) -m bench
+
+clean:  ## remove run-time state (keeps the virtual environment and jars)
+	rm -rf $(AISLE_HOME)

@@ -1,0 +1,130 @@
+"""All configuration, in one place.
+
+`Settings.from_env()` is the only code in the package that reads the environment. The CLI builds one
+frozen `Settings` and passes it down; every other module receives what it needs as arguments. Each
+variable, its default and its unit is listed in docs/config.md (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the system. Field names carry their units."""
+
+    # --- where things live ---
+    home: Path = _REPO_ROOT / ".aisle"
+    """AISLE_HOME: run-time state (broker data, store, vector index, models, logs)."""
+    shared_data: Path = _REPO_ROOT.parent / "shared" / "data"
+    """AISLE_SHARED_DATA: the read-only catalog and evaluation sets."""
+
+    # --- the bus ---
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    """KAFKA_BOOTSTRAP_SERVERS: comma-separated host:port list."""
+    topic_prefix: str = "aisle."
+    """AISLE_TOPIC_PREFIX: prepended to every topic name (tests use a fresh prefix per run)."""
+    default_partitions: int = 12
+    """AISLE_DEFAULT_PARTITIONS: partitions for topics that do not set their own."""
+
+    # --- the stage runtime ---
+    max_lanes: int = 512
+    """AISLE_MAX_LANES: conversations a worker process keeps in flight at once."""
+    lane_queue_size: int = 64
+    """AISLE_LANE_QUEUE_SIZE: messages buffered per conversation before its partition pauses."""
+    commit_interval_ms: int = 200
+    """AISLE_COMMIT_INTERVAL_MS: how often finished offsets are committed."""
+    producer_linger_ms: int = 1
+    """AISLE_PRODUCER_LINGER_MS: producer batching delay; small, since token chunks are latency-critical."""
+    fetch_max_wait_ms: int = 5
+    """AISLE_FETCH_MAX_WAIT_MS: consumer long-poll wait on latency-critical topics."""
+    session_timeout_ms: int = 10_000
+    """AISLE_SESSION_TIMEOUT_MS: consumer group session timeout."""
+    connect_retry_max_s: float = 60.0
+    """AISLE_CONNECT_RETRY_MAX_S: how long a worker retries an unreachable broker before giving up."""
+    dedupe_window: int = 100_000
+    """AISLE_DEDUPE_WINDOW: conversations remembered by a consumer's duplicate filter."""
+
+    # --- models and retrieval ---
+    llm_url: str = "http://127.0.0.1:8000/v1"
+    """AISLE_LLM_URL: any OpenAI-compatible endpoint."""
+    qdrant_url: str | None = None
+    """QDRANT_URL: a Qdrant server; unset means embedded local mode under AISLE_HOME."""
+    planner_deadline_ms: int = 300
+    """AISLE_PLANNER_DEADLINE_MS: after this the deterministic planner answers."""
+
+    # --- the front door ---
+    gateway_host: str = "127.0.0.1"
+    """AISLE_GATEWAY_HOST: interface the websocket gateway listens on."""
+    gateway_port: int = 8080
+    """AISLE_GATEWAY_PORT: port of the websocket gateway and web chat."""
+
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Unrecognised AISLE_* variables, kept so `aisle config` can warn about typos."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables; raises ConfigError on a bad value."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        known: set[str] = set()
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            var = env_var_name(f.name)
+            known.add(var)
+            if var in env:
+                values[f.name] = _parse(var, env[var], f.default)
+        extra = {k: v for k, v in env.items() if k.startswith("AISLE_") and k not in known}
+        return cls(**values, extra=extra)  # type: ignore[arg-type]
+
+    def topic(self, name: str) -> str:
+        """The full Kafka topic name for a declared topic ('requests' -> 'aisle.requests')."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.home / "kafka"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+
+# Variables whose names are conventions of other tools keep those names.
+_CONVENTIONAL = {
+    "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+    "qdrant_url": "QDRANT_URL",
+}
+
+
+def env_var_name(field_name: str) -> str:
+    return _CONVENTIONAL.get(field_name, f"AISLE_{field_name.upper()}")
+
+
+def _parse(var: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                raise ValueError(raw)
+            return raw.lower() in {"1", "true", "yes"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw).expanduser()
+        if default is None:
+            return raw or None
+        return raw
+    except ValueError as exc:
+        raise ConfigError(f"{var}={raw!r} is not a valid {type(default).__name__}") from exc
