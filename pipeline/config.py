@@ -28,6 +28,10 @@ class Settings:
     shared_data: Path = _REPO_ROOT.parent / "shared" / "data"
     """AISLE_SHARED_DATA: the read-only catalog and evaluation sets."""
 
+    # --- the store ---
+    store_seed: int = 0
+    """AISLE_STORE_SEED: seed of the store simulator (simulated prices, stock and ratings)."""
+
     # --- the bus ---
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     """KAFKA_BOOTSTRAP_SERVERS: comma-separated host:port list."""
@@ -98,6 +102,11 @@ class Settings:
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def store_path(self) -> Path:
+        """The store's SQLite file: <AISLE_HOME>/store.sqlite."""
+        return self.home / "store.sqlite"
 
 
 # Variables whose names are conventions of other tools keep those names.

@@ -7,7 +7,10 @@
     │   └── SchemaCompatibilityError  a schema change that old readers or writers cannot follow
     ├── BrokerUnavailableError      Kafka not reachable (retriable)
     ├── StageError                  a stage's core failed on one message (not retriable by default)
-    └── DependencyError             a service a stage calls (LLM, store, index) failed (retriable)
+    ├── DependencyError             a service a stage calls (LLM, store, index) failed (retriable)
+    ├── NotFoundError               the store has no such product, order or cart line (not retriable)
+    └── StoreConflictError          the store refuses an action in its current state (out of stock,
+                                    empty cart); not retriable as is
 
 Library errors are wrapped with `raise ... from exc`, so the cause stays in the traceback.
 """
@@ -51,3 +54,11 @@ class DependencyError(AisleError):
     """A service that a stage depends on (LLM, store, vector index) failed."""
 
     retriable = True
+
+
+class NotFoundError(AisleError):
+    """A product, order or cart line that the store does not have."""
+
+
+class StoreConflictError(AisleError):
+    """The store refuses an action in its current state, e.g. ordering an out-of-stock product."""
