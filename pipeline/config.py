@@ -61,6 +61,20 @@ class Settings:
     # --- models and retrieval ---
     llm_url: str = "http://127.0.0.1:8000/v1"
     """AISLE_LLM_URL: any OpenAI-compatible endpoint."""
+    llm_model_small: str = "smollm2-135m-instruct"
+    """AISLE_LLM_MODEL_SMALL: served model name for simple intents and planning (default: the local model)."""
+    llm_model_large: str = "smollm2-135m-instruct"
+    """AISLE_LLM_MODEL_LARGE: served model name for complex intents (default: the local model)."""
+    llm_connect_timeout_s: float = 2.0
+    """AISLE_LLM_CONNECT_TIMEOUT_S: seconds to open a connection to the LLM server."""
+    llm_first_token_timeout_s: float = 10.0
+    """AISLE_LLM_FIRST_TOKEN_TIMEOUT_S: seconds from sending a request to its first streamed token."""
+    llm_token_timeout_s: float = 2.0
+    """AISLE_LLM_TOKEN_TIMEOUT_S: longest gap in seconds between two streamed tokens."""
+    llm_retries: int = 2
+    """AISLE_LLM_RETRIES: extra attempts for a request that fails before its first token."""
+    llm_retry_backoff_ms: int = 100
+    """AISLE_LLM_RETRY_BACKOFF_MS: backoff before the first retry; doubles for each further one."""
     qdrant_url: str | None = None
     """QDRANT_URL: a Qdrant server; unset means embedded local mode under AISLE_HOME."""
     planner_deadline_ms: int = 300
