@@ -139,7 +139,7 @@ def test_canonical_markup_round_trips() -> None:
 # --- properties -----------------------------------------------------------------------------------
 
 _IDS = st.sampled_from(["B07ABC", "B08XYZ", "B000001"])
-_PLAIN = st.text(alphabet=st.characters(blacklist_characters="<", blacklist_categories=("Cs",)), max_size=30)
+_PLAIN = st.text(alphabet=st.characters(exclude_characters="<", exclude_categories=["Cs"]), max_size=30)
 
 
 @st.composite
