@@ -39,6 +39,8 @@ class Settings:
     """AISLE_TOPIC_PREFIX: prepended to every topic name (tests use a fresh prefix per run)."""
     default_partitions: int = 12
     """AISLE_DEFAULT_PARTITIONS: partitions for topics that do not set their own."""
+    replication_factor: int = 1
+    """AISLE_REPLICATION_FACTOR: replicas per topic; 1 on the single-node embedded broker, 3 in production."""
 
     # --- the stage runtime ---
     max_lanes: int = 512
@@ -85,6 +87,18 @@ class Settings:
     """AISLE_GATEWAY_HOST: interface the websocket gateway listens on."""
     gateway_port: int = 8080
     """AISLE_GATEWAY_PORT: port of the websocket gateway and web chat."""
+    session_secret: str = field(default="", repr=False)
+    """AISLE_SESSION_SECRET: HMAC key for gateway session tokens; empty means a random key per process."""
+    session_ttl_s: int = 86_400
+    """AISLE_SESSION_TTL_S: seconds a gateway session token stays valid."""
+    gateway_send_queue_frames: int = 1024
+    """AISLE_GATEWAY_SEND_QUEUE_FRAMES: frames queued per socket before a slow client is closed (1013)."""
+    gateway_resume_frames: int = 512
+    """AISLE_GATEWAY_RESUME_FRAMES: recent frames kept per conversation for clients that reconnect."""
+    gateway_resume_age_s: float = 300.0
+    """AISLE_GATEWAY_RESUME_AGE_S: seconds a frame stays in the resume buffer."""
+    gateway_resume_conversations: int = 2048
+    """AISLE_GATEWAY_RESUME_CONVERSATIONS: conversations whose recent frames a gateway process keeps."""
 
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Unrecognised AISLE_* variables, kept so `aisle config` can warn about typos."""

@@ -1,0 +1,204 @@
+"""Topic administration and inspection with confluent-kafka's admin client.
+
+`apply_topics` makes the broker match topics/topics.toml (idempotent: create what is missing, add
+partitions, update configs); `describe_topics` reports live partition counts and offsets; `tail`
+prints decoded messages as they arrive. These are operator tools, run from the CLI, so they use the
+synchronous confluent-kafka client rather than the stage runtime's aiokafka.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    OffsetSpec,
+)
+
+from pipeline import codec
+from pipeline.config import Settings
+from pipeline.errors import BrokerUnavailableError, DecodeError
+from pipeline.topics import TopicSpec
+
+_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class TopicChange:
+    topic: str
+    action: str
+    """created | partitions | config | unchanged"""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TopicStatus:
+    topic: str
+    exists: bool
+    partitions: int
+    earliest_total: int
+    latest_total: int
+
+    @property
+    def messages(self) -> int:
+        """Messages currently retained (for a compacted topic, an upper bound)."""
+        return self.latest_total - self.earliest_total
+
+
+def _admin(settings: Settings) -> AdminClient:
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "socket.timeout.ms": 10_000})
+
+
+def _existing(admin: AdminClient, settings: Settings) -> dict[str, int]:
+    try:
+        metadata = admin.list_topics(timeout=_TIMEOUT_S)
+    except KafkaException as exc:
+        raise BrokerUnavailableError(
+            f"Kafka at {settings.kafka_bootstrap_servers} did not answer ({exc}). Is it running? Try 'make kafka-up'."
+        ) from exc
+    return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
+
+
+def apply_topics(settings: Settings, specs: list[TopicSpec]) -> list[TopicChange]:
+    """Create or update every declared topic; returns what changed. Partitions are never removed
+    (Kafka cannot), so a declaration with fewer partitions than the broker has is reported, not applied."""
+    admin = _admin(settings)
+    existing = _existing(admin, settings)
+    changes: list[TopicChange] = []
+    to_create = [s for s in specs if settings.topic(s.name) not in existing]
+    if to_create:
+        futures = admin.create_topics(
+            [
+                NewTopic(settings.topic(s.name), s.partitions, settings.replication_factor, config=s.broker_config())
+                for s in to_create
+            ],
+            request_timeout=_TIMEOUT_S,
+        )
+        for name, future in futures.items():
+            _wait(future, f"create {name}")
+            changes.append(TopicChange(name, "created"))
+    for spec in specs:
+        name = settings.topic(spec.name)
+        if name not in existing:
+            continue
+        have = existing[name]
+        if have < spec.partitions:
+            _wait(admin.create_partitions([NewPartitions(name, spec.partitions)])[name], f"add partitions to {name}")
+            changes.append(TopicChange(name, "partitions", f"{have} -> {spec.partitions}"))
+        elif have > spec.partitions:
+            changes.append(TopicChange(name, "unchanged", f"has {have} partitions, declared {spec.partitions}; Kafka cannot shrink"))
+        changed = _update_config(admin, name, spec.broker_config())
+        if changed:
+            changes.append(TopicChange(name, "config", ", ".join(changed)))
+        elif have == spec.partitions:
+            changes.append(TopicChange(name, "unchanged"))
+    return changes
+
+
+def _update_config(admin: AdminClient, topic: str, wanted: dict[str, str]) -> list[str]:
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    current = _wait(admin.describe_configs([resource])[resource], f"describe {topic}")
+    differing = [k for k, v in wanted.items() if k not in current or current[k].value != v]
+    if not differing:
+        return []
+    update = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        topic,
+        incremental_configs=[
+            ConfigEntry(k, wanted[k], incremental_operation=AlterConfigOpType.SET) for k in differing
+        ],
+    )
+    _wait(admin.incremental_alter_configs([update])[update], f"update configs of {topic}")
+    return [f"{k}={wanted[k]}" for k in differing]
+
+
+def describe_topics(settings: Settings, specs: list[TopicSpec]) -> list[TopicStatus]:
+    """Live partition counts and summed earliest/latest offsets of every declared topic."""
+    admin = _admin(settings)
+    existing = _existing(admin, settings)
+    statuses = []
+    for spec in specs:
+        name = settings.topic(spec.name)
+        partitions = existing.get(name, 0)
+        if partitions == 0:
+            statuses.append(TopicStatus(name, False, 0, 0, 0))
+            continue
+        earliest = _offset_total(admin, name, partitions, OffsetSpec.earliest())
+        latest = _offset_total(admin, name, partitions, OffsetSpec.latest())
+        statuses.append(TopicStatus(name, True, partitions, earliest, latest))
+    return statuses
+
+
+def _offset_total(admin: AdminClient, topic: str, partitions: int, spec: OffsetSpec) -> int:
+    # Right after a topic is created its partitions may not have a leader yet: retry briefly.
+    for attempt in range(10):
+        try:
+            results = admin.list_offsets({TopicPartition(topic, p): spec for p in range(partitions)},
+                                         request_timeout=_TIMEOUT_S)
+            return sum(future.result(timeout=_TIMEOUT_S).offset for future in results.values())
+        except KafkaException as exc:
+            if attempt == 9 or not exc.args[0].retriable():
+                raise BrokerUnavailableError(f"offsets of {topic}: {exc}") from exc
+            time.sleep(0.3)
+    raise AssertionError("unreachable")
+
+
+def tail(
+    settings: Settings,
+    topic: str,
+    *,
+    conversation: str | None = None,
+    from_beginning: bool = False,
+    stop: Callable[[], bool] = lambda: False,
+) -> Iterator[dict[str, Any]]:
+    """Yield decoded messages of `topic` (a declared name) as they arrive.
+
+    Reads without a consumer group commit, so tailing never disturbs the stages. Each item holds the
+    partition, offset, key, the schema name and the decoded value (or the decode error).
+    """
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": f"aisle-tail-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest" if from_beginning else "latest",
+            "fetch.wait.max.ms": 50,
+        }
+    )
+    try:
+        consumer.subscribe([settings.topic(topic)])
+        while not stop():
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            if message.error():
+                raise BrokerUnavailableError(f"tail {topic}: {message.error()}")
+            key = message.key().decode("utf-8", "replace") if message.key() else None
+            if conversation is not None and key != conversation:
+                continue
+            item: dict[str, Any] = {"partition": message.partition(), "offset": message.offset(), "key": key}
+            try:
+                decoded = codec.decode_dict(message.value())
+                item["schema"], item["value"] = decoded.schema_name, decoded.value
+            except DecodeError as exc:
+                item["error"] = str(exc)
+            yield item
+    finally:
+        consumer.close()
+
+
+def _wait(future: Any, what: str) -> Any:
+    try:
+        return future.result(timeout=_TIMEOUT_S)
+    except KafkaException as exc:
+        raise BrokerUnavailableError(f"{what}: {exc}") from exc

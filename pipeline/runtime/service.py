@@ -1,0 +1,61 @@
+"""Running a stage as its own process: `aisle worker STAGE`.
+
+A stage is named either by its entry in `STAGES` or as `module:factory`, where `factory(settings)`
+returns a `Stage` (tests use this to run their own stages in real worker processes). SIGTERM and
+SIGINT start a graceful stop: in-flight work finishes and offsets are committed before exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from collections.abc import Callable
+from typing import cast
+
+from pipeline.config import Settings
+from pipeline.errors import ConfigError
+from pipeline.runtime.worker import StageWorker
+from pipeline.stage import Stage
+
+log = logging.getLogger(__name__)
+
+StageFactory = Callable[[Settings], Stage]
+
+# The stages of the dataflow, in order; each module exposes `build(settings) -> Stage`.
+STAGES: dict[str, str] = {
+    "plan": "pipeline.stages.plan:build",
+    "retrieve": "pipeline.stages.retrieve:build",
+    "generate": "pipeline.stages.generate:build",
+    "hydrate": "pipeline.stages.hydrate:build",
+    "render": "pipeline.stages.render:build",
+}
+
+
+def load_stage_factory(name: str) -> StageFactory:
+    """Resolve a stage name or `module:factory`; raises ConfigError when it cannot be loaded."""
+    target = STAGES.get(name, name)
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        raise ConfigError(f"unknown stage {name!r}; known: {', '.join(STAGES)} (or module:factory)")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load stage {name!r} from {target}: {exc}") from exc
+    return cast(StageFactory, factory)
+
+
+async def serve_stage(stage: Stage, settings: Settings, *, group_id: str | None = None) -> StageWorker:
+    """Run one worker until SIGTERM/SIGINT; returns it (with its stats) after a graceful stop."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    worker = StageWorker(stage, settings, group_id=group_id)
+    try:
+        await worker.run(stopping)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    return worker

@@ -1,0 +1,327 @@
+"""The Kafka adapter every stage runs in.
+
+    consumer --getmany--> dispatch --offer--> KeyedLanes --handle--> stage.process --> producer
+        ^                    |  (lane full: park the record, pause its partition)       |
+        +---- commit <-- OffsetTracker (contiguous finished prefix) <--- acks ----------+
+
+- One conversation's messages run in order; different conversations run concurrently.
+- A message's offset is finished only after every output it produced is acknowledged by the broker,
+  and commits cover only the contiguous finished prefix: at-least-once, nothing lost on a crash.
+- Duplicates (replays after a restart upstream) are dropped by (conversation, turn, seq).
+- A message that cannot be decoded or processed goes to the dead-letter topic with the reason; the
+  worker keeps going. If even the dead-letter topic cannot be written, the worker stops without
+  committing that message, so it is retried after a restart rather than lost.
+- SIGTERM (the `stopping` event): fetching pauses, in-flight work finishes, offsets commit, then exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from pipeline import codec
+from pipeline.config import Settings
+from pipeline.errors import ContractError
+from pipeline.messages import DeadLetter
+from pipeline.runtime.dedupe import SeenFilter, Verdict
+from pipeline.runtime.headers import carry
+from pipeline.runtime.kafka import make_consumer, make_producer, start_with_retry
+from pipeline.runtime.lanes import KeyedLanes
+from pipeline.runtime.offsets import OffsetTracker
+from pipeline.stage import Stage
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_TOPIC = "dead-letters"
+_POLL_TIMEOUT_MS = 100
+_MAX_RECORDS_PER_POLL = 500
+_DRAIN_TIMEOUT_S = 30.0
+_REASON_MAX_CHARS = 2_000
+
+
+@dataclass
+class WorkerStats:
+    """Counters a worker keeps; logged on exit and shown by `aisle status`."""
+
+    received: int = 0
+    processed: int = 0
+    outputs: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    dead_lettered: int = 0
+    commits: int = 0
+    paused_partitions: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    tp: TopicPartition
+    record: ConsumerRecord[bytes, bytes]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class StageWorker:
+    """Runs one stage against Kafka. Several workers of one stage share its partitions (one group)."""
+
+    def __init__(self, stage: Stage, settings: Settings, *, group_id: str | None = None) -> None:
+        self.stage = stage
+        self.settings = settings
+        self.group_id = group_id or f"{settings.topic_prefix}{stage.name}"
+        self.stats = WorkerStats()
+        self._tracker = OffsetTracker()
+        self._seen = SeenFilter(settings.dedupe_window)
+        self._lanes: KeyedLanes[_Delivery] = KeyedLanes(
+            self._handle,
+            max_lanes=settings.max_lanes,
+            queue_size=settings.lane_queue_size,
+            on_room=self._unpark,
+        )
+        self._parked: dict[TopicPartition, collections.deque[_Delivery]] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._fatal: BaseException | None = None
+        self._stopping = asyncio.Event()
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        """Consume until `stopping` is set (or a fatal error), then shut down gracefully."""
+        if stopping is not None:
+            self._stopping = stopping
+        settings = self.settings
+        self._producer = await start_with_retry(lambda: make_producer(settings), self.stage.name, settings)
+        try:
+            self._consumer = await start_with_retry(
+                lambda: make_consumer(settings, self.group_id), self.stage.name, settings
+            )
+            await self.stage.start()
+            try:
+                self._consumer.subscribe([settings.topic(self.stage.input_topic)], listener=_Rebalance(self))
+                log.info("%s: consuming %s as group %s", self.stage.name, settings.topic(self.stage.input_topic), self.group_id)
+                await self._consume()
+                await self._shutdown()
+            finally:
+                await self.stage.stop()
+        finally:
+            if self._consumer is not None:
+                await self._consumer.stop()
+            await self._producer.stop()
+            log.info("%s: stopped; %s", self.stage.name, self.stats)
+        if self._fatal is not None:
+            raise self._fatal
+
+    async def _consume(self) -> None:
+        consumer = self._require_consumer()
+        last_commit = time.monotonic()
+        interval_s = self.settings.commit_interval_ms / 1000
+        while not self._stopping.is_set():
+            batch = await consumer.getmany(timeout_ms=_POLL_TIMEOUT_MS, max_records=_MAX_RECORDS_PER_POLL)
+            for tp, records in batch.items():
+                for record in records:
+                    self._dispatch(tp, record)
+            if time.monotonic() - last_commit >= interval_s:
+                await self._commit()
+                last_commit = time.monotonic()
+
+    async def _shutdown(self) -> None:
+        consumer = self._require_consumer()
+        consumer.pause(*consumer.assignment())
+        try:
+            await asyncio.wait_for(self._lanes.drain(), timeout=_DRAIN_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("%s: in-flight work did not finish in %.0f s; it will be redelivered", self.stage.name, _DRAIN_TIMEOUT_S)
+            await self._lanes.cancel()
+        await self._commit()
+
+    def _require_consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("the worker is not running")
+        return self._consumer
+
+    def _require_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("the worker is not running")
+        return self._producer
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._fatal is None:
+            self._fatal = exc
+        self._stopping.set()
+
+    # ---- dispatch: keep order per key, never block on one key --------------------------------------
+
+    def _dispatch(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        self.stats.received += 1
+        self._tracker.received(tp, record.offset)
+        delivery = _Delivery(tp, record)
+        parked = self._parked.get(tp)
+        if parked is not None:
+            parked.append(delivery)  # behind earlier parked records of the same partition
+        elif not self._lanes.offer(self._lane_key(delivery), delivery):
+            self._parked[tp] = collections.deque([delivery])
+            self._pause(tp)
+
+    @staticmethod
+    def _lane_key(delivery: _Delivery) -> Any:
+        return delivery.record.key if delivery.record.key is not None else delivery.tp
+
+    def _unpark(self) -> None:
+        for tp in list(self._parked):
+            parked = self._parked[tp]
+            while parked and self._lanes.offer(self._lane_key(parked[0]), parked[0]):
+                parked.popleft()
+            if not parked:
+                del self._parked[tp]
+                self._resume(tp)
+
+    def _pause(self, tp: TopicPartition) -> None:
+        if self._consumer is not None and tp in self._consumer.assignment():
+            self._consumer.pause(tp)
+            self.stats.paused_partitions.add(f"{tp.topic}:{tp.partition}")
+
+    def _resume(self, tp: TopicPartition) -> None:
+        if self._consumer is not None and tp in self._consumer.assignment() and not self._stopping.is_set():
+            self._consumer.resume(tp)
+        self.stats.paused_partitions.discard(f"{tp.topic}:{tp.partition}")
+
+    # ---- handling one message ---------------------------------------------------------------------
+
+    async def _handle(self, delivery: _Delivery) -> None:
+        record = delivery.record
+        received_ms = _now_ms()
+        try:
+            message = codec.decode(record.value) if record.value is not None else None
+            if message is None:
+                raise ContractError("record has no value")
+            expected = getattr(self.stage, "input_type", None)
+            if expected is not None and not isinstance(message, expected):
+                raise ContractError(f"expected {expected.__name__} on {record.topic}, got {type(message).__name__}")
+            if self._is_duplicate(message):
+                self.stats.duplicates += 1
+            else:
+                await self._process(message, record, received_ms)
+                self.stats.processed += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of one message becomes a dead letter
+            if not await self._dead_letter(record, exc):
+                return  # not finished: the offset stays uncommitted and the message is redelivered
+        self._tracker.finished(delivery.tp, record.offset)
+
+    def _is_duplicate(self, message: Any) -> bool:
+        conversation = getattr(message, "conversation_id", None)
+        turn, seq = getattr(message, "turn", None), getattr(message, "seq", None)
+        if not isinstance(conversation, str) or not isinstance(turn, int) or not isinstance(seq, int):
+            return False
+        verdict = self._seen.check(conversation, turn, seq)
+        if verdict is Verdict.GAP:
+            self.stats.gaps += 1
+            log.warning("%s: gap before %s turn %d seq %d", self.stage.name, conversation, turn, seq)
+        return verdict is Verdict.DUPLICATE
+
+    async def _process(self, message: Any, record: ConsumerRecord[bytes, bytes], received_ms: int) -> None:
+        producer = self._require_producer()
+        acks: list[asyncio.Future[Any]] = []
+        try:
+            async for output in self.stage.process(message):
+                headers = carry(record.headers, self.stage.name, in_ms=received_ms, out_ms=_now_ms())
+                acks.append(
+                    await producer.send(
+                        self.settings.topic(output.topic),
+                        codec.encode(output.value),
+                        key=output.key.encode(),
+                        headers=headers,
+                    )
+                )
+        finally:
+            # Outputs already sent must be acknowledged (or fail) before the input counts as done.
+            results = await asyncio.gather(*acks, return_exceptions=True)
+        self.stats.outputs += len(acks)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> bool:
+        """Send `record` to the dead-letter topic; False (and the worker stopping) if that fails."""
+        reason = str(exc) or type(exc).__name__
+        letter = DeadLetter(
+            stage=self.stage.name,
+            reason=reason[:_REASON_MAX_CHARS],
+            error_type=type(exc).__name__,
+            origin_topic=record.topic,
+            origin_partition=record.partition,
+            origin_offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers={k: v.decode("utf-8", "replace") for k, v in record.headers or ()},
+            failed_at_ms=_now_ms(),
+        )
+        log.warning("%s: %s at %s[%d]@%d: %s", self.stage.name, type(exc).__name__, record.topic,
+                    record.partition, record.offset, reason)
+        try:
+            ack = await self._require_producer().send(
+                self.settings.topic(DEAD_LETTER_TOPIC), codec.encode(letter), key=record.key
+            )
+            await ack
+        except (KafkaError, OSError) as send_exc:
+            log.error("%s: cannot write to the dead-letter topic (%s); stopping", self.stage.name, send_exc)
+            self._fail(send_exc)
+            return False
+        self.stats.dead_lettered += 1
+        return True
+
+    # ---- offsets ------------------------------------------------------------------------------------
+
+    async def _commit(self, only: set[TopicPartition] | None = None) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        offsets = {
+            tp: offset
+            for tp, offset in self._tracker.committable().items()
+            if isinstance(tp, TopicPartition)
+            and tp in assigned
+            and (only is None or tp in only)
+            and self._committed.get(tp) != offset
+        }
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            log.warning("%s: commit failed (%s); the next commit retries", self.stage.name, exc)
+            return
+        self._committed.update(offsets)
+        self.stats.commits += 1
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._commit(only=revoked)
+        self._tracker.forget(revoked)
+        for tp in revoked:
+            self._parked.pop(tp, None)
+            self._committed.pop(tp, None)
+            self.stats.paused_partitions.discard(f"{tp.topic}:{tp.partition}")
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: StageWorker) -> None:
+        self._worker = worker
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._worker._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("%s: assigned %d partitions", self._worker.stage.name, len(assigned))
