@@ -1,0 +1,222 @@
+"""One websocket's life: hello (auth and resume), then asks and feedback in, frames out.
+
+Three tasks per socket, one owner (`run_socket`) that starts, watches, cancels and awaits them:
+the sender drains the socket's hub subscription, the receiver validates client messages and produces
+records, and the watcher wakes when the hub closes the subscription (a full queue). Everything the
+socket sends after hello goes through the subscription's queue, so one task writes to the socket and
+the gateway's own replies count against the same bound as frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from pipeline.errors import AisleError
+from pipeline.gateway.bus import GatewayBus
+from pipeline.gateway.hub import Hub, Subscription, SubscriptionClosed
+from pipeline.gateway.metrics import GatewayCounters
+from pipeline.gateway.protocol import (
+    Ask,
+    FeedbackRequest,
+    Hello,
+    Ping,
+    ProtocolError,
+    error_json,
+    parse_client_message,
+    reply_json,
+)
+from pipeline.gateway.tokens import InvalidTokenError, Session, SessionSigner
+from pipeline.messages import Feedback, UserTurn
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 10.0
+"""A socket that has not said hello within this many seconds is closed (1008)."""
+CLOSE_TIMEOUT_S = 1.0
+"""How long closing a socket may take; a client that stopped reading cannot hold the gateway."""
+CLOSE_POLICY = 1008
+CLOSE_TRY_AGAIN = 1013
+
+
+@dataclass
+class SocketContext:
+    """What every socket shares: the process's hub, bus, signer and counters."""
+
+    hub: Hub
+    bus: GatewayBus
+    signer: SessionSigner
+    counters: GatewayCounters
+
+
+async def run_socket(ws: WebSocket, ctx: SocketContext) -> None:
+    """Serve one accepted websocket until either side closes it."""
+    try:
+        opened = await asyncio.wait_for(_hello(ws, ctx), HELLO_TIMEOUT_S)
+    except TimeoutError:
+        await _close(ws, CLOSE_POLICY, "no hello")
+        return
+    except WebSocketDisconnect:
+        return
+    if opened is None:
+        return
+    session, hello = opened
+    ctx.counters.sockets_opened += 1
+    await ws.send_text(
+        reply_json("welcome", conversation_id=session.conversation_id, user_id=session.user_id)
+    )
+    sub, gaps = ctx.hub.subscribe(session.conversation_id, hello.after_seq)
+    for turn in gaps:
+        sub.push(error_json("resume_gap", "some frames of this turn are no longer available", turn=turn))
+    client_last_turn = max(hello.last_turn, max(hello.after_seq or {}, default=-1))
+    tasks = [
+        asyncio.create_task(_send_loop(ws, sub), name="ws-send"),
+        asyncio.create_task(_receive_loop(ws, ctx, session, sub, client_last_turn), name="ws-receive"),
+        asyncio.create_task(sub.closed.wait(), name="ws-closed"),
+    ]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        ctx.hub.unsubscribe(sub)
+    if sub.close_reason == "overflow":
+        # The client reconnects and resumes from its last seq; the resume buffer has the rest.
+        await _close(ws, CLOSE_TRY_AGAIN, "too slow: reconnect and resume")
+    else:
+        await _close(ws, 1000, "")
+
+
+async def _hello(ws: WebSocket, ctx: SocketContext) -> tuple[Session, Hello] | None:
+    """Wait for a valid hello; errors on anything else. None (socket closed) on a bad token."""
+    while True:
+        raw = await _receive_raw(ws)
+        if raw is None:
+            return None
+        try:
+            message = parse_client_message(raw)
+        except ProtocolError as exc:
+            ctx.counters.errors["protocol"] += 1
+            await ws.send_text(error_json(exc.code, str(exc)))
+            continue
+        if not isinstance(message, Hello):
+            ctx.counters.errors["protocol"] += 1
+            await ws.send_text(error_json("hello_first", "send hello with a session token first"))
+            continue
+        try:
+            return ctx.signer.verify(message.token), message
+        except InvalidTokenError as exc:
+            ctx.counters.errors["auth"] += 1
+            await ws.send_text(error_json("auth", str(exc), fatal=True))
+            await _close(ws, CLOSE_POLICY, "bad session token")
+            return None
+
+
+async def _send_loop(ws: WebSocket, sub: Subscription) -> None:
+    with contextlib.suppress(SubscriptionClosed):
+        while True:
+            for data in await sub.take():
+                await ws.send_text(data)
+
+
+async def _receive_loop(
+    ws: WebSocket, ctx: SocketContext, session: Session, sub: Subscription, client_last_turn: int
+) -> None:
+    conversation_id = session.conversation_id
+    while True:
+        raw = await _receive_raw(ws)
+        if raw is None:
+            return
+        received_at_ms = _now_ms()
+        try:
+            message = parse_client_message(raw)
+        except ProtocolError as exc:
+            ctx.counters.errors["protocol"] += 1
+            sub.push(error_json(exc.code, str(exc)))
+            continue
+        if isinstance(message, Ask):
+            turn = ctx.hub.next_turn(conversation_id, client_last_turn)
+            client_last_turn = turn
+            record = UserTurn(
+                conversation_id=conversation_id,
+                turn=turn,
+                seq=0,
+                user_id=session.user_id,
+                text=message.text,
+                page_product_id=message.page_product_id,
+                client="web",
+                sent_at_ms=received_at_ms,
+            )
+            if await _produce(ctx, sub, ctx.bus.send_request(record, received_at_ms), turn):
+                ctx.counters.requests_produced += 1
+                sub.push(reply_json("accepted", turn=turn))
+        elif isinstance(message, FeedbackRequest):
+            feedback = Feedback(
+                conversation_id=conversation_id,
+                turn=message.turn,
+                seq=_feedback_seq(),
+                user_id=session.user_id,
+                kind=message.kind,
+                value=message.value,
+                sent_at_ms=received_at_ms,
+            )
+            if await _produce(ctx, sub, ctx.bus.send_feedback(feedback), message.turn):
+                ctx.counters.feedback_produced += 1
+                sub.push(reply_json("feedback_ok", turn=message.turn, kind=message.kind))
+        elif isinstance(message, Ping):
+            sub.push(reply_json("pong"))
+        else:
+            ctx.counters.errors["protocol"] += 1
+            sub.push(error_json("already_subscribed", "hello is only the first message"))
+
+
+async def _produce(ctx: SocketContext, sub: Subscription, send: Awaitable[None], turn: int) -> bool:
+    try:
+        await send
+    except AisleError as exc:
+        ctx.counters.errors["broker"] += 1
+        log.warning("produce failed for turn %s: %s", turn, exc)
+        sub.push(error_json("unavailable", "the assistant is unavailable; try again", turn=turn))
+        return False
+    return True
+
+
+async def _receive_raw(ws: WebSocket) -> str | bytes | None:
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    text = message.get("text")
+    if text is not None:
+        return str(text)
+    data = message.get("bytes")
+    return bytes(data) if data is not None else b""
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(code, reason), CLOSE_TIMEOUT_S)
+
+
+_last_feedback_seq = 0
+
+
+def _feedback_seq() -> int:
+    """A millisecond timestamp, made strictly increasing within the process.
+
+    Feedback needs a seq unique within (conversation, turn) so consumers' duplicate filters keep two
+    different clicks on one turn; a clock works across reconnects without any shared state.
+    """
+    global _last_feedback_seq
+    _last_feedback_seq = max(_now_ms(), _last_feedback_seq + 1)
+    return _last_feedback_seq
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

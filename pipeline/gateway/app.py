@@ -1,0 +1,205 @@
+"""The gateway's web app: the websocket, sessions, health, metrics and the web chat's files.
+
+    GET  /          the web chat (static/index.html); /static/* its script and styles
+    POST /session   a signed session token (tokens.py): new conversation, renewal, or a new
+                    conversation for the same user
+    GET  /healthz   200 while the frames consumer runs, 503 otherwise
+    GET  /metrics   Prometheus text (metrics.py)
+    WS   /ws        the chat protocol (protocol.py), one conversation per socket
+
+`create_app(settings)` builds the app around a KafkaBus; tests pass their own bus. The app's lifespan
+owns two background tasks, the frames pump (bus -> hub) and the resume-buffer sweep, and cancels and
+awaits both on shutdown before stopping the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import uvicorn
+import uvloop
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from pipeline.config import Settings
+from pipeline.gateway import metrics
+from pipeline.gateway._socket import SocketContext, run_socket
+from pipeline.gateway.bus import GatewayBus, KafkaBus
+from pipeline.gateway.hub import Hub, HubLimits, WireFrame
+from pipeline.gateway.metrics import GatewayCounters
+from pipeline.gateway.protocol import frame_json
+from pipeline.gateway.tokens import InvalidTokenError, SessionSigner, new_id, random_secret
+from pipeline.messages import Frame
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+SWEEP_INTERVAL_S = 5.0
+"""How often expired frames leave the resume buffers."""
+MAX_SESSION_BODY_BYTES = 4096
+WS_MAX_SIZE_BYTES = 64 * 1024
+"""uvicorn's hard cap per websocket message (closes with 1009); protocol.py answers 16 KiB+ with an error."""
+# The chat builds its DOM with textContent; this header is the second line of defence.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: https: http:; style-src 'self'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(
+    settings: Settings,
+    bus: GatewayBus | None = None,
+    hub_clock: Callable[[], float] | None = None,
+) -> Starlette:
+    """The gateway app; `bus` defaults to a KafkaBus over `settings`."""
+    secret = settings.session_secret
+    if not secret:
+        log.warning(
+            "AISLE_SESSION_SECRET is not set: using a random per-process secret, so session tokens "
+            "work only on this process and die with it"
+        )
+        secret = random_secret()
+    limits = HubLimits(
+        send_queue_frames=settings.gateway_send_queue_frames,
+        resume_frames=settings.gateway_resume_frames,
+        resume_age_s=settings.gateway_resume_age_s,
+        resume_conversations=settings.gateway_resume_conversations,
+    )
+    hub = Hub(limits) if hub_clock is None else Hub(limits, hub_clock)
+    ctx = SocketContext(
+        hub=hub,
+        bus=bus if bus is not None else KafkaBus(settings),
+        signer=SessionSigner(secret, settings.session_ttl_s),
+        counters=GatewayCounters(),
+    )
+    pump: list[asyncio.Task[None]] = []
+
+    def on_frame(frame: Frame) -> None:
+        hub.publish(WireFrame(frame.conversation_id, frame.turn, frame.seq, frame_json(frame)))
+
+    def on_bad_frame(exc: Exception) -> None:
+        ctx.counters.errors["bad_frame"] += 1
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await ctx.bus.start()
+        tasks = [
+            asyncio.create_task(ctx.bus.run_frames(on_frame, on_bad_frame), name="gateway-frames"),
+            asyncio.create_task(_sweep_forever(hub), name="gateway-sweep"),
+        ]
+        pump[:] = tasks[:1]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await ctx.bus.stop()
+
+    async def healthz(request: Request) -> Response:
+        running = bool(pump) and not pump[0].done()
+        body = {"status": "ok" if running else "frames consumer stopped", "sockets_open": hub.sockets_open}
+        return JSONResponse(body, status_code=200 if running else 503)
+
+    async def metrics_page(request: Request) -> Response:
+        return PlainTextResponse(metrics.render(hub, ctx.counters), media_type=metrics.CONTENT_TYPE)
+
+    async def session(request: Request) -> Response:
+        return await _issue_session(request, ctx.signer)
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers=_SECURITY_HEADERS)
+
+    async def ws_endpoint(ws: WebSocket) -> None:
+        await ws.accept()
+        await run_socket(ws, ctx)
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/healthz", healthz),
+            Route("/metrics", metrics_page),
+            Route("/session", session, methods=["POST"]),
+            WebSocketRoute("/ws", ws_endpoint),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def _issue_session(request: Request, signer: SessionSigner) -> Response:
+    """POST /session: `{}` starts a new user and conversation; `{"token": t}` renews t;
+    `{"token": t, "new_conversation": true}` starts a new conversation for t's user.
+
+    Tokens are never issued for a conversation the caller names, so holding one proves it is yours.
+    """
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_SESSION_BODY_BYTES:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+    try:
+        fields = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return JSONResponse({"error": "body must be JSON"}, status_code=400)
+    if not isinstance(fields, dict):
+        return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
+    old_token = fields.get("token")
+    if old_token is None:
+        user_id, conversation_id = new_id("u"), new_id("c")
+    else:
+        try:
+            old = signer.verify(old_token)
+        except InvalidTokenError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
+        user_id = old.user_id
+        conversation_id = new_id("c") if fields.get("new_conversation") is True else old.conversation_id
+    token, issued = signer.issue(user_id, conversation_id)
+    return JSONResponse(
+        {
+            "token": token,
+            "user_id": issued.user_id,
+            "conversation_id": issued.conversation_id,
+            "expires_at_s": issued.expires_at_s,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _sweep_forever(hub: Hub) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+        hub.sweep()
+
+
+async def serve(settings: Settings) -> None:
+    """Run the gateway until cancelled or signalled (uvicorn handles SIGINT/SIGTERM)."""
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        ws_max_size=WS_MAX_SIZE_BYTES,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        lifespan="on",
+        log_level="info",
+    )
+    await uvicorn.Server(config).serve()
+
+
+def run(settings: Settings) -> None:
+    """Blocking entry point: `serve` on a uvloop event loop."""
+    uvloop.run(serve(settings))

@@ -1,0 +1,184 @@
+"""The websocket protocol: client messages in (validated), JSON frames out.
+
+Client -> gateway, one JSON object per text message, at most MAX_MESSAGE_BYTES:
+
+    {"type": "hello", "token": "...", "after_seq": {"3": 12}, "last_turn": 3}   first message, always
+    {"type": "ask", "text": "...", "page_product_id": "B07..."}
+    {"type": "feedback", "turn": 3, "kind": "thumbs_up", "value": "..."}
+    {"type": "ping"}
+
+`after_seq` is optional: absent or null means live frames only; an object (maybe empty) asks for a
+resume (hub.py gives the contract). `last_turn` is the highest turn the client knows of (turns count
+from 0; absent means none), so turn numbers keep rising across reconnects to any gateway process.
+
+Gateway -> client: every Frame from the frames topic as
+`{"type", "conversation_id", "turn", "seq", "text", "payload"}` (payload is the parsed JSON object), plus
+the gateway's own replies, which carry no seq: `welcome`, `accepted` (the turn number of an ask),
+`error` (`code`, `message`; the socket stays open unless said otherwise) and `pong`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.errors import ContractError
+from pipeline.messages import Frame
+
+MAX_MESSAGE_BYTES = 16 * 1024
+"""Largest client message accepted (UTF-8 bytes)."""
+MAX_TEXT_CHARS = 4000
+"""Longest question."""
+MAX_VALUE_CHARS = 2000
+"""Longest feedback value (an action's parameters as JSON, a comment)."""
+MAX_PRODUCT_ID_CHARS = 64
+MAX_RESUME_TURNS = 256
+"""Most turns an `after_seq` map may list."""
+FEEDBACK_KINDS = frozenset({"thumbs_up", "thumbs_down", "action_clicked", "action_done", "action_failed"})
+
+
+class ProtocolError(ContractError):
+    """A client message the gateway refuses; `code` goes into the error frame."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Hello:
+    token: str
+    after_seq: dict[int, int] | None
+    last_turn: int
+
+
+@dataclass(frozen=True)
+class Ask:
+    text: str
+    page_product_id: str | None
+
+
+@dataclass(frozen=True)
+class FeedbackRequest:
+    turn: int
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+ClientMessage = Hello | Ask | FeedbackRequest | Ping
+
+
+def parse_client_message(raw: str | bytes) -> ClientMessage:
+    """Validate one websocket message; raises ProtocolError saying what is wrong."""
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
+    try:
+        message = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError("bad_json", "message is not JSON") from exc
+    if not isinstance(message, dict):
+        raise ProtocolError("bad_message", "message must be a JSON object")
+    kind = message.get("type")
+    if kind == "ask":
+        text = _string(message, "text", MAX_TEXT_CHARS, required=True).strip()
+        if not text:
+            raise ProtocolError("bad_field", "text must not be empty")
+        product = _string(message, "page_product_id", MAX_PRODUCT_ID_CHARS).strip() or None
+        return Ask(text, product)
+    if kind == "feedback":
+        feedback_kind = _string(message, "kind", 32, required=True)
+        if feedback_kind not in FEEDBACK_KINDS:
+            raise ProtocolError("bad_field", f"kind must be one of {', '.join(sorted(FEEDBACK_KINDS))}")
+        return FeedbackRequest(
+            _int(message, "turn", required=True), feedback_kind, _string(message, "value", MAX_VALUE_CHARS)
+        )
+    if kind == "hello":
+        return Hello(
+            _string(message, "token", 1024, required=True),
+            _after_seq(message.get("after_seq")),
+            _int(message, "last_turn", default=-1),
+        )
+    if kind == "ping":
+        return Ping()
+    raise ProtocolError("bad_type", "type must be one of hello, ask, feedback, ping")
+
+
+def frame_json(frame: Frame) -> str:
+    """The JSON text a client receives for a frame. A payload that is not a JSON object becomes {}."""
+    try:
+        payload: Any = json.loads(frame.payload) if frame.payload else {}
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    return json.dumps(
+        {
+            "type": frame.type,
+            "conversation_id": frame.conversation_id,
+            "turn": frame.turn,
+            "seq": frame.seq,
+            "text": frame.text,
+            "payload": payload,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def reply_json(reply_type: str, /, **fields: object) -> str:
+    """A gateway reply (welcome, accepted, error, pong): no seq, so clients never dedupe it away."""
+    return json.dumps({"type": reply_type, **fields}, separators=(",", ":"), ensure_ascii=False)
+
+
+def error_json(code: str, message: str, **fields: object) -> str:
+    return reply_json("error", code=code, message=message, **fields)
+
+
+def _string(message: Mapping[str, Any], name: str, max_chars: int, required: bool = False) -> str:
+    value = message.get(name)
+    if value is None:
+        if required:
+            raise ProtocolError("bad_field", f"{name} is required")
+        return ""
+    if not isinstance(value, str):
+        raise ProtocolError("bad_field", f"{name} must be a string")
+    if len(value) > max_chars:
+        raise ProtocolError("too_long", f"{name} is {len(value)} characters; the limit is {max_chars}")
+    return value
+
+
+def _int(message: Mapping[str, Any], name: str, required: bool = False, default: int = 0) -> int:
+    value = message.get(name)
+    if value is None:
+        if required:
+            raise ProtocolError("bad_field", f"{name} is required")
+        return default
+    # bool is an int subclass; `true` is not a turn number.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise ProtocolError("bad_field", f"{name} must be a non-negative integer")
+    return value
+
+
+def _after_seq(value: object) -> dict[int, int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ProtocolError("bad_field", "after_seq must be an object of turn -> seq")
+    if len(value) > MAX_RESUME_TURNS:
+        raise ProtocolError("too_long", f"after_seq lists more than {MAX_RESUME_TURNS} turns")
+    result: dict[int, int] = {}
+    for turn, seq in value.items():
+        if not (isinstance(turn, str) and turn.isdigit() and len(turn) <= 10):
+            raise ProtocolError("bad_field", "after_seq keys must be turn numbers")
+        if isinstance(seq, bool) or not isinstance(seq, int) or not -1 <= seq < 2**31:
+            raise ProtocolError("bad_field", "after_seq values must be integers >= -1")
+        result[int(turn)] = seq
+    return result
