@@ -10,6 +10,7 @@ import subprocess
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -137,11 +138,11 @@ def test_fields_match_the_dataclass(schema: Schema) -> None:
     _check_record(schema.definition, getattr(messages, schema.short_name))
 
 
-def _records_in(node: Any) -> typing.Iterator[dict[str, Any]]:
+def _records_in(node: Any) -> typing.Iterator[Mapping[str, Any]]:
     if isinstance(node, list):
         for branch in node:
             yield from _records_in(branch)
-    elif isinstance(node, dict):
+    elif isinstance(node, Mapping):
         if node.get("type") == "record":
             yield node
             for field in node["fields"]:
@@ -153,7 +154,9 @@ def _records_in(node: Any) -> typing.Iterator[dict[str, Any]]:
 
 @pytest.mark.parametrize("schema", CURRENT, ids=lambda s: s.short_name)
 def test_every_record_and_field_has_a_doc(schema: Schema) -> None:
-    for record in _records_in(schema.definition):
+    records = list(_records_in(schema.definition))
+    assert records[0]["name"] == schema.name
+    for record in records:
         assert record.get("doc", "").strip(), f"{record['name']} has no doc"
         for field in record["fields"]:
             assert field.get("doc", "").strip(), f"{record['name']}.{field['name']} has no doc"
@@ -179,7 +182,9 @@ def test_crc64_avro_known_vector() -> None:
 def test_current_version_is_frozen_in_history(schema: Schema) -> None:
     path = history_path(SCHEMAS, schema)
     assert path.is_file(), f"{path} missing: run `make schemas-freeze` after changing {schema.name}"
-    assert json.loads(path.read_text(encoding="utf-8")) == dict(schema.definition)
+    # Docs may change without a new version: the canonical form, and so the fingerprint, omit them.
+    frozen = registry_from_texts({path.name: path.read_text(encoding="utf-8")}).get(schema.name)
+    assert frozen.canonical_form == schema.canonical_form
 
 
 @pytest.mark.parametrize("schema", CURRENT, ids=lambda s: s.short_name)
