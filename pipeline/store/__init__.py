@@ -1,0 +1,39 @@
+"""The store ("Stores API"): products, offers, ratings, price history, carts and orders.
+
+`Store` is the async interface; `SqliteStore` implements it over a local file whose prices, stock and
+ratings come from the deterministic simulator and are marked simulated. See docs/store.md.
+"""
+
+from pipeline.store.base import Store
+from pipeline.store.loader import LoadReport, load_catalog
+from pipeline.store.records import (
+    Cart,
+    CartLine,
+    Offer,
+    Order,
+    OrderLine,
+    PricePoint,
+    RatingSummary,
+    SearchFilters,
+    StoreProduct,
+)
+from pipeline.store.simulator import SimulationConfig, next_events
+from pipeline.store.sqlite import SqliteStore
+
+__all__ = [
+    "Cart",
+    "CartLine",
+    "LoadReport",
+    "Offer",
+    "Order",
+    "OrderLine",
+    "PricePoint",
+    "RatingSummary",
+    "SearchFilters",
+    "SimulationConfig",
+    "SqliteStore",
+    "Store",
+    "StoreProduct",
+    "load_catalog",
+    "next_events",
+]
