@@ -18,6 +18,7 @@ history at run time, because a deployed worker has no git checkout.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -30,6 +31,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint as _fingerprint_hex
 from fastavro.schema import to_parsing_canonical_form
+from fastavro.utils import generate_many
 
 from pipeline.errors import ContractError, SchemaCompatibilityError
 
@@ -41,9 +43,9 @@ _NAMED_KINDS = frozenset({"record", "enum", "fixed", "error"})
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Schema:
-    """One version of one top-level record schema."""
+    """One version of one top-level record schema (compared and hashed by identity)."""
 
     name: str
     """Full name, e.g. `aisle.UserTurn`."""
@@ -176,10 +178,6 @@ def check_readable(old: Schema, new: Schema, samples: int = 25) -> None:
     Random data exercises both sides of each optional field with high probability; the schema
     test also runs the `avro` package's static checker over the same pairs.
     """
-    import io
-
-    from fastavro.utils import generate_many
-
     for record in generate_many(old.parsed, samples):
         buffer = io.BytesIO()
         fastavro.schemaless_writer(buffer, old.parsed, record)
