@@ -85,7 +85,9 @@ async def run_socket(ws: WebSocket, ctx: SocketContext) -> None:
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # wait, not gather: gather re-raises a child's CancelledError in place of the caller's own,
+        # which hides whose cancellation it was (anyio's cancel scopes then let it escape).
+        await asyncio.wait(tasks)
         ctx.hub.unsubscribe(sub)
     if sub.close_reason == "overflow":
         # The client reconnects and resumes from its last seq; the resume buffer has the rest.

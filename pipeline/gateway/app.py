@@ -106,7 +106,7 @@ def create_app(
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(tasks)
             await ctx.bus.stop()
 
     async def healthz(request: Request) -> Response:

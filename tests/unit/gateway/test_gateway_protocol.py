@@ -1,0 +1,77 @@
+"""Client message validation and the JSON a client receives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.gateway.protocol import (
+    MAX_MESSAGE_BYTES,
+    MAX_TEXT_CHARS,
+    Ask,
+    FeedbackRequest,
+    Hello,
+    ProtocolError,
+    frame_json,
+    parse_client_message,
+)
+from pipeline.messages import Frame
+
+
+def test_ask_is_parsed_and_trimmed() -> None:
+    message = parse_client_message(json.dumps({"type": "ask", "text": "  best kettle? ", "page_product_id": "B01"}))
+    assert message == Ask("best kettle?", "B01")
+
+
+def test_hello_with_resume_map() -> None:
+    message = parse_client_message(json.dumps({"type": "hello", "token": "t", "after_seq": {"2": 5, "3": -1}}))
+    assert message == Hello("t", {2: 5, 3: -1}, -1)
+
+
+def test_hello_without_resume_is_live_only() -> None:
+    assert parse_client_message('{"type":"hello","token":"t","last_turn":4}') == Hello("t", None, 4)
+
+
+def test_feedback_kinds_are_checked() -> None:
+    ok = parse_client_message('{"type":"feedback","turn":1,"kind":"thumbs_up"}')
+    assert ok == FeedbackRequest(1, "thumbs_up", "")
+    with pytest.raises(ProtocolError) as info:
+        parse_client_message('{"type":"feedback","turn":1,"kind":"buy_everything"}')
+    assert info.value.code == "bad_field"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "bad_json"),
+        ("[1,2]", "bad_message"),
+        ('{"type":"dance"}', "bad_type"),
+        ('{"type":"ask"}', "bad_field"),
+        ('{"type":"ask","text":"   "}', "bad_field"),
+        ('{"type":"ask","text":42}', "bad_field"),
+        ('{"type":"ask","text":"' + "x" * (MAX_TEXT_CHARS + 1) + '"}', "too_long"),
+        ('{"type":"ask","text":"hi","pad":"' + "x" * MAX_MESSAGE_BYTES + '"}', "too_large"),
+        ('{"type":"feedback","turn":true,"kind":"thumbs_up"}', "bad_field"),
+        ('{"type":"feedback","turn":-1,"kind":"thumbs_up"}', "bad_field"),
+        ('{"type":"hello","token":"t","after_seq":{"x":1}}', "bad_field"),
+        ('{"type":"hello","token":"t","after_seq":[1]}', "bad_field"),
+        ('{"type":"hello"}', "bad_field"),
+    ],
+)
+def test_malformed_messages_say_what_is_wrong(raw: str, code: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_client_message(raw)
+    assert info.value.code == code
+
+
+def test_text_at_the_limit_is_accepted() -> None:
+    message = parse_client_message(json.dumps({"type": "ask", "text": "é" * MAX_TEXT_CHARS}, ensure_ascii=False))
+    assert isinstance(message, Ask) and len(message.text) == MAX_TEXT_CHARS
+
+
+def test_frame_json_parses_payload_and_survives_a_bad_one() -> None:
+    good = json.loads(frame_json(Frame("c", 1, 2, "card", payload='{"title":"<b>x</b>"}')))
+    assert good == {"type": "card", "conversation_id": "c", "turn": 1, "seq": 2, "text": "", "payload": {"title": "<b>x</b>"}}
+    assert json.loads(frame_json(Frame("c", 1, 3, "card", payload="[not json")))["payload"] == {}
+    assert json.loads(frame_json(Frame("c", 1, 4, "card", payload="[1]")))["payload"] == {}
