@@ -87,6 +87,7 @@ def apply_topics(settings: Settings, specs: list[TopicSpec]) -> list[TopicChange
         for name, future in futures.items():
             _wait(future, f"create {name}")
             changes.append(TopicChange(name, "created"))
+        _wait_for_leaders(admin, [settings.topic(s.name) for s in to_create])
     for spec in specs:
         name = settings.topic(spec.name)
         if name not in existing:
@@ -103,6 +104,28 @@ def apply_topics(settings: Settings, specs: list[TopicSpec]) -> list[TopicChange
         elif have == spec.partitions:
             changes.append(TopicChange(name, "unchanged"))
     return changes
+
+
+def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout_s: float = _TIMEOUT_S) -> None:
+    """Block until every partition of `topics` answers a ListOffsets request: for a moment after a
+    topic is created, its partitions refuse reads and writes (NOT_LEADER_FOR_PARTITION) even though
+    the metadata already names a leader."""
+    deadline = time.monotonic() + timeout_s
+    metadata = admin.list_topics(timeout=_TIMEOUT_S).topics
+    pending = [TopicPartition(t, p) for t in topics if t in metadata for p in metadata[t].partitions]
+    while pending:
+        results = admin.list_offsets({tp: OffsetSpec.latest() for tp in pending}, request_timeout=_TIMEOUT_S)
+        still = []
+        for tp, future in results.items():
+            try:
+                future.result(timeout=_TIMEOUT_S)
+            except KafkaException:
+                still.append(tp)
+        pending = still
+        if pending and time.monotonic() > deadline:
+            raise BrokerUnavailableError(f"{len(pending)} new partitions still have no leader after {timeout_s:.0f} s")
+        if pending:
+            time.sleep(0.2)
 
 
 def _update_config(admin: AdminClient, topic: str, wanted: dict[str, str]) -> list[str]:
