@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.messages import Frame
+
 PAYLOAD_VERSION = 1
 
 
@@ -161,8 +163,9 @@ class DonePayload:
     frames: int
     """Frames of the turn before this one."""
     directives: int
-    dropped: dict[str, int]
-    """Why markup was not shown: parser and hydrate counts, by reason (zero counts left out)."""
+    """Directives the parser read (shown or not)."""
+    counts: dict[str, int]
+    """Parser and hydrate counters by name, e.g. ungrounded, malformed, timeout (zero counts left out)."""
     products_shown: list[str]
     model: str | None
     error: bool
@@ -187,6 +190,21 @@ def to_json(payload: Payload | None) -> str:
     if payload is None:
         return "{}"
     return json.dumps(dataclasses.asdict(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+_SHOWING = frozenset({"text", "card", "carousel", "compare", "reviews", "price_history"})
+
+
+def shown_product_ids(frame: Frame) -> list[str]:
+    """The products a frame shows: cards, carousels, tables, reviews, charts and links (not actions)."""
+    if frame.type not in _SHOWING:
+        return []
+    data = from_json(frame.payload)
+    ids = data.get("product_ids")
+    if isinstance(ids, list):
+        return [pid for pid in ids if isinstance(pid, str)]
+    pid = data.get("product_id")
+    return [pid] if isinstance(pid, str) else []
 
 
 def from_json(payload: str) -> dict[str, Any]:

@@ -1,0 +1,249 @@
+"""The hydrate stage's core: token chunks with markup in, resolved frames out (topic `hydrated`).
+
+One `TurnHydrator` per (conversation, turn) holds the streaming parser and a per-turn lookup cache:
+
+    hydrator = TurnHydrator(conversation_id, turn)
+    frames = await hydrator.on_chunk(chunk, reader, lookup_timeout_s=0.2)
+
+Text becomes `text` frames as soon as the parser releases it; each directive becomes one frame once
+resolved against the store and catalog (pipeline/markup/resolve.py). The final chunk ends the turn
+with an `error` frame when generation failed, then a `done` frame.
+
+Guarantees:
+- Grounding: a product id outside the turn's grounded ids (the union of `grounded_product_ids` over
+  its chunks) is never shown; it is counted as `ungrounded`. A `<link>` to one keeps its words as text.
+- Idempotence: chunks carry the offset of their text in the whole answer, and text already consumed
+  is skipped, so a redelivered chunk produces nothing. Text after a gap is consumed (counted `gap`).
+- Determinism: frames are numbered 0, 1, 2, ... in output order, and their content depends only on the
+  chunk texts and what the reader returns, so a replay after a restart gives identical frames.
+- Bounded waits: each lookup waits at most `lookup_timeout_s`; a card whose price could not be read
+  in time is shown without it, `live` false.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from decimal import Decimal, InvalidOperation
+
+from pipeline.markup import resolve
+from pipeline.markup.parser import Directive, Event, MarkupParser, ParseStats, Text
+from pipeline.markup.payloads import (
+    ActionPayload,
+    DonePayload,
+    ErrorPayload,
+    LinkPayload,
+    Payload,
+    SuggestionsPayload,
+    shown_product_ids,
+    to_json,
+)
+from pipeline.markup.resolve import CatalogReader, Lookups
+from pipeline.messages import Frame, TokenChunk
+
+__all__ = ["CatalogReader", "TurnHydrator"]
+
+MAX_SUGGESTIONS = 5
+ACTION_TYPES = frozenset({"add_to_cart", "price_alert"})
+_PAYLOAD_TYPES = {
+    "CardPayload": "card",
+    "CarouselPayload": "carousel",
+    "ComparePayload": "compare",
+    "ReviewsPayload": "reviews",
+    "PriceHistoryPayload": "price_history",
+    "SuggestionsPayload": "suggestions",
+    "ActionPayload": "action",
+}
+
+
+class TurnHydrator:
+    """Turns one turn's chunk stream into frames. One instance per (conversation, turn)."""
+
+    def __init__(self, conversation_id: str, turn: int, max_directive_chars: int = 512) -> None:
+        self.conversation_id = conversation_id
+        self.turn = turn
+        self.parser = MarkupParser(max_directive_chars)
+        self.counts: Counter[str] = Counter()
+        """Hydrate's own counters: ungrounded, unknown_product, empty, timeout, gap, ..."""
+        self.products_shown: list[str] = []
+        self.finished = False
+        self._consumed = 0
+        self._next_seq = 0
+        self._grounded: set[str] = set()
+        self._model: str | None = None
+        self._lookups: Lookups | None = None
+
+    @property
+    def consumed(self) -> int:
+        """Characters of the answer taken in so far."""
+        return self._consumed
+
+    async def on_chunk(self, chunk: TokenChunk, reader: CatalogReader, lookup_timeout_s: float) -> list[Frame]:
+        """Consume one chunk; return the frames it completes, in order, numbered contiguously.
+
+        A chunk of another conversation or turn, or one after the final chunk, returns []. Never
+        raises for bad markup or a failing reader; those degrade as documented in docs/markup.md.
+        """
+        if self.finished or chunk.conversation_id != self.conversation_id or chunk.turn != self.turn:
+            return []
+        self._grounded.update(chunk.grounded_product_ids)
+        self._model = chunk.model or self._model
+        text = self._new_text(chunk)
+        events = self.parser.feed(text) if text else []
+        if chunk.final:
+            events += self.parser.finish()
+        lookups = self._lookups_for(reader, lookup_timeout_s)
+        try:
+            payloads = await asyncio.gather(*(self._resolve(event, lookups) for event in events))
+        finally:
+            if chunk.final:
+                lookups.close()
+        frames = [self._frame(kind, text_, payload) for kind, text_, payload in (p for p in payloads if p)]
+        if chunk.error:
+            frames.append(self._frame("error", "", ErrorPayload(chunk.error, "generate", False)))
+        if chunk.final:
+            self.finished = True
+            frames.append(self._done(error=chunk.error is not None))
+        return frames
+
+    def _lookups_for(self, reader: CatalogReader, timeout_s: float) -> Lookups:
+        # One cache per turn, so a product named twice is read once; a new reader starts a new one.
+        if self._lookups is None or self._lookups.reader is not reader:
+            if self._lookups is not None:
+                self._lookups.close()
+                self._lookup_counts()
+            self._lookups = Lookups(reader, timeout_s)
+        self._lookups.timeout_s = timeout_s
+        return self._lookups
+
+    def _lookup_counts(self) -> None:
+        if self._lookups is not None:
+            self.counts["timeout"] += self._lookups.timeouts
+            self.counts["lookup_failed"] += self._lookups.failures
+            self._lookups.timeouts = self._lookups.failures = 0
+
+    def _new_text(self, chunk: TokenChunk) -> str:
+        end = chunk.offset + len(chunk.text)
+        if end <= self._consumed:
+            if chunk.text:
+                self.counts["duplicate"] += 1
+            return ""
+        if chunk.offset > self._consumed:
+            self.counts["gap"] += 1
+            start = 0
+        else:
+            start = self._consumed - chunk.offset
+        self._consumed = end
+        return chunk.text[start:]
+
+    def _grounded_ids(self, ids: list[str]) -> list[str]:
+        kept = [pid for pid in ids if pid in self._grounded]
+        self.counts["ungrounded"] += len(ids) - len(kept)
+        return kept
+
+    async def _resolve(self, event: Event, lookups: Lookups) -> tuple[str, str, Payload | None] | None:
+        """(frame type, frame text, payload) for one event, or None when nothing is shown."""
+        if isinstance(event, Text):
+            return ("text", event.text, None)
+        payload = await self._directive(event, lookups)
+        if payload is None:
+            return None
+        if isinstance(payload, LinkPayload):
+            return ("text", event.body or "", payload)
+        if isinstance(payload, Text):
+            return ("text", payload.text, None)
+        return (_PAYLOAD_TYPES[type(payload).__name__], "", payload)
+
+    async def _directive(self, d: Directive, lookups: Lookups) -> Payload | Text | None:
+        name = d.name
+        if name == "suggest":
+            items = list(dict.fromkeys(q.strip() for q in (d.body or "").split("|") if q.strip()))
+            return SuggestionsPayload(items[:MAX_SUGGESTIONS]) if items else self._empty()
+        if name == "link":
+            ids = self._grounded_ids([d.attrs["id"].strip()])
+            return LinkPayload(ids[0]) if ids else Text(d.body or "")
+        if name == "action":
+            return self._action(d)
+        if name in ("carousel", "compare"):
+            ids = self._grounded_ids(resolve.split_ids(d.attrs["ids"]))
+            if name == "carousel":
+                return self._shown(await resolve.carousel(lookups, ids))
+            attrs = d.attrs.get("attrs", "").split(",")
+            return self._shown(await resolve.compare(lookups, ids, attrs))
+        ids = self._grounded_ids([d.attrs["id"].strip()])
+        if not ids:
+            return None
+        if name == "product":
+            return self._shown(await resolve.card(lookups, ids[0]))
+        if name == "reviews":
+            return self._shown(await resolve.reviews(lookups, ids[0]))
+        return self._shown(await resolve.price_history(lookups, ids[0]))
+
+    def _action(self, d: Directive) -> ActionPayload | None:
+        kind = d.attrs["type"].strip()
+        ids = self._grounded_ids([d.attrs["id"].strip()])
+        if not ids:
+            return None
+        if kind not in ACTION_TYPES:
+            self.counts["bad_action"] += 1
+            return None
+        if kind == "add_to_cart":
+            return ActionPayload(kind, ids[0], {"quantity": 1})
+        below_cents = _cents(d.attrs.get("below", ""))
+        if below_cents is None:
+            self.counts["bad_action"] += 1
+            return None
+        return ActionPayload(kind, ids[0], {"below_cents": below_cents})
+
+    def _shown(self, payload: Payload | None) -> Payload | None:
+        if payload is None:
+            return self._empty()
+        return payload
+
+    def _empty(self) -> Payload | None:
+        self.counts["empty"] += 1
+        return None
+
+    def _frame(self, kind: str, text: str, payload: Payload | None) -> Frame:
+        frame = Frame(self.conversation_id, self.turn, self._next_seq, kind, text, to_json(payload))
+        self._next_seq += 1
+        for pid in shown_product_ids(frame):
+            if pid not in self.products_shown:
+                self.products_shown.append(pid)
+        return frame
+
+    def _done(self, *, error: bool) -> Frame:
+        self._lookup_counts()
+        counts = {key: n for key, n in sorted((self.counts + _parser_counts(self.parser.stats)).items()) if n}
+        payload = DonePayload(
+            chars=self._consumed,
+            frames=self._next_seq,
+            directives=self.parser.stats.directives,
+            counts=counts,
+            products_shown=list(self.products_shown),
+            model=self._model,
+            error=error,
+        )
+        return self._frame("done", "", payload)
+
+
+def _parser_counts(stats: ParseStats) -> Counter[str]:
+    return Counter(
+        unknown_tag=stats.unknown,
+        malformed=stats.malformed,
+        stray_closing=stats.stray_closing,
+        overlong=stats.overlong,
+        truncated=stats.truncated,
+    )
+
+
+def _cents(amount: str) -> int | None:
+    """"49.99" -> 4999; None unless a positive amount with at most two decimals."""
+    try:
+        value = Decimal(amount.strip().lstrip("$"))
+    except InvalidOperation:
+        return None
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent < -2 or value <= 0:
+        return None
+    return int(value * 100)
