@@ -1,0 +1,176 @@
+"""The render stage's core: hydrated frames in; client frames, the finished turn and history out.
+
+One `TurnRenderer` per (conversation, turn):
+
+    renderer = TurnRenderer(conversation_id, turn)
+    client_frames = renderer.on_frame(frame)       # for topic `frames`; [] for a duplicate
+    if renderer.finished:
+        done = renderer.finish(context, previous_state, now_ms)
+        # done.response -> topic `responses`; done.state -> topic `conversation-state`
+
+Frames pass through with their seq, so a client that resumes from a seq sees the same numbering
+whichever render worker served it. A (turn, seq) seen before is dropped; a skipped seq is counted as a
+gap. The hydrated `done` frame ends the turn. When the turn cannot end normally (the adapter gives up
+waiting, or hydrate failed), `abort(reason)` emits an `error` frame and a `done` frame itself.
+
+While frames pass, the renderer keeps the turn's answer text (text frames, link words included), the
+products shown and one descriptor per directive shown (docs/markup.md, "Turn records").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipeline.errors import StageError
+from pipeline.markup.payloads import DonePayload, ErrorPayload, from_json, shown_product_ids, to_json
+from pipeline.messages import ConversationState, Frame, TurnMemory, TurnResponse
+
+DEFAULT_MAX_TURNS = 20
+"""Turns a ConversationState keeps (the oldest go first)."""
+
+_NOT_DIRECTIVES = frozenset({"text", "done", "error"})
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What render needs from the turn's request and plan (the adapter supplies it)."""
+
+    user_id: str
+    question: str
+    intent: str
+    plan_path: str = "rules"
+    run_id: str | None = None
+    hop_ms: dict[str, float] = field(default_factory=dict)
+    """Stage name to milliseconds, from the hop timestamps."""
+
+
+@dataclass(frozen=True)
+class FinishedTurn:
+    response: TurnResponse
+    state: ConversationState
+
+
+class TurnRenderer:
+    """Passes one turn's frames to clients and builds its records. One instance per turn."""
+
+    def __init__(self, conversation_id: str, turn: int) -> None:
+        self.conversation_id = conversation_id
+        self.turn = turn
+        self.finished = False
+        self.duplicates = 0
+        self.gaps = 0
+        self.products_shown: list[str] = []
+        self.directives: list[str] = []
+        self.model: str | None = None
+        self._text: list[str] = []
+        self._seen: set[int] = set()
+        self._next_seq = 0
+
+    @property
+    def text(self) -> str:
+        """The answer as shown so far, without markup."""
+        return "".join(self._text)
+
+    def on_frame(self, frame: Frame) -> list[Frame]:
+        """The client frames for one hydrated frame: itself, or [] for a duplicate, another turn's
+        frame, or anything after the turn's `done`."""
+        if frame.conversation_id != self.conversation_id or frame.turn != self.turn:
+            return []
+        if frame.seq in self._seen or self.finished:
+            self.duplicates += 1
+            return []
+        self._seen.add(frame.seq)
+        if frame.seq > self._next_seq:
+            self.gaps += 1
+        self._next_seq = max(self._next_seq, frame.seq + 1)
+        self._take(frame)
+        return [frame]
+
+    def abort(self, reason: str, *, retriable: bool = False) -> list[Frame]:
+        """End a turn that will not finish normally: an `error` frame then a `done` frame, numbered
+        after the last seq seen. Returns [] when the turn already ended."""
+        if self.finished:
+            return []
+        error = self._own("error", to_json(ErrorPayload(reason, "render", retriable)))
+        done_payload = DonePayload(
+            chars=len(self.text),
+            frames=self._next_seq,
+            directives=len(self.directives),
+            counts={"aborted": 1},
+            products_shown=list(self.products_shown),
+            model=self.model,
+            error=True,
+        )
+        done = self._own("done", to_json(done_payload))
+        return [error, done]
+
+    def finish(self, context: TurnContext, previous: ConversationState | None, now_ms: int,
+               max_turns: int = DEFAULT_MAX_TURNS) -> FinishedTurn:
+        """The turn's record and the conversation's new state. Raises StageError before the turn ended.
+
+        The state keeps the last `max_turns` turns in turn order; a turn already in it is replaced, so
+        finishing the same turn twice gives the same state.
+        """
+        if not self.finished:
+            raise StageError(f"turn {self.turn} of {self.conversation_id} has not ended")
+        response = TurnResponse(
+            conversation_id=self.conversation_id,
+            turn=self.turn,
+            seq=0,
+            user_id=context.user_id,
+            question=context.question,
+            text=self.text,
+            intent=context.intent,
+            products_shown=list(self.products_shown),
+            directives=list(self.directives),
+            hop_ms=dict(context.hop_ms),
+            model=self.model,
+            plan_path=context.plan_path,
+            run_id=context.run_id,
+            finished_at_ms=now_ms,
+        )
+        memory = TurnMemory(self.turn, context.question, self.text, list(self.products_shown))
+        earlier = [t for t in (previous.turns if previous else []) if t.turn != self.turn]
+        turns = sorted([*earlier, memory], key=lambda t: t.turn)[-max(1, max_turns):]
+        state = ConversationState(
+            conversation_id=self.conversation_id,
+            turn=max(self.turn, previous.turn if previous else 0),
+            seq=0,
+            user_id=context.user_id,
+            turns=turns,
+            updated_at_ms=now_ms,
+        )
+        return FinishedTurn(response, state)
+
+    def _take(self, frame: Frame) -> None:
+        if frame.type == "text":
+            self._text.append(frame.text)
+        for pid in shown_product_ids(frame):
+            if pid not in self.products_shown:
+                self.products_shown.append(pid)
+        if frame.type not in _NOT_DIRECTIVES:
+            self.directives.append(directive_descriptor(frame))
+        elif frame.type == "text" and frame.payload != "{}":
+            self.directives.append(directive_descriptor(frame))
+        if frame.type == "done":
+            model = from_json(frame.payload).get("model")
+            self.model = model if isinstance(model, str) else None
+            self.finished = True
+
+    def _own(self, kind: str, payload: str) -> Frame:
+        frame = Frame(self.conversation_id, self.turn, self._next_seq, kind, "", payload)
+        self._seen.add(self._next_seq)
+        self._next_seq += 1
+        self._take(frame)
+        return frame
+
+
+def directive_descriptor(frame: Frame) -> str:
+    """A short record of a shown directive: "card:B07X", "compare:B07X,B08Y", "link:B07X",
+    "action:price_alert:B07X", "suggestions"."""
+    data = from_json(frame.payload)
+    if frame.type == "action":
+        return f"action:{data.get('type', '')}:{data.get('product_id', '')}"
+    kind = "link" if frame.type == "text" else frame.type
+    ids = shown_product_ids(frame)
+    return f"{kind}:{','.join(ids)}" if ids else kind
