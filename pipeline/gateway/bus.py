@@ -75,20 +75,26 @@ class KafkaBus:
             auto_offset_reset="latest",
             client_id="aisle-gateway",
         )
+        # Owned from creation, so a failed start still closes both (aiokafka warns about unclosed clients).
+        self._producer, self._consumer = producer, consumer
         try:
             await producer.start()
-            self._producer = producer
             await consumer.start()
-            self._consumer = consumer
-            await self._assign_frames(consumer)
+            await self._assign_frames(producer, consumer)
         except KafkaError as exc:
             await self.stop()
             raise BrokerUnavailableError(f"gateway cannot reach Kafka at {s.kafka_bootstrap_servers}") from exc
+        except BaseException:
+            await self.stop()
+            raise
 
-    async def _assign_frames(self, consumer: AIOKafkaConsumer) -> None:
+    async def _assign_frames(self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer) -> None:
         topic = self._settings.topic("frames")
-        await consumer.topics()  # refreshes the metadata partitions_for_topic reads
-        ids = consumer.partitions_for_topic(topic)
+        try:
+            # The producer's call waits for the topic's metadata; the consumer's only reads a cache.
+            ids = await producer.partitions_for(topic)
+        except KafkaError as exc:
+            raise BrokerUnavailableError(f"topic {topic} does not exist (run `aisle topics apply`)") from exc
         if not ids:
             raise BrokerUnavailableError(f"topic {topic} does not exist (run `aisle topics apply`)")
         assigned = [TopicPartition(topic, p) for p in sorted(ids)]
