@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 AISLE := $(VENV)/bin/aisle
 export AISLE_HOME ?= $(CURDIR)/.aisle
 
-.PHONY: help setup test test-unit test-kafka bench run stop lint typecheck clean
+.PHONY: help setup test test-unit bench docs typecheck clean
 
 help:  ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -26,10 +26,10 @@ setup: $(VENV)/.installed kafka-jars models  ## create the virtual environment, 
 include $(sort $(wildcard mk/*.mk))
 
 # ---- Tests --------------------------------------------------------------------------------------
-test: setup  ## unit tests, then integration tests against a real broker this target starts
+test: setup  ## unit tests, then integration tests against the real broker (started here)
 	$(PY) -m pytest tests/unit -q
 	$(MAKE) kafka-up
-	$(PY) -m pytest tests/integration -q -m "not slow or slow"
+	$(PY) -m pytest tests/integration -q -rs
 
 test-unit: $(VENV)/.installed  ## only the tests that need no broker
 	$(PY) -m pytest tests/unit -q
@@ -39,6 +39,9 @@ typecheck: $(VENV)/.installed  ## mypy --strict over the package
 
 bench: setup kafka-up  ## run benchmarks; results go to docs/benchmarks.md and docs/benchmarks/*.json
 	$(PY) -m bench
+
+docs: $(VENV)/.installed  ## regenerate the generated parts of docs/ (config.md)
+	$(PY) -m pipeline._config_doc > docs/config.md
 
 clean:  ## remove run-time state (keeps the virtual environment and jars)
 	rm -rf $(AISLE_HOME)

@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import pytest
+
+from pipeline import _config_doc
+from pipeline.config import Settings
+from pipeline.errors import ConfigError
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "config.md"
+
+
+def test_environment_overrides_defaults_with_typed_values() -> None:
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "k:1", "AISLE_MAX_LANES": "7",
+                                  "AISLE_CONNECT_RETRY_MAX_S": "1.5", "AISLE_HOME": "/tmp/x"})
+    assert settings.kafka_bootstrap_servers == "k:1"
+    assert settings.max_lanes == 7 and settings.connect_retry_max_s == 1.5
+    assert settings.home == Path("/tmp/x") and settings.kafka_dir == Path("/tmp/x/kafka")
+    assert Settings.from_env({}) == Settings()
+
+
+def test_bad_values_name_the_variable() -> None:
+    with pytest.raises(ConfigError, match="AISLE_MAX_LANES='many'"):
+        Settings.from_env({"AISLE_MAX_LANES": "many"})
+
+
+def test_unknown_aisle_variables_are_kept_for_a_warning() -> None:
+    assert dict(Settings.from_env({"AISLE_MAX_LANE": "3"}).extra) == {"AISLE_MAX_LANE": "3"}
+
+
+def test_topic_names_get_the_prefix() -> None:
+    assert Settings(topic_prefix="t.").topic("requests") == "t.requests"
+
+
+def test_every_setting_is_documented_and_the_page_is_current() -> None:
+    rendered = _config_doc.render()
+    assert "| `AISLE_PLANNER_DEADLINE_MS` | `300` |" in rendered
+    assert all(row.count("|") == 4 and not row.endswith("|  |") for row in rendered.splitlines() if row.startswith("| `"))
+    assert DOCS.read_text() == rendered, "docs/config.md is stale: run `make docs`"
