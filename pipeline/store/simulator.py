@@ -23,6 +23,7 @@ in docs/store.md). Everything made here is marked `simulated=True`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
@@ -136,7 +137,7 @@ def _history(
 ) -> list[tuple[PricePoint, int]]:
     """(point, list price that day) for each day, oldest first."""
     days = config.history_days
-    first_day = config.as_of - timedelta(days=days - 1)
+    calendar = _calendar(config.as_of, days)
     forced_sale_day = _int_between(rng, days // 12, max(days // 12, days - days // 12 - 1))
     sale_days_left = 0
     sale_price = list_price
@@ -157,11 +158,17 @@ def _history(
         if out_days_left == 0 and out_start < 1 / 100:
             out_days_left = 1 + int(out_len * 5)
         price = sale_price if sale_days_left > 0 else list_price
-        day = first_day + timedelta(days=offset)
-        points.append((PricePoint(day, price, out_days_left == 0, simulated=True), list_price))
+        points.append((PricePoint(calendar[offset], price, out_days_left == 0, True), list_price))
         sale_days_left = max(0, sale_days_left - 1)
         out_days_left = max(0, out_days_left - 1)
     return points
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar(as_of: date, days: int) -> tuple[date, ...]:
+    """The `days` days ending on `as_of`, oldest first (shared by every product of a load)."""
+    first_day = as_of - timedelta(days=days - 1)
+    return tuple(first_day + timedelta(days=offset) for offset in range(days))
 
 
 def _simulated_rating(rng: random.Random, product_id: str) -> RatingSummary:

@@ -8,12 +8,13 @@ DependencyError (retriable); see pipeline/store/base.py for the conventions on u
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -41,6 +42,11 @@ _SORT_SQL = {
     "price_desc": "o.price_cents DESC, p.product_id",
     "discount": "(o.list_price_cents - o.price_cents) * 1.0 / MAX(o.list_price_cents, 1) DESC, p.product_id",
 }
+
+
+@functools.lru_cache(maxsize=1024)
+def _iso(day: date) -> str:
+    return day.isoformat()
 
 
 def wall_clock_ms() -> int:
@@ -312,7 +318,7 @@ class SqliteStore:
                 conn.executemany(
                     "INSERT INTO price_history (product_id, day, price_cents, in_stock, simulated)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    [(product_id, p.day.isoformat(), p.price_cents, int(p.in_stock), int(p.simulated))
+                    [(product_id, _iso(p.day), p.price_cents, int(p.in_stock), int(p.simulated))
                      for p in sim.history],
                 )
                 conn.execute(
