@@ -1,0 +1,122 @@
+// Runs pipeline/gateway/static/chat.js in node against a tiny fake DOM and a fake WebSocket, drives it
+// through a session, and prints a JSON report for test_gateway_chat_js.py to check.
+"use strict";
+const fs = require("fs");
+const vm = require("vm");
+
+class Node {
+  constructor(tag) {
+    this.tagName = tag; this.children = []; this.parentNode = null; this.attrs = {}; this.listeners = {};
+    this.style = {}; this._text = ""; this.className = ""; this.value = ""; this.disabled = false;
+    const self = this;
+    this.classList = {
+      add(c) { if (!self.classList.contains(c)) self.className = (self.className + " " + c).trim(); },
+      remove(c) { self.className = self.className.split(/\s+/).filter((x) => x !== c).join(" "); },
+      toggle(c, on) { on ? self.classList.add(c) : self.classList.remove(c); },
+      contains(c) { return self.className.split(/\s+/).includes(c); },
+    };
+  }
+  set textContent(v) { this.children.forEach((c) => (c.parentNode = null)); this.children = []; this._text = String(v); }
+  get textContent() { return this.tagName === "#text" ? this._text : this._text + this.children.map((c) => c.textContent).join(""); }
+  appendChild(n) { return this.insertBefore(n, null); }
+  insertBefore(n, ref) {
+    if (n.parentNode) n.parentNode.children.splice(n.parentNode.children.indexOf(n), 1);
+    const i = ref ? this.children.indexOf(ref) : -1;
+    if (i < 0) this.children.push(n); else this.children.splice(i, 0, n);
+    n.parentNode = this; return n;
+  }
+  replaceWith(n) { const p = this.parentNode; p.insertBefore(n, this); p.children.splice(p.children.indexOf(this), 1); this.parentNode = null; }
+  replaceChildren() { this.children = []; }
+  setAttribute(k, v) { this.attrs[k] = String(v); }
+  addEventListener(type, fn) { (this.listeners[type] = this.listeners[type] || []).push(fn); }
+  fire(type, event) { (this.listeners[type] || []).forEach((fn) => fn(Object.assign({ preventDefault() {} }, event || {}))); }
+  get lastElementChild() { const els = this.children.filter((c) => c.tagName !== "#text"); return els[els.length - 1] || null; }
+  all() { return this.children.flatMap((c) => [c, ...c.all()]); }
+  querySelectorAll(sel) {
+    return this.all().filter((n) => (sel.startsWith(".") ? n.classList.contains(sel.slice(1)) : n.tagName === sel));
+  }
+  querySelector(sel) { return this.querySelectorAll(sel)[0] || null; }
+  set innerHTML(v) { throw new Error("innerHTML used"); }
+  requestSubmit() { this.fire("submit"); }
+  focus() {}
+}
+
+const ids = {};
+for (const id of ["log", "status", "ask", "question", "page-product", "new-chat"]) ids[id] = new Node("div");
+const document = {
+  getElementById: (id) => ids[id],
+  createElement: (tag) => new Node(tag),
+  createElementNS: (ns, tag) => new Node(tag),
+  createTextNode: (t) => { const n = new Node("#text"); n._text = String(t); return n; },
+};
+const sockets = [];
+class FakeSocket {
+  constructor(url) { this.url = url; this.sent = []; this.readyState = 1; sockets.push(this); }
+  send(data) { this.sent.push(JSON.parse(data)); }
+  close() {}
+  receive(m) { this.onmessage({ data: JSON.stringify(m) }); }
+}
+FakeSocket.OPEN = 1;
+const storage = {};
+const sessions = [];
+const sandbox = {
+  document, WebSocket: FakeSocket, URLSearchParams, Intl, JSON, Math, Object, String, Array, Map, Error, console,
+  location: { protocol: "http:", host: "gw:8080", search: "?product=B0PAGE" },
+  localStorage: { getItem: (k) => storage[k] || null, setItem: (k, v) => (storage[k] = v) },
+  fetch: async (url, init) => {
+    sessions.push(JSON.parse(init.body));
+    return { ok: true, json: async () => ({ token: "tok-" + sessions.length, user_id: "u", conversation_id: "c", expires_at_s: 0 }) };
+  },
+  setTimeout: (fn) => { fn(); return 0; },
+};
+vm.createContext(sandbox);
+vm.runInContext(fs.readFileSync(process.argv[2], "utf8"), sandbox);
+
+const EVIL = '<img src=x onerror="alert(1)">';
+setImmediate(async () => {
+  const report = {};
+  const ws = sockets[0];
+  ws.onopen();
+  report.hello = ws.sent[0];
+  ws.receive({ type: "welcome", conversation_id: "c", user_id: "u" });
+  ids.question.value = "which kettle?";
+  ids.ask.fire("submit");
+  report.ask = ws.sent[1];
+  ws.receive({ type: "accepted", turn: 0 });
+  const frames = [
+    { type: "text", text: "Try " + EVIL, payload: {} },
+    { type: "card", text: "", payload: { product_id: "B01", title: EVIL, image: "javascript:alert(1)", price_cents: 3999, currency: "USD", simulated: true, live: true, deal: { list_price_cents: 4999, discount_pct: 20 }, rating: { average: 4.5, count: 10, distribution: [1, 1, 1, 2, 5], simulated: true } } },
+    { type: "text", text: " and more", payload: { product_id: "B01" } },
+    { type: "compare", text: "", payload: { product_ids: ["B01", "B02"], titles: [EVIL, null], attrs: ["weight"], rows: [{ attr: "weight", values: ["1 kg", null] }], simulated: false } },
+    { type: "reviews", text: "", payload: { product_id: "B01", pros: [EVIL], cons: ["loud"], sentences: 12, rating: { distribution: [0, 0, 1, 1, 2] } } },
+    { type: "price_history", text: "", payload: { currency: "USD", series: [{ day: "2026-01-01", price_cents: 4000 }, { day: "2026-01-02", price_cents: 3500 }], simulated: true } },
+    { type: "suggestions", text: "", payload: { items: ["Is it quiet?", EVIL] } },
+    { type: "action", text: "", payload: { type: "add_to_cart", product_id: "B01", params: { quantity: 1 } } },
+    { type: "action", text: "", payload: { type: "price_alert", product_id: "B01", params: { below_cents: 3000 } } },
+    { type: "unknown_future_type", text: "", payload: "not an object" },
+    { type: "done", text: "", payload: {} },
+  ];
+  frames.forEach((f, seq) => ws.receive(Object.assign({ conversation_id: "c", turn: 0, seq: seq }, f)));
+  ws.receive(Object.assign({ conversation_id: "c", turn: 0, seq: 0 }, frames[0])); // a duplicate
+  const log = ids.log;
+  report.text = log.textContent;
+  report.imgs = log.querySelectorAll("img").length;
+  report.badges = log.querySelectorAll(".badge").map((b) => b.textContent);
+  report.cards = log.querySelectorAll(".card").length;
+  report.table_cells = log.querySelectorAll("td").map((c) => c.textContent);
+  report.polyline = log.querySelectorAll("polyline").map((p) => p.attrs.points);
+  report.occurrences = report.text.split(EVIL).length - 1;
+  log.querySelectorAll(".chip")[0].fire("click");
+  report.chip_ask = ws.sent[ws.sent.length - 1];
+  log.querySelectorAll(".action")[1].fire("click");
+  report.action_feedback = ws.sent[ws.sent.length - 1];
+  log.querySelector(".thumbs").children[0].fire("click");
+  report.thumbs = ws.sent[ws.sent.length - 1];
+  ws.onclose({ code: 1013 });
+  await new Promise((r) => setImmediate(r));
+  const again = sockets[1];
+  again.onopen();
+  report.resume_hello = again.sent[0];
+  report.sessions = sessions;
+  console.log(JSON.stringify(report));
+});
