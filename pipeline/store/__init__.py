@@ -5,7 +5,7 @@ ratings come from the deterministic simulator and are marked simulated. See docs
 """
 
 from pipeline.store.base import Store
-from pipeline.store.loader import LoadReport, load_catalog
+from pipeline.store.loader import LoadReport, load_catalog, load_shared_catalog
 from pipeline.store.records import (
     Cart,
     CartLine,
@@ -18,7 +18,7 @@ from pipeline.store.records import (
     StoreProduct,
 )
 from pipeline.store.simulator import SimulationConfig, next_events
-from pipeline.store.sqlite import SqliteStore
+from pipeline.store.sqlite import SqliteStore, open_store
 
 __all__ = [
     "Cart",
@@ -35,5 +35,7 @@ __all__ = [
     "Store",
     "StoreProduct",
     "load_catalog",
+    "load_shared_catalog",
     "next_events",
+    "open_store",
 ]

@@ -19,8 +19,17 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import date
 
-from pipeline.catalog import Product, ReviewSet, infer_category, review_set_category
+from pipeline.catalog import (
+    MalformedLine,
+    Product,
+    ReviewSet,
+    infer_category,
+    read_catalog,
+    review_set_category,
+)
+from pipeline.config import Settings
 from pipeline.store.records import StoreProduct
 from pipeline.store.simulator import SimulatedProduct, SimulationConfig, simulate_product
 from pipeline.store.sqlite import ProductUpsert, SqliteStore
@@ -105,6 +114,37 @@ async def load_catalog(
         simulated=simulated,
         duplicates=duplicates,
     )
+
+
+def simulation_config(settings: Settings, *, as_of: date | None = None) -> SimulationConfig:
+    """The simulator's config from settings (AISLE_STORE_SEED); `as_of` defaults to a fixed day, so
+    loads are reproducible. Passing today's date re-simulates every product once per day."""
+    if as_of is None:
+        return SimulationConfig(seed=settings.store_seed)
+    return SimulationConfig(seed=settings.store_seed, as_of=as_of)
+
+
+async def load_shared_catalog(
+    store: SqliteStore,
+    settings: Settings,
+    *,
+    as_of: date | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[LoadReport, tuple[tuple[str, MalformedLine], ...]]:
+    """Read the catalog under AISLE_SHARED_DATA and load it: what `aisle store load` needs.
+
+    Returns the report and the malformed lines skipped, as (file name, line). Raises ConfigError
+    when a catalog file is missing, DependencyError when the store fails.
+    """
+    catalog = await asyncio.to_thread(read_catalog, settings.shared_data)
+    report = await load_catalog(
+        store,
+        catalog.products,
+        catalog.review_sets,
+        config=simulation_config(settings, as_of=as_of),
+        progress=progress,
+    )
+    return report, catalog.malformed
 
 
 def store_product(product: Product) -> StoreProduct:

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from pipeline.config import Settings
 from pipeline.errors import AisleError, DependencyError, NotFoundError, StoreConflictError
 from pipeline.store import _orders, _rows
 from pipeline.store.migrations import apply_migrations
@@ -51,6 +52,11 @@ def _iso(day: date) -> str:
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+async def open_store(settings: Settings, *, clock_ms: Callable[[], int] = wall_clock_ms) -> SqliteStore:
+    """Open the store file named by the settings (AISLE_HOME/store.sqlite). Raises DependencyError."""
+    return await SqliteStore.open(settings.store_path, clock_ms=clock_ms)
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,22 @@ import pytest
 
 from pipeline.catalog import Catalog, read_catalog
 from pipeline.config import Settings
-from pipeline.store.loader import load_catalog
+from pipeline.store.loader import load_catalog, load_shared_catalog
 from pipeline.store.simulator import SimulationConfig
-from pipeline.store.sqlite import SqliteStore
+from pipeline.store.sqlite import SqliteStore, open_store
 from tests.unit.store.factories import START_MS, dump, fingerprint, make_products, make_review_set
 
 SHARED_DATA = Settings().shared_data
 
 
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
+def _require_shared_data() -> None:
     if not (SHARED_DATA / "catalog" / "products.jsonl").exists():
         pytest.skip(f"the shared catalog is not at {SHARED_DATA}")
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    _require_shared_data()
     return read_catalog(SHARED_DATA)
 
 
@@ -100,3 +104,24 @@ async def test_review_sets_keep_their_real_ratings_and_duplicates_are_skipped(fr
     assert rating.distribution == (0, 1, 0, 2, 1) and rating.average == 3.75
     product = await fresh.get_product("R1")
     assert product is not None and (product.category, product.category_source) == ("home_kitchen", "source")
+
+
+async def test_the_shared_catalog_loads_into_the_store_the_settings_name(tmp_path: Path) -> None:
+    _require_shared_data()
+    shared = tmp_path / "shared"
+    (shared / "catalog").mkdir(parents=True)
+    products = (SHARED_DATA / "catalog" / "products.jsonl").read_text(encoding="utf-8").splitlines()[:3]
+    review_sets = (SHARED_DATA / "catalog" / "review_sets.jsonl").read_text(encoding="utf-8").splitlines()[:2]
+    (shared / "catalog" / "products.jsonl").write_text("\n".join([*products, "{broken"]) + "\n")
+    (shared / "catalog" / "review_sets.jsonl").write_text("\n".join(review_sets) + "\n")
+    settings = dataclasses.replace(Settings(), home=tmp_path / "home", shared_data=shared, store_seed=5)
+
+    store = await open_store(settings)
+    try:
+        report, malformed = await load_shared_catalog(store, settings)
+        assert len(await store.list_product_ids()) == 5
+    finally:
+        await store.close()
+    assert settings.store_path.is_file()
+    assert report.added == 5
+    assert [(name, m.line_no) for name, m in malformed] == [("products.jsonl", 4)]
