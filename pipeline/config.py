@@ -81,6 +81,14 @@ class Settings:
     """QDRANT_URL: a Qdrant server; unset means embedded local mode under AISLE_HOME."""
     planner_deadline_ms: int = 300
     """AISLE_PLANNER_DEADLINE_MS: after this the deterministic planner answers."""
+    generate_flush_ms: int = 30
+    """AISLE_GENERATE_FLUSH_MS: a token chunk is sent once its first token has waited this long."""
+    generate_flush_chars: int = 32
+    """AISLE_GENERATE_FLUSH_CHARS: ... or once it holds this many characters."""
+    generate_max_tokens: int = 200
+    """AISLE_GENERATE_MAX_TOKENS: longest answer, in tokens."""
+    generate_grammar: bool = True
+    """AISLE_GENERATE_GRAMMAR: constrain answers with the markup grammar (product ids limited to the evidence)."""
 
     # --- the front door ---
     gateway_host: str = "127.0.0.1"

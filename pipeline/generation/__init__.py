@@ -1,0 +1,1 @@
+"""The generate stage's pure parts: the prompt, token coalescing, and the degraded answer."""

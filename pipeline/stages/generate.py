@@ -1,0 +1,141 @@
+"""The generate stage: evidence bundle in, the streamed answer out as token chunks.
+
+Core parts are pure and live in pipeline/generation/ (prompt, coalescing, degraded answer); this
+module binds them to the LLM client. Answers are decoded greedily (temperature 0, fixed seed): after
+a worker restart the replayed turn streams the same text, and hydrate drops what it already has by
+character offset, so the shopper sees each word once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from pipeline.config import Settings
+from pipeline.errors import DependencyError
+from pipeline.generation.coalesce import Coalescer
+from pipeline.generation.fallback import degraded_answer
+from pipeline.generation.prompt import build_messages, grounded_ids
+from pipeline.llm.client import Grammar, LlmClient
+from pipeline.llm.router import ModelRouter
+from pipeline.markup.grammar import build_gbnf
+from pipeline.messages import EvidenceBundle, TokenChunk
+from pipeline.stage import Output
+
+_SEED = 0
+_END = object()
+
+
+def _now_ms() -> float:
+    return time.monotonic() * 1000
+
+
+@dataclass
+class _Turn:
+    """Numbers the chunks of one turn: seq and character offset."""
+
+    bundle: EvidenceBundle
+    grounded: list[str]
+    model: str
+    seq: int = 0
+    offset: int = 0
+
+    def chunk(self, text: str, *, final: bool = False, error: str | None = None) -> Output:
+        chunk = TokenChunk(
+            self.bundle.conversation_id, self.bundle.turn, self.seq, text, self.offset,
+            final=final, grounded_product_ids=self.grounded, error=error, model=self.model,
+        )
+        self.seq += 1
+        self.offset += len(text)
+        return Output("tokens", self.bundle.conversation_id, chunk)
+
+
+class GenerateStage:
+    name = "generate"
+    input_topic = "evidence"
+    input_type = EvidenceBundle
+
+    def __init__(self, settings: Settings, client: LlmClient | None = None) -> None:
+        self.settings = settings
+        self.router = ModelRouter.from_settings(settings)
+        self._client = client
+        self._owns_client = client is None
+
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = LlmClient(self.settings)
+
+    async def stop(self) -> None:
+        if self._client is not None and self._owns_client:
+            await self._client.aclose()
+
+    async def process(self, message: EvidenceBundle) -> AsyncIterator[Output]:
+        grounded = grounded_ids(message)
+        turn = _Turn(message, grounded, self.router.for_answer(message.plan))
+        if not message.plan.request.text.strip():
+            yield turn.chunk("Please type a question about a product, and I will look it up.", final=True)
+            return
+        try:
+            async for text in self._stream(message, turn):
+                yield turn.chunk(text)
+        except DependencyError as exc:
+            # Whatever streamed stays; the degraded answer follows it, then an error on the final chunk.
+            yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded))
+            yield turn.chunk("", final=True, error=f"llm_unavailable: {exc}")
+            return
+        yield turn.chunk("", final=True)
+
+    async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncIterator[str]:
+        """Coalesced pieces of the answer, flushed by size or age (Coalescer)."""
+        if self._client is None:
+            raise DependencyError("the generate stage was not started")
+        constraint = Grammar(build_gbnf(turn.grounded)) if self.settings.generate_grammar else None
+        stream = self._client.stream_chat(
+            build_messages(bundle), model=turn.model, max_tokens=self.settings.generate_max_tokens,
+            temperature=0.0, constraint=constraint, seed=_SEED,
+        )
+        # Tokens are read by a separate task into a queue, so a flush can happen on time even while the
+        # model is between tokens (cancelling a pending __anext__ would close the stream).
+        queue: asyncio.Queue[object] = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async with contextlib.aclosing(stream) as chunks:
+                    async for piece in chunks:
+                        await queue.put(piece.text)
+                await queue.put(_END)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer below
+                await queue.put(exc)
+                raise
+
+        reader = asyncio.create_task(pump())
+        coalescer = Coalescer(self.settings.generate_flush_chars, self.settings.generate_flush_ms)
+        try:
+            while True:
+                wait_ms = coalescer.wait_ms(_now_ms())
+                try:
+                    item = await asyncio.wait_for(queue.get(), None if wait_ms is None else wait_ms / 1000)
+                except asyncio.TimeoutError:
+                    if (due := coalescer.flush()) is not None:
+                        yield due
+                    continue
+                if item is _END:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, str) and (ready := coalescer.add(item, _now_ms())) is not None:
+                    yield ready
+            if (rest := coalescer.flush()) is not None:
+                yield rest
+        finally:
+            if not reader.done():
+                reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, DependencyError):
+                await reader
+
+
+def build(settings: Settings) -> GenerateStage:
+    return GenerateStage(settings)

@@ -1,0 +1,76 @@
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+from pipeline.config import Settings
+from pipeline.errors import DependencyError
+from pipeline.llm.client import ChatMessage, Grammar, StreamChunk
+from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, TokenChunk, UserTurn
+from pipeline.stages.generate import GenerateStage
+
+
+class FakeLlm:
+    """Streams the given pieces with a delay between them; optionally fails after some."""
+
+    def __init__(self, pieces: list[str], delay_s: float = 0.0, fail_after: int | None = None) -> None:
+        self.pieces, self.delay_s, self.fail_after = pieces, delay_s, fail_after
+        self.requests: list[dict[str, Any]] = []
+
+    async def stream_chat(self, messages: Sequence[ChatMessage], **options: Any) -> AsyncGenerator[StreamChunk, None]:
+        self.requests.append(options)
+        for n, piece in enumerate(self.pieces):
+            if self.fail_after is not None and n == self.fail_after:
+                raise DependencyError("server went away")
+            await asyncio.sleep(self.delay_s)
+            yield StreamChunk(text=piece)
+        if self.fail_after is not None and self.fail_after >= len(self.pieces):
+            raise DependencyError("server went away")
+
+    async def aclose(self) -> None: ...
+
+
+def evidence(text: str = "is it quiet?") -> EvidenceBundle:
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", text), "product_question", [])
+    return EvidenceBundle("c1", 0, 0, plan, [EvidenceItem("review", "very quiet", 0.8, "B0AAAAAAAA")])
+
+
+async def run(stage: GenerateStage, bundle: EvidenceBundle) -> list[TokenChunk]:
+    return [output.value async for output in stage.process(bundle)]
+
+
+async def test_chunks_carry_contiguous_seq_and_offsets_and_a_final_marker() -> None:
+    llm = FakeLlm(["It ", "is ", "very ", "quiet. ", '<product id="B0AAAAAAAA"/>'])
+    stage = GenerateStage(Settings(generate_flush_chars=8, generate_flush_ms=1_000), client=llm)  # type: ignore[arg-type]
+    chunks = await run(stage, evidence())
+    assert [c.seq for c in chunks] == list(range(len(chunks)))
+    assert "".join(c.text for c in chunks) == 'It is very quiet. <product id="B0AAAAAAAA"/>'
+    assert all(c.offset == sum(len(p.text) for p in chunks[: c.seq]) for c in chunks)
+    assert chunks[-1].final and not any(c.final for c in chunks[:-1])
+    assert all(c.grounded_product_ids == ["B0AAAAAAAA"] for c in chunks)
+    request = llm.requests[0]
+    assert request["temperature"] == 0.0 and isinstance(request["constraint"], Grammar)
+    assert "B0AAAAAAAA" in request["constraint"].ebnf
+
+
+async def test_slow_tokens_are_flushed_by_age() -> None:
+    llm = FakeLlm(["a", "b", "c"], delay_s=0.05)
+    stage = GenerateStage(Settings(generate_flush_chars=1_000, generate_flush_ms=10), client=llm)  # type: ignore[arg-type]
+    chunks = await run(stage, evidence())
+    assert [c.text for c in chunks[:-1]] == ["a", "b", "c"], "each token waited longer than flush_ms"
+
+
+async def test_llm_failure_gives_a_degraded_answer_and_an_error() -> None:
+    llm = FakeLlm(["Partial ", "answer"], fail_after=1)
+    stage = GenerateStage(Settings(generate_flush_chars=1), client=llm)  # type: ignore[arg-type]
+    chunks = await run(stage, evidence())
+    text = "".join(c.text for c in chunks)
+    assert text.startswith("Partial  Sorry, the answer model is not available")
+    assert '<product id="B0AAAAAAAA"/>' in text
+    assert chunks[-1].final and chunks[-1].error is not None and "server went away" in chunks[-1].error
+
+
+async def test_an_empty_question_is_answered_without_the_model() -> None:
+    llm = FakeLlm(["never"])
+    chunks = await run(GenerateStage(Settings(), client=llm), evidence("   "))  # type: ignore[arg-type]
+    assert len(chunks) == 1 and chunks[0].final and "Please type a question" in chunks[0].text
+    assert llm.requests == []
