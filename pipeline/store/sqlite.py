@@ -86,7 +86,11 @@ class SqliteStore:
     ) -> SqliteStore:
         """Open (creating if needed) the file and apply pending migrations. Raises DependencyError."""
         store = cls(path, clock_ms=clock_ms, currency=currency)
-        await store._call(store._connect)
+        try:
+            await store._call(store._connect)
+        except BaseException:
+            await store.close()
+            raise
         return store
 
     async def __aenter__(self) -> SqliteStore:
@@ -98,6 +102,7 @@ class SqliteStore:
         await self.close()
 
     async def close(self) -> None:
+        """Close the connection and stop the store's thread; closing twice is harmless."""
         if self._conn is not None:
             await self._call(self._disconnect)
         self._executor.shutdown(wait=True)

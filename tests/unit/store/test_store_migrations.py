@@ -3,6 +3,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from pipeline.errors import DependencyError
 from pipeline.store.migrations import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
 from pipeline.store.sqlite import SqliteStore
 from tests.unit.store.factories import dump
@@ -56,3 +59,9 @@ async def test_reopening_a_store_keeps_its_data(tmp_path: Path) -> None:
     second = await SqliteStore.open(path)
     await second.close()
     assert dump(path) == before
+
+
+async def test_an_unusable_path_is_a_dependency_error(tmp_path: Path) -> None:
+    (tmp_path / "a-directory.sqlite").mkdir()
+    with pytest.raises(DependencyError):
+        await SqliteStore.open(tmp_path / "a-directory.sqlite")
