@@ -238,6 +238,8 @@ def query_problem(query: str) -> str | None:
         return "empty query"
     if len(stripped) > MAX_QUERY_CHARS:
         return f"query longer than {MAX_QUERY_CHARS} characters"
+    if not any(ch.isalnum() for ch in stripped):
+        return "the query has no searchable words"
     letters = [ch for ch in stripped if ch.isalpha()]
     if letters and sum(_is_latin(ch) for ch in letters) < len(letters) / 2:
         return "query is not in a Latin-script language; the index is English-only"

@@ -1,0 +1,1 @@
+"""Offline evaluations (`aisle eval ...`): each module computes a report dict and renders it."""
