@@ -87,6 +87,8 @@ class Settings:
     """AISLE_GENERATE_FLUSH_CHARS: ... or once it holds this many characters."""
     generate_max_tokens: int = 200
     """AISLE_GENERATE_MAX_TOKENS: longest answer, in tokens."""
+    hydrate_lookup_timeout_ms: int = 200
+    """AISLE_HYDRATE_LOOKUP_TIMEOUT_MS: longest wait for one store lookup; a card then shows without a live price."""
     generate_grammar: bool = True
     """AISLE_GENERATE_GRAMMAR: constrain answers with the markup grammar (product ids limited to the evidence)."""
 

@@ -105,6 +105,9 @@ class TokenChunk:
     """Products this turn may show (from its evidence and earlier turns)."""
     error: str | None = None
     model: str | None = None
+    context: dict[str, str] = field(default_factory=dict)
+    """Facts about the turn for its finished-turn record (user_id, question, intent, plan_path,
+    run_id), set on the final chunk only: render needs them and sees only frames."""
 
 
 @dataclass(frozen=True)

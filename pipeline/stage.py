@@ -9,8 +9,13 @@ decoding, ordering by key, producing outputs, committing offsets and dead-letter
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+current_hop_ms: ContextVar[dict[str, float]] = ContextVar("current_hop_ms", default={})
+"""While `process` runs: the message's path so far, as stage name -> milliseconds spent in it (and
+"<stage>.wait" -> milliseconds queued before it), from its hop headers. Set by the runtime."""
 
 
 @dataclass(frozen=True)
@@ -38,3 +43,12 @@ class Stage(Protocol):
 
     async def stop(self) -> None:
         """Release them; called once after the last message."""
+
+
+# Optional hooks a stage class may define; the runtime looks for them with getattr:
+#
+#   input_type: type              decoded records of another type are dead-lettered
+#   ends_turn(message) -> bool    turn-scoped commits: the offsets of a turn's messages are committed
+#                                 only after the message for which this is True has been processed,
+#                                 so a restart replays the whole turn (for stages with per-turn state)
+#   dedupe: bool = True           False: the stage recognises replays itself (hydrate, by offset)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.messages import Frame
@@ -169,6 +169,8 @@ class DonePayload:
     products_shown: list[str]
     model: str | None
     error: bool
+    context: dict[str, str] = field(default_factory=dict)
+    """The final chunk's turn facts (user_id, question, intent, ...), passed on for render."""
 
 
 Payload = (

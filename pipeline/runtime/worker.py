@@ -21,6 +21,7 @@ import collections
 import logging
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -32,11 +33,11 @@ from pipeline.config import Settings
 from pipeline.errors import ContractError
 from pipeline.messages import DeadLetter
 from pipeline.runtime.dedupe import SeenFilter, Verdict
-from pipeline.runtime.headers import carry
+from pipeline.runtime.headers import carry, hops, stage_durations_ms
 from pipeline.runtime.kafka import make_consumer, make_producer, start_with_retry
 from pipeline.runtime.lanes import KeyedLanes
 from pipeline.runtime.offsets import OffsetTracker
-from pipeline.stage import Stage
+from pipeline.stage import Stage, current_hop_ms
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,11 @@ class StageWorker:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._fatal: BaseException | None = None
+        # Optional stage hooks (see pipeline/stage.py): turn-scoped commits, and opting out of the
+        # (conversation, turn, seq) duplicate filter for stages that dedupe by their own rule.
+        self._ends_turn: Callable[[Any], bool] | None = getattr(stage, "ends_turn", None)
+        self._dedupe: bool = getattr(stage, "dedupe", True)
+        self._held: dict[Any, tuple[Any, list[tuple[TopicPartition, int]]]] = {}
         self._stopping = asyncio.Event()
 
     # ---- lifecycle ------------------------------------------------------------------------------
@@ -201,6 +207,7 @@ class StageWorker:
     async def _handle(self, delivery: _Delivery) -> None:
         record = delivery.record
         received_ms = _now_ms()
+        message: Any = None
         try:
             message = codec.decode(record.value) if record.value is not None else None
             if message is None:
@@ -211,6 +218,7 @@ class StageWorker:
             if self._is_duplicate(message):
                 self.stats.duplicates += 1
             else:
+                current_hop_ms.set(stage_durations_ms(hops(record.headers)))
                 await self._process(message, record, received_ms)
                 self.stats.processed += 1
         except asyncio.CancelledError:
@@ -218,9 +226,38 @@ class StageWorker:
         except Exception as exc:  # noqa: BLE001 - any failure of one message becomes a dead letter
             if not await self._dead_letter(record, exc):
                 return  # not finished: the offset stays uncommitted and the message is redelivered
-        self._tracker.finished(delivery.tp, record.offset)
+        if self._ends_turn is not None and message is not None:
+            self._finish_with_turn(delivery, message)
+        else:
+            self._tracker.finished(delivery.tp, record.offset)
+
+    def _finish_with_turn(self, delivery: _Delivery, message: Any) -> None:
+        """Turn-scoped commits: hold a turn's offsets until its last message is done.
+
+        A stage that keeps per-turn state in memory (hydrate's parser, render's accumulated answer)
+        would lose it in a crash mid-turn. Holding the turn's offsets uncommitted until the turn ends
+        makes a restarted worker replay the whole turn and rebuild that state; its outputs repeat
+        with the same seq numbers, which consumers drop as duplicates.
+        """
+        key = self._lane_key(delivery)
+        turn = getattr(message, "turn", None)
+        held_turn, held = self._held.get(key, (turn, []))
+        if held_turn != turn:
+            # A newer turn began without the old one ending (its producer gave up): release the old.
+            for tp, offset in held:
+                self._tracker.finished(tp, offset)
+            held = []
+        held.append((delivery.tp, delivery.record.offset))
+        if self._ends_turn is not None and self._ends_turn(message):
+            for tp, offset in held:
+                self._tracker.finished(tp, offset)
+            self._held.pop(key, None)
+        else:
+            self._held[key] = (turn, held)
 
     def _is_duplicate(self, message: Any) -> bool:
+        if not self._dedupe:
+            return False
         conversation = getattr(message, "conversation_id", None)
         turn, seq = getattr(message, "turn", None), getattr(message, "seq", None)
         if not isinstance(conversation, str) or not isinstance(turn, int) or not isinstance(seq, int):
@@ -310,6 +347,7 @@ class StageWorker:
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._commit(only=revoked)
         self._tracker.forget(revoked)
+        self._held = {k: v for k, v in self._held.items() if not any(tp in revoked for tp, _ in v[1])}
         for tp in revoked:
             self._parked.pop(tp, None)
             self._committed.pop(tp, None)

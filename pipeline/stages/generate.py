@@ -43,10 +43,12 @@ class _Turn:
     seq: int = 0
     offset: int = 0
 
-    def chunk(self, text: str, *, final: bool = False, error: str | None = None) -> Output:
+    def chunk(self, text: str, *, final: bool = False, error: str | None = None,
+              context: dict[str, str] | None = None) -> Output:
         chunk = TokenChunk(
             self.bundle.conversation_id, self.bundle.turn, self.seq, text, self.offset,
             final=final, grounded_product_ids=self.grounded, error=error, model=self.model,
+            context=context or {},
         )
         self.seq += 1
         self.offset += len(text)
@@ -76,7 +78,8 @@ class GenerateStage:
         grounded = grounded_ids(message)
         turn = _Turn(message, grounded, self.router.for_answer(message.plan))
         if not message.plan.request.text.strip():
-            yield turn.chunk("Please type a question about a product, and I will look it up.", final=True)
+            yield turn.chunk("Please type a question about a product, and I will look it up.", final=True,
+                             context=_context(message))
             return
         try:
             async for text in self._stream(message, turn):
@@ -84,9 +87,9 @@ class GenerateStage:
         except DependencyError as exc:
             # Whatever streamed stays; the degraded answer follows it, then an error on the final chunk.
             yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded))
-            yield turn.chunk("", final=True, error=f"llm_unavailable: {exc}")
+            yield turn.chunk("", final=True, error=f"llm_unavailable: {exc}", context=_context(message))
             return
-        yield turn.chunk("", final=True)
+        yield turn.chunk("", final=True, context=_context(message))
 
     async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncIterator[str]:
         """Coalesced pieces of the answer, flushed by size or age (Coalescer)."""
@@ -135,6 +138,16 @@ class GenerateStage:
                 reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, DependencyError):
                 await reader
+
+
+def _context(bundle: EvidenceBundle) -> dict[str, str]:
+    """The turn's facts for render's finished-turn record (TokenChunk.context)."""
+    request = bundle.plan.request
+    facts = {"user_id": request.user_id, "question": request.text[:2_000], "intent": bundle.plan.intent,
+             "plan_path": bundle.plan.path}
+    if request.run_id:
+        facts["run_id"] = request.run_id
+    return facts
 
 
 def build(settings: Settings) -> GenerateStage:

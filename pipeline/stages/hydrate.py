@@ -23,9 +23,13 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
 
+from pipeline.catalog import read_catalog
+from pipeline.config import Settings
+from pipeline.errors import StageError
 from pipeline.markup import resolve
 from pipeline.markup.parser import Directive, Event, MarkupParser, ParseStats, Text
 from pipeline.markup.payloads import (
@@ -40,8 +44,12 @@ from pipeline.markup.payloads import (
 )
 from pipeline.markup.resolve import CatalogReader, Lookups
 from pipeline.messages import Frame, TokenChunk
+from pipeline.stage import Output
+from pipeline.store.base import Store
+from pipeline.store.pages import CatalogPages, StoreWithPages
+from pipeline.store.sqlite import open_store
 
-__all__ = ["CatalogReader", "TurnHydrator"]
+__all__ = ["CatalogReader", "HydrateStage", "TurnHydrator", "build"]
 
 MAX_SUGGESTIONS = 5
 ACTION_TYPES = frozenset({"add_to_cart", "price_alert"})
@@ -71,6 +79,7 @@ class TurnHydrator:
         self._next_seq = 0
         self._grounded: set[str] = set()
         self._model: str | None = None
+        self._context: dict[str, str] = {}
         self._lookups: Lookups | None = None
 
     @property
@@ -88,6 +97,7 @@ class TurnHydrator:
             return []
         self._grounded.update(chunk.grounded_product_ids)
         self._model = chunk.model or self._model
+        self._context = chunk.context or self._context
         text = self._new_text(chunk)
         events = self.parser.feed(text) if text else []
         if chunk.final:
@@ -223,6 +233,7 @@ class TurnHydrator:
             products_shown=list(self.products_shown),
             model=self._model,
             error=error,
+            context=dict(self._context),
         )
         return self._frame("done", "", payload)
 
@@ -247,3 +258,59 @@ def _cents(amount: str) -> int | None:
     if not isinstance(exponent, int) or exponent < -2 or value <= 0:
         return None
     return int(value * 100)
+
+
+# ---- the stage: tokens -> hydrated ----------------------------------------------------------------
+
+_REMEMBERED_CONVERSATIONS = 10_000
+
+
+class HydrateStage:
+    """Keeps one TurnHydrator per conversation (its latest turn). Commits are turn-scoped
+    (`ends_turn`), so a restart replays the turn into a fresh hydrator and rebuilds identical frames;
+    replays while running are dropped by character offset inside the hydrator (`dedupe = False`)."""
+
+    name = "hydrate"
+    input_topic = "tokens"
+    input_type = TokenChunk
+    dedupe = False
+
+    def __init__(self, settings: Settings, reader: CatalogReader | None = None) -> None:
+        self.settings = settings
+        self._reader = reader
+        self._store: Store | None = None
+        self._turns: OrderedDict[str, TurnHydrator] = OrderedDict()
+
+    @staticmethod
+    def ends_turn(message: TokenChunk) -> bool:
+        return message.final
+
+    async def start(self) -> None:
+        if self._reader is None:
+            self._store = await open_store(self.settings)
+            pages = CatalogPages.from_catalog(read_catalog(self.settings.shared_data))
+            self._reader = StoreWithPages(self._store, pages)
+
+    async def stop(self) -> None:
+        if self._store is not None:
+            await self._store.close()
+
+    async def process(self, message: TokenChunk) -> AsyncIterator[Output]:
+        if self._reader is None:
+            raise StageError("the hydrate stage was not started")
+        hydrator = self._turns.get(message.conversation_id)
+        if hydrator is None or hydrator.turn < message.turn:
+            hydrator = TurnHydrator(message.conversation_id, message.turn)
+            self._turns[message.conversation_id] = hydrator
+        elif hydrator.turn > message.turn:
+            return  # a replay of an older turn: already hydrated
+        self._turns.move_to_end(message.conversation_id)
+        while len(self._turns) > _REMEMBERED_CONVERSATIONS:
+            self._turns.popitem(last=False)
+        timeout_s = self.settings.hydrate_lookup_timeout_ms / 1000
+        for frame in await hydrator.on_chunk(message, self._reader, timeout_s):
+            yield Output("hydrated", message.conversation_id, frame)
+
+
+def build(settings: Settings) -> HydrateStage:
+    return HydrateStage(settings)

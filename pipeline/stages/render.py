@@ -19,11 +19,17 @@ products shown and one descriptor per directive shown (docs/markup.md, "Turn rec
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
+from pipeline.config import Settings
 from pipeline.errors import StageError
 from pipeline.markup.payloads import DonePayload, ErrorPayload, from_json, shown_product_ids, to_json
 from pipeline.messages import ConversationState, Frame, TurnMemory, TurnResponse
+from pipeline.stage import Output, current_hop_ms
 
 DEFAULT_MAX_TURNS = 20
 """Turns a ConversationState keeps (the oldest go first)."""
@@ -174,3 +180,74 @@ def directive_descriptor(frame: Frame) -> str:
     kind = "link" if frame.type == "text" else frame.type
     ids = shown_product_ids(frame)
     return f"{kind}:{','.join(ids)}" if ids else kind
+
+
+# ---- the stage: hydrated -> frames, responses, conversation-state ---------------------------------
+
+_REMEMBERED_CONVERSATIONS = 10_000
+
+
+class RenderStage:
+    """One TurnRenderer per conversation (its latest turn). Commits are turn-scoped (`ends_turn`):
+    after a restart the whole turn replays, frames repeat with their seq (clients drop them), and the
+    turn's record is rebuilt complete."""
+
+    name = "render"
+    input_topic = "hydrated"
+    input_type = Frame
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._turns: OrderedDict[str, TurnRenderer] = OrderedDict()
+        self._states: OrderedDict[str, ConversationState] = OrderedDict()
+
+    @staticmethod
+    def ends_turn(message: Frame) -> bool:
+        return message.type == "done"
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def process(self, message: Frame) -> AsyncIterator[Output]:
+        conversation = message.conversation_id
+        renderer = self._turns.get(conversation)
+        if renderer is None or renderer.turn < message.turn:
+            renderer = TurnRenderer(conversation, message.turn)
+            _remember(self._turns, conversation, renderer)
+        elif renderer.turn > message.turn:
+            return
+        was_finished = renderer.finished
+        for frame in renderer.on_frame(message):
+            yield Output("frames", conversation, frame)
+        if renderer.finished and not was_finished:
+            done = renderer.finish(_context(message), self._states.get(conversation), int(time.time() * 1000))
+            _remember(self._states, conversation, done.state)
+            yield Output("responses", conversation, done.response)
+            yield Output("conversation-state", conversation, done.state)
+
+
+def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > _REMEMBERED_CONVERSATIONS:
+        cache.popitem(last=False)
+
+
+def _context(done: Frame) -> TurnContext:
+    """The turn's facts, carried from generate's final chunk through hydrate's `done` payload."""
+    facts = from_json(done.payload).get("context") or {}
+    if not isinstance(facts, dict):
+        facts = {}
+    return TurnContext(
+        user_id=str(facts.get("user_id", "")),
+        question=str(facts.get("question", "")),
+        intent=str(facts.get("intent", "")),
+        plan_path=str(facts.get("plan_path", "rules")),
+        run_id=facts.get("run_id") or None,
+        hop_ms=dict(current_hop_ms.get()),
+    )
+
+
+def build(settings: Settings) -> RenderStage:
+    return RenderStage(settings)
