@@ -1,0 +1,265 @@
+"""The retrieve stage: a plan in, a bounded, ranked, deduplicated evidence bundle out.
+
+    gather_evidence(plan, fetchers)      pure orchestration: steps run concurrently, each under a
+                                          timeout; a failed step is reported, the others still count
+    PassageFetcher / StoreFetcher        what a step reads: the passage index, or the store
+
+Ranking across steps uses reciprocal rank fusion (scores of different sources are not comparable;
+ranks are), then duplicates are dropped by passage id or text, and the bundle is cut to a character
+budget so the prompt stays small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pipeline.config import Settings
+from pipeline.errors import AisleError, StageError
+from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, RetrievalStep, StepFailure
+from pipeline.retrieval.embedder import Embedder
+from pipeline.retrieval.index import PassageIndex, SearchFilter
+from pipeline.stage import Output
+from pipeline.store.base import Store
+from pipeline.store.records import SearchFilters
+from pipeline.store.sqlite import open_store
+
+Fetch = Callable[[RetrievalStep, Plan], Awaitable[list[EvidenceItem]]]
+
+RRF_K = 60
+_PASSAGE_KINDS = {
+    "products": ("product", "attribute", "bullet", "description"),
+    "reviews": ("review",),
+    "qa": ("qa",),
+}
+
+
+@dataclass(frozen=True)
+class EvidenceLimits:
+    step_timeout_s: float = 1.0
+    budget_chars: int = 4_000
+    """Total characters of evidence text in a bundle (roughly 1,000 tokens)."""
+    max_items: int = 20
+
+
+async def gather_evidence(plan: Plan, fetchers: Mapping[str, Fetch], limits: EvidenceLimits = EvidenceLimits()) -> EvidenceBundle:
+    """Run the plan's steps concurrently and fuse their results. Never raises for a failing step."""
+
+    async def run(step: RetrievalStep) -> list[EvidenceItem] | StepFailure:
+        fetch = fetchers.get(step.source)
+        if fetch is None:
+            return StepFailure(step.source, f"unknown source {step.source!r}")
+        try:
+            return await asyncio.wait_for(fetch(step, plan), limits.step_timeout_s)
+        except asyncio.TimeoutError:
+            return StepFailure(step.source, f"timed out after {limits.step_timeout_s:.1f} s")
+        except AisleError as exc:
+            return StepFailure(step.source, f"{type(exc).__name__}: {exc}")
+
+    results = await asyncio.gather(*(run(step) for step in plan.steps))
+    failures = [r for r in results if isinstance(r, StepFailure)]
+    ranked = [r for r in results if not isinstance(r, StepFailure)]
+    items = fuse(ranked, limits)
+    empty_reason = None
+    if not items:
+        if not plan.steps:
+            empty_reason = "the plan has no retrieval steps"
+        elif failures:
+            empty_reason = "; ".join(f"{f.source}: {f.reason}" for f in failures)
+        else:
+            empty_reason = "nothing in the catalog or store matched"
+    return EvidenceBundle(plan.conversation_id, plan.turn, 0, plan, items, failures, empty_reason)
+
+
+def fuse(ranked_lists: Sequence[Sequence[EvidenceItem]], limits: EvidenceLimits) -> list[EvidenceItem]:
+    """Reciprocal-rank fusion over the steps' lists, deduplicated, cut to the budget."""
+    scores: dict[str, float] = {}
+    best: dict[str, EvidenceItem] = {}
+    for ranked in ranked_lists:
+        for rank, item in enumerate(ranked):
+            key = item.ref or " ".join(item.text.lower().split())
+            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+            best.setdefault(key, item)
+    ordered = sorted(scores, key=lambda key: -scores[key])
+    kept: list[EvidenceItem] = []
+    used = 0
+    for key in ordered:
+        item = best[key]
+        if len(kept) >= limits.max_items or (kept and used + len(item.text) > limits.budget_chars):
+            break
+        kept.append(EvidenceItem(item.source, item.text, round(scores[key], 6), item.product_id, item.ref))
+        used += len(item.text)
+    return kept
+
+
+class PassageFetcher:
+    """Products, reviews and Q&A from the passage index; store filters narrow the products first."""
+
+    def __init__(self, index: PassageIndex, store: Store) -> None:
+        self.index = index
+        self.store = store
+
+    async def __call__(self, step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
+        product_ids = list(step.product_ids)
+        filters = _store_filters(step.filters)
+        if filters is not None and not product_ids:
+            product_ids = await self.store.search_products(filters)
+            if not product_ids:
+                return []
+        query = step.query or plan.request.text
+        category = step.filters.get("category")
+        where = SearchFilter(
+            product_ids=tuple(product_ids),
+            kinds=_PASSAGE_KINDS.get(step.source, ()),
+            categories=(category,) if category and filters is None else (),
+        )
+        result = await self.index.search(query, where=where, limit=step.limit)
+        return [EvidenceItem(hit.kind, hit.text, hit.score, hit.product_id, hit.point_id) for hit in result.hits]
+
+
+def _store_filters(filters: Mapping[str, str]) -> SearchFilters | None:
+    """Store-side filters (price, rating, stock) from a step's filters; None when there are none."""
+    def cents(name: str) -> int | None:
+        value = filters.get(name)
+        return int(value) if value and value.isdigit() else None
+
+    def rating() -> float | None:
+        try:
+            return float(filters["min_rating"])
+        except (KeyError, ValueError):
+            return None
+
+    wanted = SearchFilters(
+        category=filters.get("category") or None,
+        min_price_cents=cents("min_price_cents"),
+        max_price_cents=cents("max_price_cents"),
+        min_rating=rating(),
+        in_stock_only=filters.get("in_stock") == "true",
+        on_sale_only=filters.get("on_sale") == "true",
+    )
+    if wanted.min_price_cents is None and wanted.max_price_cents is None and wanted.min_rating is None \
+            and not wanted.in_stock_only and not wanted.on_sale_only:
+        return None
+    return wanted
+
+
+def _money(cents: int, currency: str) -> str:
+    symbol = "$" if currency == "USD" else f"{currency} "
+    return f"{symbol}{cents / 100:,.2f}"
+
+
+class StoreFetcher:
+    """Offers, price history, cart and orders from the store, written as short evidence sentences.
+    Simulated values say so, since the prompt must not pass them off as real."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def __call__(self, step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
+        ids = list(step.product_ids) or list(plan.resolved_product_ids) or (
+            [plan.request.page_product_id] if plan.request.page_product_id else [])
+        if step.source == "offers":
+            return await self._offers(ids)
+        if step.source == "price_history":
+            return await self._history(ids)
+        if step.source == "cart":
+            return await self._cart(plan.request.user_id)
+        if step.source == "orders":
+            return await self._orders(plan.request.user_id)
+        raise StageError(f"the store has no source {step.source!r}")
+
+    async def _offers(self, ids: list[str]) -> list[EvidenceItem]:
+        offers = await self.store.get_offers(ids)
+        products = await self.store.get_products(ids)
+        items = []
+        for pid in ids:
+            offer = offers.get(pid)
+            if offer is None:
+                continue
+            title = products[pid].title if pid in products else pid
+            stock = "in stock" if offer.in_stock else "out of stock"
+            delivery = f", delivery in {offer.delivery_days} days" if offer.delivery_days is not None else ""
+            label = " (simulated price)" if offer.simulated else ""
+            text = f"{title}: {_money(offer.price_cents, offer.currency)}{label}, {stock}{delivery}"
+            items.append(EvidenceItem("offer", text, 1.0, pid, f"offer:{pid}"))
+        return items
+
+    async def _history(self, ids: list[str]) -> list[EvidenceItem]:
+        items = []
+        for pid in ids[:3]:
+            points = await self.store.get_price_history(pid, 90)
+            if not points:
+                continue
+            last, currency = points[-1], "USD"
+            low30 = min(points[-30:], key=lambda p: p.price_cents)
+            low90 = min(points, key=lambda p: p.price_cents)
+            label = " (simulated)" if last.simulated else ""
+            text = (f"price history{label}: now {_money(last.price_cents, currency)}; lowest in 30 days "
+                    f"{_money(low30.price_cents, currency)} on {low30.day.isoformat()}; lowest in 90 days "
+                    f"{_money(low90.price_cents, currency)} on {low90.day.isoformat()}")
+            items.append(EvidenceItem("price_history", text, 1.0, pid, f"history:{pid}"))
+        return items
+
+    async def _cart(self, user_id: str) -> list[EvidenceItem]:
+        cart = await self.store.get_cart(user_id)
+        if not cart.lines:
+            return [EvidenceItem("cart", "the cart is empty", 1.0, None, f"cart:{user_id}")]
+        lines = ", ".join(f"{line.quantity} x {line.product_id}" for line in cart.lines)
+        text = f"cart: {lines}; total {_money(cart.total_cents, cart.currency)}"
+        return [EvidenceItem("cart", text, 1.0, None, f"cart:{user_id}")]
+
+    async def _orders(self, user_id: str) -> list[EvidenceItem]:
+        orders = await self.store.get_orders(user_id, limit=5)
+        if not orders:
+            return [EvidenceItem("order", "no orders found for this account", 1.0, None, f"orders:{user_id}")]
+        return [
+            EvidenceItem("order", f"order {o.order_id}: {o.status}, {len(o.lines)} item(s), total "
+                         f"{_money(o.total_cents, o.currency)}, delivery in {o.delivery_days} days",
+                         1.0, o.lines[0].product_id if o.lines else None, f"order:{o.order_id}")
+            for o in orders
+        ]
+
+
+class RetrieveStage:
+    name = "retrieve"
+    input_topic = "plans"
+    input_type = Plan
+
+    def __init__(self, settings: Settings, fetchers: Mapping[str, Fetch] | None = None,
+                 limits: EvidenceLimits = EvidenceLimits()) -> None:
+        self.settings = settings
+        self.limits = limits
+        self._fetchers = dict(fetchers) if fetchers is not None else None
+        self._store: Store | None = None
+        self._index: PassageIndex | None = None
+        self._embedder: Embedder | None = None
+
+    async def start(self) -> None:
+        if self._fetchers is not None:
+            return
+        self._store = await open_store(self.settings)
+        self._embedder = Embedder(self.settings.home / "models")
+        self._index = PassageIndex.open(self.settings, self._embedder)
+        passages = PassageFetcher(self._index, self._store)
+        stored = StoreFetcher(self._store)
+        self._fetchers = {"products": passages, "reviews": passages, "qa": passages,
+                          "offers": stored, "price_history": stored, "cart": stored, "orders": stored}
+
+    async def stop(self) -> None:
+        if self._index is not None:
+            self._index.close()
+        if self._embedder is not None:
+            self._embedder.close()
+        if self._store is not None:
+            await self._store.close()
+
+    async def process(self, message: Plan) -> AsyncIterator[Output]:
+        if self._fetchers is None:
+            raise StageError("the retrieve stage was not started")
+        bundle = await gather_evidence(message, self._fetchers, self.limits)
+        yield Output("evidence", message.conversation_id, bundle)
+
+
+def build(settings: Settings) -> RetrieveStage:
+    return RetrieveStage(settings)

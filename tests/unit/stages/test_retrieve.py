@@ -1,0 +1,88 @@
+import asyncio
+from pathlib import Path
+
+from pipeline.messages import EvidenceItem, Plan, RetrievalStep, UserTurn
+from pipeline.errors import DependencyError
+from pipeline.stages.retrieve import EvidenceLimits, StoreFetcher, gather_evidence
+from pipeline.store.loader import load_catalog
+from pipeline.store.sqlite import SqliteStore
+from tests.unit.store.factories import make_products
+
+
+def plan(*steps: RetrievalStep, page: str | None = None, user: str = "u1") -> Plan:
+    return Plan("c1", 3, 0, UserTurn("c1", 3, 0, user, "is it good?", page_product_id=page), "product_question", list(steps))
+
+
+def items(source: str, *texts: str) -> list[EvidenceItem]:
+    return [EvidenceItem(source, t, 1.0, "B1", f"{source}:{t}") for t in texts]
+
+
+async def test_steps_run_concurrently_and_failures_are_reported_not_raised() -> None:
+    started: list[str] = []
+
+    async def reviews(step: RetrievalStep, p: Plan) -> list[EvidenceItem]:
+        started.append("reviews")
+        await asyncio.sleep(0.05)
+        return items("review", "great", "loud")
+
+    async def slow(step: RetrievalStep, p: Plan) -> list[EvidenceItem]:
+        started.append("slow")
+        await asyncio.sleep(5)
+        return []
+
+    async def broken(step: RetrievalStep, p: Plan) -> list[EvidenceItem]:
+        raise DependencyError("index down")
+
+    bundle = await gather_evidence(
+        plan(RetrievalStep("reviews"), RetrievalStep("offers"), RetrievalStep("qa"), RetrievalStep("nope")),
+        {"reviews": reviews, "offers": slow, "qa": broken},
+        EvidenceLimits(step_timeout_s=0.2),
+    )
+    assert [i.text for i in bundle.items] == ["great", "loud"]
+    assert {(f.source, f.reason.split(":")[0]) for f in bundle.failures} == {
+        ("offers", "timed out after 0.2 s"), ("qa", "DependencyError"), ("nope", "unknown source 'nope'")}
+    assert bundle.empty_reason is None and bundle.turn == 3 and bundle.plan.intent == "product_question"
+
+
+async def test_results_are_fused_by_rank_deduplicated_and_cut_to_budget() -> None:
+    async def a(step: RetrievalStep, p: Plan) -> list[EvidenceItem]:
+        return items("review", "shared", "only a") + [EvidenceItem("review", "x" * 500, 1.0, "B1", "long")]
+
+    async def b(step: RetrievalStep, p: Plan) -> list[EvidenceItem]:
+        return items("review", "shared", "only b")
+
+    bundle = await gather_evidence(plan(RetrievalStep("a"), RetrievalStep("b")), {"a": a, "b": b},
+                                   EvidenceLimits(budget_chars=100))
+    assert [i.text for i in bundle.items][:1] == ["shared"], "found by both steps, so ranked first"
+    assert [i.text for i in bundle.items].count("shared") == 1
+    assert "x" * 500 not in [i.text for i in bundle.items], "over the character budget"
+    assert bundle.items[0].score > bundle.items[1].score
+
+
+async def test_an_empty_bundle_says_why() -> None:
+    assert (await gather_evidence(plan(), {})).empty_reason == "the plan has no retrieval steps"
+
+    async def none(step: RetrievalStep, p: Plan) -> list[EvidenceItem]:
+        return []
+
+    bundle = await gather_evidence(plan(RetrievalStep("reviews")), {"reviews": none})
+    assert bundle.items == [] and bundle.empty_reason == "nothing in the catalog or store matched"
+
+
+async def test_store_fetcher_states_prices_as_simulated_and_handles_unknown_ids(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        products = make_products(3)
+        await load_catalog(store, products)
+        fetch = StoreFetcher(store)
+        pid = products[0].asin
+        offers = await fetch(RetrievalStep("offers", product_ids=[pid, "B-UNKNOWN"]), plan())
+        offer = await store.get_offer(pid)
+        assert offer is not None and len(offers) == 1
+        assert f"${offer.price_cents / 100:,.2f} (simulated price)" in offers[0].text
+        history = await fetch(RetrievalStep("price_history"), plan(page=pid))
+        assert history[0].product_id == pid and "lowest in 30 days" in history[0].text
+        assert (await fetch(RetrievalStep("cart"), plan()))[0].text == "the cart is empty"
+        assert "no orders" in (await fetch(RetrievalStep("orders"), plan()))[0].text
+    finally:
+        await store.close()
