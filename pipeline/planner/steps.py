@@ -1,0 +1,92 @@
+"""The retrieval plan for an intent: which sources, with which query, products and filters.
+
+Both planners (LLM and rules) decide the intent, the products and the query; the steps are always
+built here, so every plan is well formed whichever planner produced it, and an action step appears
+only for a guarded CartRequest (pipeline/planner/rules.py).
+"""
+
+from __future__ import annotations
+
+from pipeline.errors import StageError
+from pipeline.messages import RetrievalStep
+from pipeline.planner import intents as I
+from pipeline.planner.filters import Filters
+from pipeline.planner.rules import CartRequest
+
+SEARCH_LIMIT = 10
+"""Products a search step returns."""
+EVIDENCE_LIMIT = 8
+"""Passages (Q&A, reviews) a product question pulls."""
+REVIEW_LIMIT = 20
+"""Reviews a review summary reads."""
+MAX_QUERY_CHARS = 256
+"""Longest query a step carries (longer requests are cut at a word boundary)."""
+
+
+def query_text(text: str) -> str:
+    """`text` as a search query: whitespace collapsed, at most MAX_QUERY_CHARS characters."""
+    collapsed = " ".join(text.split())
+    if len(collapsed) <= MAX_QUERY_CHARS:
+        return collapsed
+    cut = collapsed[:MAX_QUERY_CHARS]
+    return cut.rsplit(" ", 1)[0] if " " in cut else cut
+
+
+def build_steps(
+    intent: str,
+    query: str,
+    product_ids: list[str],
+    filters: Filters,
+    cart: CartRequest | None = None,
+    order_id: str | None = None,
+) -> list[RetrievalStep]:
+    """The steps for `intent`, in priority order. `product_ids` are already resolved and allowed.
+    Raises StageError for an intent not in pipeline.planner.intents.INTENTS."""
+    query = query_text(query)
+    ids = list(product_ids)
+    search_filters = filters.as_step_filters()
+    if intent == I.OUT_OF_SCOPE:
+        return []
+    if intent == I.PRODUCT_SEARCH:
+        return [RetrievalStep("products", query, [], search_filters, SEARCH_LIMIT)]
+    if intent == I.PRODUCT_QUESTION:
+        if not ids:
+            return [RetrievalStep("products", query, [], search_filters, 5), RetrievalStep("qa", query, [], {}, EVIDENCE_LIMIT)]
+        return [
+            RetrievalStep("products", "", ids, {}, len(ids)),
+            RetrievalStep("qa", query, ids, {}, EVIDENCE_LIMIT),
+            RetrievalStep("reviews", query, ids, {}, EVIDENCE_LIMIT),
+        ]
+    if intent == I.COMPARISON:
+        if len(ids) < 2:
+            # Fewer than two known products: find candidates to compare, with their offers.
+            return [RetrievalStep("products", query, ids, search_filters, 5), RetrievalStep("offers", query, ids, {}, 5)]
+        return [
+            RetrievalStep("products", "", ids, {}, len(ids)),
+            RetrievalStep("offers", "", ids, {}, len(ids)),
+            RetrievalStep("reviews", query, ids, {}, 4 * len(ids)),
+        ]
+    if intent == I.REVIEW_SUMMARY:
+        if not ids:
+            return [RetrievalStep("products", query, [], search_filters, 3), RetrievalStep("reviews", query, [], {}, REVIEW_LIMIT)]
+        return [RetrievalStep("reviews", "", ids, {}, REVIEW_LIMIT), RetrievalStep("products", "", ids, {}, len(ids))]
+    if intent == I.PRICE_HISTORY:
+        if not ids:
+            return [RetrievalStep("products", query, [], search_filters, SEARCH_LIMIT), RetrievalStep("offers", query, [], {}, SEARCH_LIMIT)]
+        return [
+            RetrievalStep("price_history", "", ids, {}, len(ids)),
+            RetrievalStep("offers", "", ids, {}, len(ids)),
+            RetrievalStep("products", "", ids, {}, len(ids)),
+        ]
+    if intent == I.CART_ACTION:
+        if cart is None:
+            return [RetrievalStep("cart", "", [], {"action": "view"}, SEARCH_LIMIT)]
+        if cart.action == "view" or cart.product_id is None:
+            return [RetrievalStep("cart", "", [], {"action": "view"}, SEARCH_LIMIT)]
+        action = {"action": cart.action, "quantity": str(cart.quantity)}
+        return [RetrievalStep("cart", "", [cart.product_id], action, 1), RetrievalStep("products", "", [cart.product_id], {}, 1)]
+    if intent == I.ORDER_STATUS:
+        return [RetrievalStep("orders", query, [], {"order_id": order_id} if order_id else {}, 5)]
+    if intent == I.GENERAL_ADVICE:
+        return [RetrievalStep("products", query, [], search_filters, 5)]
+    raise StageError(f"unknown intent {intent!r}")
