@@ -81,6 +81,10 @@ class Settings:
     """QDRANT_URL: a Qdrant server; unset means embedded local mode under AISLE_HOME."""
     planner_deadline_ms: int = 300
     """AISLE_PLANNER_DEADLINE_MS: after this the deterministic planner answers."""
+    planner_mode: str = "auto"
+    """AISLE_PLANNER_MODE: auto (the LLM within the deadline, else rules), rules (never ask the LLM) or llm (wait for it)."""
+    planner_embeddings: bool = True
+    """AISLE_PLANNER_EMBEDDINGS: where rules are silent, pick the intent by MiniLM similarity (needs `make models`)."""
     generate_flush_ms: int = 30
     """AISLE_GENERATE_FLUSH_MS: a token chunk is sent once its first token has waited this long."""
     generate_flush_chars: int = 32
