@@ -79,13 +79,20 @@ mkdir -p "$DIST"
 printf 'Metadata-Version: 2.1\nName: vllm\nVersion: %s+cpu\n' "$VLLM_VERSION" >"$DIST/METADATA"
 : >"$DIST/RECORD"
 
-# 6. Check that the native extension loads and the CPU platform is selected.
+# 6. Check that the native kernels load and the CPU platform is selected. The wheel ships three builds
+#    of its kernels (_C: AVX-512 + BF16, _C_AVX512, _C_AVX2); vLLM picks one from the CPU's flags, so
+#    import through the platform, never `vllm._C` directly (that one dies with SIGILL on AVX2 machines).
 VLLM_NO_USAGE_STATS=1 "$VPY" - <<'PY'
-import vllm._C  # noqa: F401  (the compiled ops; fails loudly on an ABI mismatch)
-from vllm.platforms import current_platform
+import torch
 import vllm
-print(f"vllm {vllm.__version__} on platform {current_platform.device_type}")
+from vllm.platforms import current_platform
+
 if current_platform.device_type != "cpu":
-    raise SystemExit("expected the CPU platform")
+    raise SystemExit(f"expected the CPU platform, got {current_platform.device_type!r}")
+current_platform.import_kernels()
+if not hasattr(torch.ops._C, "rms_norm"):
+    raise SystemExit("vLLM CPU kernels did not load")
+isa = "avx512" if torch.cpu._is_avx512_supported() else "avx2"
+print(f"vllm {vllm.__version__} on the CPU platform, {isa} kernels")
 PY
 log "done: $VENV"
