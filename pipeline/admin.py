@@ -206,12 +206,13 @@ def tail(
                 continue
             if message.error():
                 raise BrokerUnavailableError(f"tail {topic}: {message.error()}")
-            key = message.key().decode("utf-8", "replace") if message.key() else None
+            raw_key: bytes | None = message.key()
+            key = raw_key.decode("utf-8", "replace") if raw_key else None
             if conversation is not None and key != conversation:
                 continue
             item: dict[str, Any] = {"partition": message.partition(), "offset": message.offset(), "key": key}
             try:
-                decoded = codec.decode_dict(message.value())
+                decoded = codec.decode_dict(message.value() or b"")
                 item["schema"], item["value"] = decoded.schema_name, decoded.value
             except DecodeError as exc:
                 item["error"] = str(exc)
@@ -225,3 +226,27 @@ def _wait(future: Any, what: str) -> Any:
         return future.result(timeout=_TIMEOUT_S)
     except KafkaException as exc:
         raise BrokerUnavailableError(f"{what}: {exc}") from exc
+
+
+def consumer_lag(settings: Settings, group_id: str, topic: str) -> int | None:
+    """Messages of `topic` (a declared name) not yet committed by `group_id`; None if unknown."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    admin = _admin(settings)
+    name = settings.topic(topic)
+    try:
+        partitions = _existing(admin, settings).get(name, 0)
+        if not partitions:
+            return None
+        request = [ConsumerGroupTopicPartitions(group_id, [TopicPartition(name, p) for p in range(partitions)])]
+        committed = admin.list_consumer_group_offsets(request)[group_id].result(timeout=_TIMEOUT_S)
+        latest = admin.list_offsets({TopicPartition(name, p): OffsetSpec.latest() for p in range(partitions)},
+                                    request_timeout=_TIMEOUT_S)
+        ends = {tp.partition: f.result(timeout=_TIMEOUT_S).offset for tp, f in latest.items()}
+    except (KafkaException, BrokerUnavailableError):
+        return None
+    lag = 0
+    for tp in committed.topic_partitions:
+        position = tp.offset if tp.offset >= 0 else 0
+        lag += max(0, ends.get(tp.partition, 0) - position)
+    return lag

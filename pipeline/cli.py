@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -124,6 +125,174 @@ def worker(ctx: _Context, stage: str, group: str | None) -> None:
 
     built = load_stage_factory(stage)(ctx.settings)
     asyncio.run(serve_stage(built, ctx.settings, group_id=group))
+
+
+# ---- data -----------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--force-index", is_flag=True, help="Re-embed and rewrite the index even if it is current.")
+@pass_ctx
+def ingest(ctx: _Context, force_index: bool) -> None:
+    """Load the shared catalog into the store and the passage index (idempotent)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pipeline.ingest import ingest as run_ingest
+
+    with Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total if total > 0 else None)
+            bar.update(tasks[phase], completed=done, total=total if total > 0 else None)
+
+        report = asyncio.run(run_ingest(ctx.settings, force_index=force_index, progress=progress))
+    store = report.store
+    console.print(f"store: {store.products} products ({store.added} added, {store.updated} updated, "
+                  f"{store.unchanged} unchanged); prices, stock and ratings are simulated")
+    if report.malformed:
+        console.print(f"[yellow]{len(report.malformed)} malformed catalog lines skipped:[/]")
+        for file, line in report.malformed[:20]:
+            console.print(f"  {file} line {line.line_no}: {line.reason}")
+    if report.index_skipped:
+        console.print("index: already current (use --force-index to rebuild)")
+    else:
+        console.print(f"index: {report.passages_indexed} passages written")
+
+
+@cli.group()
+def store() -> None:
+    """The store: simulated offers, prices and stock over the real catalog."""
+
+
+@store.command("simulate")
+@click.option("--rate", default=5.0, show_default=True, help="Price or stock changes per second.")
+@click.option("--count", default=0, show_default=True, help="Stop after this many events (0: run until Ctrl-C).")
+@click.option("--seed", default=1, show_default=True, help="Seed of the event generator.")
+@pass_ctx
+def store_simulate(ctx: _Context, rate: float, count: int, seed: int) -> None:
+    """Publish simulated price and stock changes to the store-events topic (keyed by product)."""
+    from pipeline.simulate import publish_store_events
+
+    sent = asyncio.run(publish_store_events(ctx.settings, rate_per_s=rate, count=count, seed=seed,
+                                            report=lambda line: console.print(line)))
+    console.print(f"published {sent} store events")
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Quality evaluations on the visible eval sets (results as JSON and markdown)."""
+
+
+@eval_group.command("retrieval")
+@click.option("--mode", type=click.Choice(["all", "dense", "bm25", "hybrid"]), default="all", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/retrieval.json"), show_default=True)
+@pass_ctx
+def eval_retrieval(ctx: _Context, mode: str, out: Path) -> None:
+    """nDCG@5/10, MRR and recall@5 on ePQA questions, per mode and evidence source."""
+    from rich.progress import Progress
+
+    from pipeline.eval.retrieval import render_markdown, run_retrieval_eval
+
+    with Progress(console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        report = asyncio.run(run_retrieval_eval(ctx.settings, mode, progress))
+    _write_report(out, report, render_markdown(report))
+
+
+def _write_report(out: Path, report: Any, markdown: str) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    out.with_suffix(".md").write_text(markdown + "\n")
+    console.print(markdown)
+    console.print(f"wrote {out} and {out.with_suffix('.md')}")
+
+
+# ---- processes ------------------------------------------------------------------------------------
+
+@cli.command()
+@pass_ctx
+def gateway(ctx: _Context) -> None:
+    """Run the websocket gateway and web chat in this process."""
+    from pipeline.gateway import run
+
+    run(ctx.settings)
+
+
+@cli.command()
+@pass_ctx
+def up(ctx: _Context) -> None:
+    """Start every stage worker and the gateway (broker and LLM are started by `make run`)."""
+    from pipeline.admin import apply_topics
+    from pipeline.launcher import up as start_all
+    from pipeline.topics import load_topics
+
+    for change in apply_topics(ctx.settings, load_topics(ctx.settings.default_partitions)):
+        if change.action != "unchanged":
+            console.print(f"topic {change.topic}: {change.action} {change.detail}")
+    if not start_all(ctx.settings, report=console.print):
+        raise click.ClickException("not every component started; `aisle status` and the logs say more")
+    s = ctx.settings
+    console.print(f"\n[bold green]Aisle is up.[/] Open http://{s.gateway_host}:{s.gateway_port}/ "
+                  f"(terminal: `aisle chat`; stop: `make stop`)")
+
+
+@cli.command()
+@pass_ctx
+def down(ctx: _Context) -> None:
+    """Stop the stage workers and the gateway (gracefully: in-flight work finishes first)."""
+    from pipeline.launcher import down as stop_all
+
+    stop_all(ctx.settings, report=console.print)
+
+
+@cli.command()
+@pass_ctx
+def status(ctx: _Context) -> None:
+    """Health of every part, and each stage's consumer lag."""
+    import httpx
+
+    from pipeline.admin import consumer_lag
+    from pipeline.launcher import COMPONENTS, GATEWAY, process_status
+    from pipeline.runtime.service import STAGE_INPUTS
+
+    s = ctx.settings
+    table = Table("part", "state", "detail")
+    try:
+        from pipeline.admin import describe_topics
+        from pipeline.topics import load_topics
+
+        statuses = describe_topics(s, load_topics(s.default_partitions))
+        missing = [t.topic for t in statuses if not t.exists]
+        table.add_row("kafka", "[green]up[/]", f"{s.kafka_bootstrap_servers}; "
+                      + (f"missing topics: {', '.join(missing)}" if missing else "all topics present"))
+        kafka_up = True
+    except AisleError as exc:
+        table.add_row("kafka", "[red]down[/]", str(exc))
+        kafka_up = False
+    try:
+        models = httpx.get(f"{s.llm_url}/models", timeout=2.0).json()
+        names = ", ".join(m.get("id", "?") for m in models.get("data", []))
+        table.add_row("llm", "[green]up[/]", f"{s.llm_url}: {names}")
+    except (httpx.HTTPError, ValueError) as exc:
+        table.add_row("llm", "[red]down[/]", f"{s.llm_url}: {type(exc).__name__}")
+    for name in COMPONENTS:
+        proc = process_status(s, name)
+        state = "[green]running[/]" if proc.alive else "[red]stopped[/]"
+        detail = f"pid {proc.pid}" if proc.alive else f"log {proc.log}"
+        if name in STAGE_INPUTS and kafka_up:
+            topic = STAGE_INPUTS[name]
+            lag = consumer_lag(s, f"{s.topic_prefix}{name}", topic)
+            detail += f"; lag {lag if lag is not None else '?'} on {topic}"
+        table.add_row(name, state, detail)
+    console.print(table)
 
 
 def main() -> None:

@@ -33,6 +33,16 @@ STAGES: dict[str, str] = {
 }
 
 
+# What each stage consumes (its group's lag is measured there by `aisle status`).
+STAGE_INPUTS: dict[str, str] = {
+    "plan": "requests",
+    "retrieve": "plans",
+    "generate": "evidence",
+    "hydrate": "tokens",
+    "render": "hydrated",
+}
+
+
 def load_stage_factory(name: str) -> StageFactory:
     """Resolve a stage name or `module:factory`; raises ConfigError when it cannot be loaded."""
     target = STAGES.get(name, name)
