@@ -28,6 +28,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.partitioner import DefaultPartitioner
 
 pytestmark = pytest.mark.kafka
 
@@ -201,8 +202,11 @@ async def test_faust_worker_creates_topics_joins_group_and_restores_table(
         "AISLE_FAUST_DATADIR": str(tmp_path / "faust-data"),
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
     }
-    # Key kN gets N+1 events: every key a different count, spread over the 4 partitions.
-    first = {f"k{n}": n + 1 for n in range(8)}
+    # 16 keys, 1 to 5 events each; k0..k15 hash to all 4 partitions (checked, so every partition
+    # of the changelog has something to restore).
+    first = {f"k{n}": n % 5 + 1 for n in range(16)}
+    hashed = {DefaultPartitioner()(key.encode(), list(range(FAUST_PARTITIONS)), []) for key in first}
+    assert hashed == set(range(FAUST_PARTITIONS))
     first_keys = [key for key, times in first.items() for _ in range(times)]
 
     def latest_counts(records: list[tuple[bytes, bytes]]) -> dict[str, int]:
