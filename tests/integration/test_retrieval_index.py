@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.catalog import infer_category
+from pipeline.catalog import Product, infer_category
 from pipeline.config import Settings
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import SEARCH_MODES, PassageIndex, SearchFilter
@@ -37,7 +37,7 @@ async def index(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Passa
     embedder.close()
 
 
-def _products() -> list:  # type: ignore[type-arg]
+def _products() -> list[Product]:
     return catalog_products(Settings(), limit=PRODUCTS)
 
 
