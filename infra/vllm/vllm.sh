@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start, stop or check the vLLM OpenAI-compatible server (CPU) that serves the local model.
 #   infra/vllm/vllm.sh up|down|status
-# Pid in $AISLE_HOME/run/vllm.pid, log in $AISLE_HOME/logs/vllm.log, compile cache in
+# Pid in $AISLE_HOME/run/vllm-PORT.pid, log in $AISLE_HOME/logs/vllm-PORT.log, compile cache in
 # $AISLE_HOME/cache/vllm. Recipe and the reasons behind each setting: docs/operations.md "LLM serving".
 #
 # Environment (defaults in brackets):
@@ -19,7 +19,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-home=${AISLE_HOME:-$here/../../.aisle}
+home=$(mkdir -p "${AISLE_HOME:-$here/../../.aisle}" && cd "${AISLE_HOME:-$here/../../.aisle}" && pwd)
 vpy=$here/.venv/bin/python
 port=${AISLE_LLM_PORT:-8000}
 model_dir=${AISLE_LLM_MODEL_DIR:-$home/models/smollm2-135m-instruct}
@@ -32,8 +32,9 @@ dtype=${AISLE_LLM_DTYPE:-auto}
 eager=${AISLE_LLM_EAGER:-0}
 speculative=${AISLE_LLM_SPECULATIVE:-}
 ready_timeout_s=${AISLE_LLM_READY_TIMEOUT_S:-300}
-pidfile=$home/run/vllm.pid
-log=$home/logs/vllm.log
+# One pid and log per port, so a second server (e.g. a speculative-decoding trial) can run beside.
+pidfile=$home/run/vllm-$port.pid
+log=$home/logs/vllm-$port.log
 url=http://127.0.0.1:$port
 
 pid_alive() { [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
