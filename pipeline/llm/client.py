@@ -127,8 +127,11 @@ class LlmClient:
         self._http = httpx.AsyncClient(
             base_url=settings.llm_url.rstrip("/") + "/",
             transport=transport,
-            # Reads are bounded by the first-token and per-token deadlines below, not by httpx.
-            timeout=httpx.Timeout(connect=connect_s, read=None, write=connect_s, pool=connect_s),
+            # Reads are bounded by the first-token and per-token deadlines below, not by httpx; waiting
+            # for a pooled connection is bounded by the first-token deadline around it.
+            timeout=httpx.Timeout(connect=connect_s, read=None, write=connect_s, pool=None),
+            # One stream per conversation in flight; vLLM queues what it cannot batch yet.
+            limits=httpx.Limits(max_connections=settings.max_lanes, max_keepalive_connections=64),
         )
 
     async def __aenter__(self) -> LlmClient:
