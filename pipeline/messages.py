@@ -196,6 +196,32 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class AlertRule:
+    """A registered alert and its firing state: compacted topic `alert-registry` (docs/alerts.md)."""
+
+    alert_id: str
+    user_id: str
+    conversation_id: str
+    turn: int
+    product_id: str
+    kind: str
+    """price_below | auto_buy"""
+    threshold_cents: int
+    currency: str
+    max_price_cents: int = 0
+    quantity: int = 1
+    created_at_ms: int = 0
+    expires_at_ms: int = 0
+    status: str = "active"
+    """active | cancelled"""
+    armed: bool = True
+    last_event_seq: int = -1
+    fired_count: int = 0
+    order_id: str | None = None
+    updated_at_ms: int = 0
+
+
+@dataclass(frozen=True)
 class TurnMemory:
     turn: int
     question: str
