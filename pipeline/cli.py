@@ -227,6 +227,21 @@ def gateway(ctx: _Context) -> None:
 
 
 @cli.command()
+@click.option("--product", help="Ask about this item (product-page context), e.g. B07XJ8C8F5.")
+@click.option("--url", help="Gateway websocket URL (default: ws://AISLE_GATEWAY_HOST:AISLE_GATEWAY_PORT/ws).")
+@pass_ctx
+def chat(ctx: _Context, product: str | None, url: str | None) -> None:
+    """Chat in the terminal: streamed answers, cards, tables, follow-ups (docs/clients.md)."""
+    from pipeline.chat import chat as run_chat
+
+    s = ctx.settings
+    try:
+        asyncio.run(run_chat(url or f"ws://{s.gateway_host}:{s.gateway_port}/ws", product, console))
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
 @pass_ctx
 def up(ctx: _Context) -> None:
     """Start every stage worker and the gateway (broker and LLM are started by `make run`)."""

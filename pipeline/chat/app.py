@@ -1,0 +1,153 @@
+"""`aisle chat`: the interactive loop. Lines in from a reader thread, answers out through rich.Live.
+
+One question at a time: after an ask the loop shows the turn's frames in place (render.render_turn) as
+they arrive, until the turn's `done` frame, then prompts again. A drop in the middle is the link's
+business (client.py): it reconnects and resumes, and the answer carries on in the same Live view with
+nothing repeated, because the transcript drops any (turn, seq) it already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.text import Text
+
+from pipeline.chat.client import STATUS, ChatLink
+from pipeline.chat.render import render_turn
+from pipeline.chat.state import HELP, Ask, Help, Quit, SendFeedback, SetProduct, Transcript, parse_line
+
+ANSWER_IDLE_TIMEOUT_S = 90.0
+"""Stop waiting for an answer after this long with no frame (the answer still shows if it comes)."""
+CONNECT_TIMEOUT_S = 10.0
+
+
+async def chat(ws_url: str, product_id: str | None, console: Console) -> None:
+    """Run the client until /quit or end of input; raises DependencyError when the gateway is unreachable."""
+    transcript = Transcript()
+    link = ChatLink(ws_url, transcript)
+    await link.start()
+    lines = _start_line_reader()
+    page_product = product_id
+    last_turn: int | None = None
+    try:
+        await _wait_connected(link, console)
+        console.print(Text(f"Aisle at {link.base_url}: conversation {link.session.get('conversation_id')}", style="dim"))
+        console.print(Text(HELP, style="dim"))
+        while True:
+            _drain(link, transcript, console)
+            prompt = f"[{page_product}] > " if page_product else "> "
+            console.print(Text(prompt, style="bold"), end="")
+            line = await lines.get()
+            if line is None:
+                return
+            suggestions = transcript.suggestions(last_turn) if last_turn is not None else []
+            actions = transcript.actions(last_turn) if last_turn is not None else []
+            command = parse_line(line, suggestions, actions)
+            if command is None:
+                continue
+            if isinstance(command, Quit):
+                return
+            if isinstance(command, Help):
+                console.print(Text(command.message or HELP, style="yellow" if command.message else "dim"))
+            elif isinstance(command, SetProduct):
+                page_product = command.product_id
+                console.print(Text(f"on product page {page_product}" if page_product else "product page cleared", style="dim"))
+            elif isinstance(command, SendFeedback):
+                await _feedback(link, console, last_turn, command)
+            elif isinstance(command, Ask):
+                message: dict[str, Any] = {"type": "ask", "text": command.text}
+                if page_product:
+                    message["page_product_id"] = page_product
+                if not await link.send(message):
+                    console.print(Text("not connected; try again in a moment", style="red"))
+                    continue
+                turn = await stream_answer(link, transcript, console)
+                last_turn = turn if turn is not None else last_turn
+    finally:
+        await link.stop()
+
+
+async def stream_answer(link: ChatLink, transcript: Transcript, console: Console) -> int | None:
+    """Show the answer to the ask just sent, in place, until its `done`; returns its turn (None if refused)."""
+    turn: int | None = None
+    status: Text | None = None
+
+    def view() -> RenderableType:
+        body = render_turn(transcript.frames(turn)) if turn is not None else Text("…", style="dim")
+        return Group(body, status) if status is not None else body
+
+    with Live(view(), console=console, refresh_per_second=15, transient=False) as live:
+        while turn is None or not transcript.is_done(turn):
+            try:
+                message = await asyncio.wait_for(link.messages.get(), ANSWER_IDLE_TIMEOUT_S)
+            except TimeoutError:
+                status = Text(f"no answer for {ANSWER_IDLE_TIMEOUT_S:g} s; giving up waiting", style="red")
+                break
+            kind = message.get("type")
+            if kind == STATUS:
+                status = None if message.get("up") else Text(str(message.get("text")), style="yellow")
+            elif kind == "accepted" and turn is None:
+                transcript.accept(message)
+                turn = message.get("turn") if isinstance(message.get("turn"), int) else None
+            elif kind == "error" and "seq" not in message:
+                status = Text(f"{message.get('code')}: {message.get('message')}", style="red")
+                if turn is None:
+                    break  # the ask itself was refused (unavailable, too long)
+            else:
+                transcript.accept(message)
+            live.update(view())
+    return turn
+
+
+async def _feedback(link: ChatLink, console: Console, turn: int | None, command: SendFeedback) -> None:
+    if turn is None:
+        console.print(Text("nothing to rate yet", style="yellow"))
+        return
+    sent = await link.send({"type": "feedback", "turn": turn, "kind": command.kind, "value": command.value})
+    console.print(Text(f"sent {command.kind} for turn {turn}" if sent else "not connected; try again", style="dim"))
+
+
+async def _wait_connected(link: ChatLink, console: Console) -> None:
+    async def first_welcome() -> None:
+        while True:
+            message = await link.messages.get()
+            if message.get("type") == "welcome":
+                return
+            link.transcript.accept(message)
+
+    with console.status("connecting…"):
+        try:
+            await asyncio.wait_for(first_welcome(), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            console.print(Text(f"no socket to {link.ws_url} yet; still trying", style="yellow"))
+
+
+def _drain(link: ChatLink, transcript: Transcript, console: Console) -> None:
+    """Take what arrived between answers: status changes are shown, frames kept."""
+    while not link.messages.empty():
+        message = link.messages.get_nowait()
+        if message.get("type") == STATUS and not message.get("up"):
+            console.print(Text(str(message.get("text")), style="yellow"))
+        elif message.get("type") == "error" and "seq" not in message:
+            console.print(Text(f"{message.get('code')}: {message.get('message')}", style="red"))
+        else:
+            transcript.accept(message)
+
+
+def _start_line_reader() -> asyncio.Queue[str | None]:
+    """Lines from stdin on a daemon thread (so Ctrl-C never waits for Enter); None at end of input."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=read, name="chat-stdin", daemon=True).start()
+    return lines
