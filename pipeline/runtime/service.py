@@ -30,6 +30,7 @@ STAGES: dict[str, str] = {
     "generate": "pipeline.stages.generate:build",
     "hydrate": "pipeline.stages.hydrate:build",
     "render": "pipeline.stages.render:build",
+    "alerts": "pipeline.stages.alerts:build",
 }
 
 
@@ -40,6 +41,7 @@ STAGE_INPUTS: dict[str, str] = {
     "generate": "evidence",
     "hydrate": "tokens",
     "render": "hydrated",
+    "alerts": "store-events",
 }
 
 
