@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_AMOUNT = r"(?:\$|usd\s*|€|£)?\s*(\d{1,3}(?:,\d{3})+|\d+)(?![\d,])(?:\.(\d{1,2}))?(?!\d)\s*(k\b)?\s*(?:dollars|bucks|usd|euros?)?"
+_AMOUNT = r"(?:\$|usd\s*|€|£)?\s*(\d{1,3}(?:,\d{3})+|\d+)(?![\d,])(?:\.(\d{1,2}))?(?!\d)(?!\.\d)\s*(k\b)?\s*(?:dollars|bucks|usd|euros?)?"
 # A bare number followed by a unit is a size or an age, not money ("under 5 pounds", "under 3 years").
 _NOT_MONEY = (
-    r"(?!\s*(?:lbs?\b|pounds?|inch|inches|in\b|ft\b|feet|foot|cm\b|mm\b|m\b|kg\b|g\b|oz\b|ounces?|watts?"
+    r"(?!\s*(?:lbs?\b|pounds?|inch|inches|ft\b|feet|foot|cm\b|mm\b|m\b|kg\b|g\b|oz\b|ounces?|watts?"
     r"|w\b|v\b|volts?|years?|yrs?|months?|days?|hours?|minutes?|gallons?|quarts?|qt\b|l\b|lit(?:er|re)s?"
     r"|mph|%|x\b|\"|'|stars?))"
 )
@@ -90,7 +90,7 @@ def extract(lowered: str) -> tuple[Filters, str]:
         in_stock = True
         rest = _cut(rest, m)
     filters = Filters(max_cents, min_cents, min_rating, in_stock)
-    return filters, " ".join(rest.split())
+    return filters, " ".join(rest.split()).strip(" .,;:!")
 
 
 def _cut(text: str, match: re.Match[str]) -> str:

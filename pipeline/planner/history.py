@@ -32,7 +32,7 @@ _GROUP = re.compile(
     r"lighter|lightest|smaller|smallest|bigger|biggest|larger|largest|better|best|newer|older|"
     r"more expensive|less expensive|most expensive)(?: one)?|which (?:one|of them|of these|is|has|would|should))\b"
 )
-_SINGULAR = re.compile(r"\b(it|this|that|this one|that one|this product|this item|the product|its|it's)\b")
+_SINGULAR = re.compile(r"\b(it|this|that|these|this one|that one|this product|this item|the product|its|it's)\b")
 _ASIN = re.compile(r"\b(B0[0-9A-Z]{8})\b")
 
 
@@ -111,6 +111,11 @@ def resolve(text: str, page_product_id: str | None, history: ConversationState |
     if base.page_product_id:
         return _with(base, [base.page_product_id], "page")
     return base
+
+
+def refers_to_one(lowered: str) -> bool:
+    """Whether a lower-cased request points at one product ("it", "this one")."""
+    return _SINGULAR.search(lowered) is not None
 
 
 def _ordinal_picks(lowered: str, last: tuple[str, ...]) -> list[str]:

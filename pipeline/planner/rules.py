@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from pipeline.planner import intents as I
-from pipeline.planner.history import Context
+from pipeline.planner.history import Context, refers_to_one
 
 MAX_CART_QUANTITY = 5
 """Most units one planned cart action may add; larger requests are capped to this."""
@@ -31,7 +31,8 @@ _CART_REMOVE = re.compile(rf"\b(?:remove|delete|take)\b.{{0,60}}\b(?:from|out of
 _CART_VIEW = re.compile(rf"\b(?:what'?s|what is|show|view|see|check|open)\b.{{0,20}}\b(?:in )?my {_CART_WORD}\b|^my {_CART_WORD}\b")
 _CART_ANY = re.compile(rf"\bmy {_CART_WORD}\b|\b{_CART_WORD}\b.*\b(?:add|remove)\b")
 _ORDER = re.compile(
-    r"\b(?:my|an|the|last|recent)\s+(?:\w+\s+)?(?:order|orders|package|parcel|delivery|shipment)\b|\btrack(?:ing)?\b"
+    r"\b(?:my|an|the|last|recent)\s+(?:\w+\s+)?(?:order|orders|package|parcel|delivery|shipment|purchase)\b"
+    r"|\btrack (?:my|the|an|this) (?:order|package|parcel|delivery|shipment)\b|\btracking (?:number|info|link)\b|\bstatus of my\b"
     r"|\bwhere is my\b|\brefund\b|\bcancel (?:my|the|an) |\breturn (?:my|the|this|it|an?)\b|\border (?:status|#|number)"
     r"|\bhas (?:it|my \w+) shipped\b|\bwhen will (?:it|my \w+) (?:arrive|come|be delivered)\b"
 )
@@ -39,16 +40,19 @@ _ORDER_ID = re.compile(r"\border\s*(?:#|number|no\.?|id)?\s*#?\s*([a-z0-9-]*\d[a
 _PRICE_HISTORY = re.compile(
     r"\bprice (?:history|drop|dropped|trend|chart|tracker|changes?|went|go(?:es)? down|fell)\b|\blowest price\b"
     r"|\bgood (?:deal|price)\b|\bgreat deal\b|\bon sale\b|\bdiscounts?\b|\bdeals?\b|\bcoupons?\b|\bhistorical\b"
+    r"|\bprice\b.{0,20}\b(?:dropped|drop|went down|gone down|fallen|changed)\b"
     r"|\b(?:was|been) (?:cheaper|more expensive)\b|\bprice (?:ever )?(?:lower|higher)\b|\bwait for (?:a|the) (?:sale|price)"
     r"|\bbest time to buy\b|\bprime day\b|\bblack friday\b"
 )
 _COMPARISON = re.compile(
     r"\bcompar(?:e|ed|ing|ison)\b|\bversus\b|\bvs\.?\b|\bdifference(?:s)? between\b|\bhow (?:does|do) .{1,60} differ\b"
-    r"|\bbetter than\b|\bwhich (?:one |of (?:them|these|the two|those) )?(?:is|are|has|would|should)\b"
-    r"|\bwhich (?:one|of them|of these|of the two)\b|\bside by side\b"
+    r"|\bbetter than\b|\bwhich (?:one|of them|of these|of the two|of those)\b"
 )
+# "which is ..." and "side by side" compare only when several products are in play.
+_COMPARISON_WEAK = re.compile(r"\bwhich (?:is|are|has|would|should)\b|\bside by side\b|\bor the\b")
 _REVIEWS = re.compile(
     r"\breviews?\b|\breviewers?\b|\b(?:customers|people|buyers|users|owners) (?:say|think|said|like|complain|report)"
+    r"|\b(?:customers|people|buyers|users|owners|reviewers) (?:\w+ )?(?:rate|regret|happy|satisfied|love|hate|recommend)"
     r"|\bcomplain(?:t|ts|ing)?\b|\bpros and cons\b|\bfeedback\b|\bopinions?\b|\bwhat do (?:people|others|folks)\b"
     r"|\bratings?\b|\bstar rating\b|\bsentiment\b|\bhow (?:is|are) (?:it|this|they) rated\b"
 )
@@ -61,7 +65,7 @@ _ADVICE = re.compile(
 )
 _OUT_OF_SCOPE = re.compile(
     r"\bweather\b|\btell me a joke\b|\bjoke\b|\bpoem\b|\belection\b|\bpresident\b|\bpolitic|\bhomework\b"
-    r"|\bwrite (?:a|an|some|me a) (?:code|program|script|essay|story|poem|function|song)\b|\bcapital of\b"
+    r"|\bwrite (?:a|an|some|me a) (?:\w+ )?(?:code|program|script|essay|story|poem|function|song)\b|\bcapital of\b"
     r"|\bmeaning of life\b|\bbitcoin price\b|\bstock price\b|\bsports? scores?\b|\bwho won\b|\bsolve (?:this|for)\b"
     r"|\btranslate\b|\bwhat time is it\b|\bhoroscope\b|\bfootball\b|\bnews\b|\bsing\b"
 )
@@ -148,7 +152,9 @@ def _classify_plain(lowered: str, context: Context) -> Verdict:
         return Verdict(I.ORDER_STATUS, "order words")
     if _PRICE_HISTORY.search(lowered):
         return Verdict(I.PRICE_HISTORY, "price-history or deal words")
-    if _COMPARISON.search(lowered) and (len(context.resolved) > 1 or not _ADVICE.search(lowered)):
+    several = len(context.resolved) > 1
+    strong = _COMPARISON.search(lowered) and (several or not _ADVICE.search(lowered))
+    if strong or (several and _COMPARISON_WEAK.search(lowered)):
         return Verdict(I.COMPARISON, "comparison words")
     if _REVIEWS.search(lowered) and not _is_filter_only_rating(lowered, context):
         return Verdict(I.REVIEW_SUMMARY, "review words")
@@ -156,7 +162,7 @@ def _classify_plain(lowered: str, context: Context) -> Verdict:
         return Verdict(I.GENERAL_ADVICE, "advice phrasing")
     if _OUT_OF_SCOPE.search(lowered) and not _SHOPPING.search(lowered) and not context.page_product_id:
         return Verdict(I.OUT_OF_SCOPE, "not a shopping topic")
-    if _SEARCH.search(lowered) and context.how in ("none", "page"):
+    if _SEARCH.search(lowered) and (context.how == "none" or (context.how == "page" and not refers_to_one(lowered))):
         return Verdict(I.PRODUCT_SEARCH, "search phrasing")
     return Verdict(None, "no rule matched")
 

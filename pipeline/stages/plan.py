@@ -1,0 +1,114 @@
+"""The plan stage: a UserTurn from `requests` in, a Plan to `plans` out.
+
+The planning itself is pipeline/planner (pure cores; `plan_turn` races the LLM against the deadline
+and falls back to the rules). This class binds it to its services: the LLM client (skipped in rules
+mode), the intent embeddings (optional: without `make models` the rules plan alone), and a bounded
+in-memory view of recent conversation state. Until the runtime feeds the `conversation-state` topic
+to this stage, the caller passes a conversation's history to `process(message, history=...)` or
+`remember(state)`; the stage keeps the last MAX_CONVERSATIONS of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from pipeline.config import Settings
+from pipeline.errors import AisleError, StageError
+from pipeline.llm.client import LlmClient
+from pipeline.messages import ConversationState, UserTurn
+from pipeline.planner.embedding import EmbedFn, IntentEmbeddings
+from pipeline.planner.planner import PlannerOptions, PlanOutcome, plan_turn
+from pipeline.retrieval.embedder import Embedder
+from pipeline.retrieval.model_files import ModelPaths
+from pipeline.stage import Output
+
+log = logging.getLogger(__name__)
+
+MAX_CONVERSATIONS = 10_000
+"""Conversations whose latest state the stage keeps (least recently used go first)."""
+
+
+class PlanStage:
+    """Plans each request. `llm` and `embed` are optional services (None: rules only)."""
+
+    name = "plan"
+    input_topic = "requests"
+    input_type = UserTurn
+    output_topic = "plans"
+
+    def __init__(self, options: PlannerOptions, *, llm: LlmClient | None = None, embed: EmbedFn | None = None,
+                 close_embed: Callable[[], None] | None = None, max_conversations: int = MAX_CONVERSATIONS) -> None:
+        self.options = options
+        self._llm = llm
+        self._embed = embed
+        self._close_embed = close_embed
+        self._embeddings: IntentEmbeddings | None = None
+        self._states: OrderedDict[str, ConversationState] = OrderedDict()
+        self._max_conversations = max(1, max_conversations)
+        self.last_outcome: PlanOutcome | None = None
+
+    async def start(self) -> None:
+        if self._embed is not None:
+            self._embeddings = await IntentEmbeddings.load(self._embed)
+
+    async def stop(self) -> None:
+        if self._llm is not None:
+            await self._llm.aclose()
+        if self._close_embed is not None:
+            self._close_embed()
+
+    def remember(self, state: ConversationState) -> None:
+        """Keep `state` as its conversation's history, unless a newer turn's state is already kept."""
+        kept = self._states.get(state.conversation_id)
+        if kept is None or kept.turn <= state.turn:
+            self._states[state.conversation_id] = state
+        self._states.move_to_end(state.conversation_id)
+        while len(self._states) > self._max_conversations:
+            self._states.popitem(last=False)
+
+    def history(self, conversation_id: str) -> ConversationState | None:
+        return self._states.get(conversation_id)
+
+    async def process(self, message: object, history: ConversationState | None = None) -> AsyncIterator[Output]:
+        """One Plan for one UserTurn. Raises StageError for any other message type."""
+        if not isinstance(message, UserTurn):
+            raise StageError(f"plan stage expects a UserTurn, got {type(message).__name__}")
+        if history is not None and history.conversation_id == message.conversation_id:
+            self.remember(history)
+        outcome = await plan_turn(
+            message,
+            self.history(message.conversation_id),
+            llm=self._llm,
+            embeddings=self._embeddings,
+            options=self.options,
+        )
+        self.last_outcome = outcome
+        if outcome.fallback is not None:
+            log.info("plan: %s turn %d planned by rules: %s", message.conversation_id, message.turn, outcome.fallback)
+        yield Output(self.output_topic, message.conversation_id, outcome.plan)
+
+
+def build(settings: Settings) -> PlanStage:
+    """The stage as `aisle worker plan` runs it. Raises ConfigError for a bad AISLE_PLANNER_MODE."""
+    options = PlannerOptions.from_settings(settings)
+    llm = None if options.mode == "rules" else LlmClient(settings)
+    embedder = _embedder(settings) if settings.planner_embeddings else None
+    if embedder is None:
+        return PlanStage(options, llm=llm)
+    return PlanStage(options, llm=llm, embed=embedder.adense, close_embed=embedder.close)
+
+
+def _embedder(settings: Settings) -> Embedder | None:
+    """The MiniLM embedder when its model files exist, else None (the rules plan alone)."""
+    models_dir: Path = settings.home / "models"
+    if not ModelPaths.under(models_dir).is_complete():
+        log.warning("plan: no embedding models under %s (run `make models`); planning with rules only", models_dir)
+        return None
+    try:
+        return Embedder(models_dir, threads=1)
+    except AisleError as exc:
+        log.warning("plan: embedder unavailable (%s); planning with rules only", exc)
+        return None
