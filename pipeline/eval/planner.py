@@ -193,7 +193,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def _report(tally: _Tally, label: str) -> dict[str, Any]:
-    per_intent = {
+    per_intent: dict[str, dict[str, Any]] = {
         intent: {
             "n": tally.total[intent],
             "accuracy": tally.right[intent] / tally.total[intent],
@@ -267,3 +267,18 @@ async def _default_llm(settings: Settings, stack: contextlib.AsyncExitStack) -> 
     client = LlmClient(settings)
     stack.push_async_callback(client.aclose)
     return client
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m pipeline.eval.planner [MODE]`: print the markdown report (MODE defaults to all)."""
+    import asyncio
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    report = asyncio.run(run_planner_eval(Settings.from_env(), args[0] if args else "all"))
+    print(render_markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

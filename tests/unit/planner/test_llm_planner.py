@@ -15,7 +15,7 @@ from pipeline.messages import ConversationState, TurnMemory, UserTurn
 from pipeline.planner import intents as I
 from pipeline.planner.history import resolve
 from pipeline.planner.llm_planner import MAX_PROMPT_TEXT_CHARS, InvalidDraft, messages, schema, validate
-from pipeline.planner.planner import PlannerOptions, plan_turn
+from pipeline.planner.planner import PlannerOptions, PlanOutcome, plan_turn
 
 PAGE = "B0052SUOYC"
 SHOWN = ["B00655HJJE", "B000DZFTC6"]
@@ -49,7 +49,7 @@ def answer(intent: str, ids: list[str] | None = None, query: str = "", price: in
 
 
 async def run(text: str, llm: FakeLlm, page: str | None = PAGE, state: ConversationState | None = STATE,
-              options: PlannerOptions = AUTO):  # type: ignore[no-untyped-def]
+              options: PlannerOptions = AUTO) -> PlanOutcome:
     return await plan_turn(UserTurn("c1", 1, 0, "u1", text, page), state, llm=llm, options=options)
 
 
@@ -149,4 +149,4 @@ def test_validate_dedupes_ids_and_maps_zero_price_to_none() -> None:
     draft = validate(answer(I.COMPARISON, [SHOWN[0], SHOWN[0]], "  a   b "), resolve("x", None, STATE))
     assert (draft.product_ids, draft.query, draft.max_price_cents) == ([SHOWN[0]], "a b", None)
     with pytest.raises(InvalidDraft):
-        validate(answer(I.PRODUCT_SEARCH, price=True), resolve("x", None, STATE))  # type: ignore[arg-type]
+        validate(answer(I.PRODUCT_SEARCH, price=True), resolve("x", None, STATE))

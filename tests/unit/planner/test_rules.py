@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.messages import ConversationState, TurnMemory, UserTurn
+from pipeline.messages import ConversationState, Plan, TurnMemory, UserTurn
 from pipeline.planner import intents as I
 from pipeline.planner.filters import extract
 from pipeline.planner.history import resolve
@@ -19,7 +19,7 @@ def history(*turns: list[str]) -> ConversationState:
     return ConversationState("c1", len(turns), 0, "u1", [TurnMemory(n, "q", "a", ids) for n, ids in enumerate(turns)])
 
 
-async def plan(text: str, page: str | None = None, state: ConversationState | None = None):  # type: ignore[no-untyped-def]
+async def plan(text: str, page: str | None = None, state: ConversationState | None = None) -> Plan:
     return (await plan_turn(UserTurn("c1", 5, 0, "u1", text, page), state)).plan
 
 
