@@ -113,6 +113,8 @@ class Settings:
     """AISLE_GATEWAY_RESUME_AGE_S: seconds a frame stays in the resume buffer."""
     gateway_resume_conversations: int = 2048
     """AISLE_GATEWAY_RESUME_CONVERSATIONS: conversations whose recent frames a gateway process keeps."""
+    record_path: str = ""
+    """AISLE_RECORD: a traffic file the gateway appends every ask and client event to (docs/replay.md); empty: off."""
 
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Unrecognised AISLE_* variables, kept so `aisle config` can warn about typos."""
@@ -155,6 +157,7 @@ class Settings:
 _CONVENTIONAL = {
     "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
     "qdrant_url": "QDRANT_URL",
+    "record_path": "AISLE_RECORD",
 }
 
 

@@ -34,6 +34,7 @@ from pipeline.gateway.protocol import (
 )
 from pipeline.gateway.tokens import InvalidTokenError, Session, SessionSigner
 from pipeline.messages import Feedback, UserTurn
+from pipeline.replay.recorder import TrafficRecorder
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class SocketContext:
     bus: GatewayBus
     signer: SessionSigner
     counters: GatewayCounters
+    recorder: TrafficRecorder | None = None
+    """AISLE_RECORD: appends each produced ask and client event to a traffic file (docs/replay.md)."""
 
 
 async def run_socket(ws: WebSocket, ctx: SocketContext) -> None:
@@ -158,6 +161,8 @@ async def _receive_loop(
             )
             if await _produce(ctx, sub, ctx.bus.send_request(record, received_at_ms), turn):
                 ctx.counters.requests_produced += 1
+                if ctx.recorder is not None:
+                    ctx.recorder.record_turn(record)
                 sub.push(reply_json("accepted", turn=turn))
         elif isinstance(message, FeedbackRequest):
             feedback = Feedback(
@@ -171,6 +176,8 @@ async def _receive_loop(
             )
             if await _produce(ctx, sub, ctx.bus.send_feedback(feedback), message.turn):
                 ctx.counters.feedback_produced += 1
+                if ctx.recorder is not None:
+                    ctx.recorder.record_feedback(feedback)
                 sub.push(reply_json("feedback_ok", turn=message.turn, kind=message.kind))
         elif isinstance(message, Ping):
             sub.push(reply_json("pong"))

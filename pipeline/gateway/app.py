@@ -39,6 +39,7 @@ from pipeline.gateway.metrics import GatewayCounters
 from pipeline.gateway.protocol import frame_json
 from pipeline.gateway.tokens import InvalidTokenError, SessionSigner, new_id, random_secret
 from pipeline.messages import Frame
+from pipeline.replay.recorder import TrafficRecorder
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def create_app(
         bus=bus if bus is not None else KafkaBus(settings),
         signer=SessionSigner(secret, settings.session_ttl_s),
         counters=GatewayCounters(),
+        recorder=TrafficRecorder(Path(settings.record_path)) if settings.record_path else None,
     )
     pump: list[asyncio.Task[None]] = []
 

@@ -1,17 +1,10 @@
-"""Record, replay and report: recorded traffic against the pipeline (docs/replay.md)."""
+"""Record, replay and report: recorded traffic against the pipeline (docs/replay.md).
 
-from pipeline.replay.replayer import ReplayOptions, Replayer, ReplayResult
-from pipeline.replay.report import build_report
+traffic.py (the file format), recorder.py (AISLE_RECORD and `aisle record`), replayer.py (`aisle replay`),
+report.py and html.py (the report), compare.py (`aisle replay compare`), run.py (replay and write).
+Kept import-light: the gateway imports the recorder.
+"""
+
 from pipeline.replay.traffic import Traffic, TrafficEvent, TrafficFileError, parse_traffic, read_traffic
 
-__all__ = [
-    "ReplayOptions",
-    "ReplayResult",
-    "Replayer",
-    "Traffic",
-    "TrafficEvent",
-    "TrafficFileError",
-    "build_report",
-    "parse_traffic",
-    "read_traffic",
-]
+__all__ = ["Traffic", "TrafficEvent", "TrafficFileError", "parse_traffic", "read_traffic"]

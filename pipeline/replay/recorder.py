@@ -74,8 +74,12 @@ class TrafficRecorder:
         return max(0, (at_ms or self._clock_ms()) - self.started_at_ms)
 
     def _append(self, line: str) -> None:
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+        # A recording must never fail a shopper's turn: a write error is logged and the line lost.
+        try:
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(line + "\n")
+        except OSError as exc:
+            log.warning("recording %s: cannot append (%s)", self.path, exc)
 
 
 @dataclass(frozen=True)
