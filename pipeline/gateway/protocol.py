@@ -104,7 +104,8 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         return Hello(
             _string(message, "token", 1024, required=True),
             _after_seq(message.get("after_seq")),
-            _int(message, "last_turn", default=-1),
+            # -1 is "no turn yet", what the web chat sends before its first ask.
+            _int(message, "last_turn", default=-1, minimum=-1),
         )
     if kind == "ping":
         return Ping()
@@ -155,15 +156,15 @@ def _string(message: Mapping[str, Any], name: str, max_chars: int, required: boo
     return value
 
 
-def _int(message: Mapping[str, Any], name: str, required: bool = False, default: int = 0) -> int:
+def _int(message: Mapping[str, Any], name: str, required: bool = False, default: int = 0, minimum: int = 0) -> int:
     value = message.get(name)
     if value is None:
         if required:
             raise ProtocolError("bad_field", f"{name} is required")
         return default
     # bool is an int subclass; `true` is not a turn number.
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
-        raise ProtocolError("bad_field", f"{name} must be a non-negative integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value < 2**31:
+        raise ProtocolError("bad_field", f"{name} must be an integer >= {minimum}")
     return value
 
 

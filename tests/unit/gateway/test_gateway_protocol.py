@@ -33,6 +33,14 @@ def test_hello_without_resume_is_live_only() -> None:
     assert parse_client_message('{"type":"hello","token":"t","last_turn":4}') == Hello("t", None, 4)
 
 
+def test_hello_before_any_turn_says_last_turn_minus_one() -> None:
+    # What the web chat and `aisle chat` send on a fresh page: -1 means "no turn yet".
+    hello = '{"type":"hello","token":"t","after_seq":{},"last_turn":-1}'
+    assert parse_client_message(hello) == Hello("t", {}, -1)
+    with pytest.raises(ProtocolError):
+        parse_client_message('{"type":"hello","token":"t","last_turn":-2}')
+
+
 def test_feedback_kinds_are_checked() -> None:
     ok = parse_client_message('{"type":"feedback","turn":1,"kind":"thumbs_up"}')
     assert ok == FeedbackRequest(1, "thumbs_up", "")
