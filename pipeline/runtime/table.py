@@ -53,6 +53,14 @@ class ChangelogTable:
 
     async def start(self) -> None:
         """Restore the whole topic, then follow it. Raises BrokerUnavailableError."""
+        try:
+            await self._restore()
+        except BaseException:
+            await self.stop()
+            raise
+        self._follow = asyncio.create_task(self._follow_forever(), name=f"{self.what}-follow")
+
+    async def _restore(self) -> None:
         name = self.settings.topic(self.topic)
         self._producer = await start_with_retry(lambda: make_producer(self.settings), self.what, self.settings)
         self._consumer = await start_with_retry(
@@ -67,14 +75,13 @@ class ChangelogTable:
             raise BrokerUnavailableError(f"cannot read the end offsets of {name}: {exc}") from exc
         pending = {tp for tp, offset in end.items() if offset > 0}
         while pending:
-            for tp, records in (await self._consumer.getmany(timeout_ms=_POLL_TIMEOUT_MS)).items():
+            for records in (await self._consumer.getmany(timeout_ms=_POLL_TIMEOUT_MS)).values():
                 self._apply_all(records)
                 self.restored += len(records)
             for tp in list(pending):
                 if await self._consumer.position(tp) >= end[tp]:
                     pending.discard(tp)
         log.info("%s: restored %d records from %s", self.what, self.restored, name)
-        self._follow = asyncio.create_task(self._follow_forever(), name=f"{self.what}-follow")
 
     async def put(self, key: str, value: Any) -> None:
         """Write one record (None: a tombstone) and wait for the ack; raises BrokerUnavailableError.
@@ -102,19 +109,14 @@ class ChangelogTable:
             await self._producer.stop()
 
     async def _partitions(self, name: str) -> list[TopicPartition]:
-        consumer = self._consumer
-        if consumer is None:
+        if self._producer is None:
             raise RuntimeError(f"{self.what} is not started")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _METADATA_WAIT_S
-        while True:
-            found = consumer.partitions_for_topic(name)
-            if found:
-                return [TopicPartition(name, p) for p in sorted(found)]
-            if loop.time() > deadline:
-                raise BrokerUnavailableError(f"topic {name} does not exist (run `aisle topics apply`)")
-            await consumer.topics()  # refreshes metadata
-            await asyncio.sleep(0.2)
+        try:
+            # The producer fetches metadata for any topic; an unsubscribed consumer knows none.
+            found = await asyncio.wait_for(self._producer.partitions_for(name), _METADATA_WAIT_S)
+        except (KafkaError, asyncio.TimeoutError) as exc:
+            raise BrokerUnavailableError(f"topic {name} is not there (run `aisle topics apply`): {exc}") from exc
+        return [TopicPartition(name, p) for p in sorted(found)]
 
     async def _follow_forever(self) -> None:
         consumer = self._consumer
