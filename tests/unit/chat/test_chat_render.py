@@ -24,7 +24,7 @@ def frame(seq: int, kind: str, text: str = "", **payload: Any) -> dict[str, Any]
             "payload": json.loads(json.dumps(payload))}
 
 
-CARD = {
+CARD: dict[str, Any] = {
     "product_id": "B0KETTLE01", "title": "Steel Kettle 1.7 L", "image": None, "price_cents": 3499,
     "currency": "USD", "availability": "in_stock", "delivery_days": 2,
     "rating": {"average": 4.36, "count": 812, "distribution": [1, 2, 3, 4, 5], "simulated": True},
@@ -48,14 +48,14 @@ def test_card_shows_title_price_simulated_label_deal_availability_and_rating() -
 
 
 def test_card_without_a_live_price_says_so_and_never_shows_a_number() -> None:
-    card = {**CARD, "price_cents": None, "live": False, "deal": None, "simulated": False}
+    card: dict[str, Any] = {**CARD, "price_cents": None, "live": False, "deal": None, "simulated": False}
     out = shown(render_frame(frame(0, "card", **card)))
     assert "price unavailable right now" in out
     assert "$" not in out and "simulated" not in out.replace("★ 4.4 (812) simulated", "")
 
 
 def test_carousel_shows_every_card_side_by_side() -> None:
-    second = {**CARD, "product_id": "B0KETTLE02", "title": "Glass Kettle", "price_cents": 2599}
+    second: dict[str, Any] = {**CARD, "product_id": "B0KETTLE02", "title": "Glass Kettle", "price_cents": 2599}
     out = shown(render_frame(frame(0, "carousel", product_ids=["B0KETTLE01", "B0KETTLE02"], cards=[CARD, second])))
     first_line = next(line for line in out.splitlines() if "Steel Kettle" in line)
     assert "Glass Kettle" in first_line  # a row of panels, not a stack
@@ -63,7 +63,7 @@ def test_carousel_shows_every_card_side_by_side() -> None:
 
 
 def test_comparison_is_a_table_with_a_dash_for_missing_values() -> None:
-    compare = {"product_ids": ["A1", "B2"], "titles": ["Kettle A", "Kettle B"], "attrs": ["capacity", "weight"],
+    compare: dict[str, Any] = {"product_ids": ["A1", "B2"], "titles": ["Kettle A", "Kettle B"], "attrs": ["capacity", "weight"],
                "rows": [{"attr": "capacity", "values": ["1.7 L", "1.5 L"], "sources": ["capacity", "capacity"]},
                         {"attr": "weight", "values": [1.2, None], "sources": ["item_weight", None]}],
                "simulated": True}
@@ -76,7 +76,7 @@ def test_comparison_is_a_table_with_a_dash_for_missing_values() -> None:
 
 
 def test_review_summary_shows_pros_and_cons_and_rating() -> None:
-    reviews = {"product_id": "A1", "pros": ["Boils in two minutes."], "cons": ["The lid sticks."],
+    reviews: dict[str, Any] = {"product_id": "A1", "pros": ["Boils in two minutes."], "cons": ["The lid sticks."],
                "sentiment": {"positive": 3, "negative": 1, "neutral": 0}, "sentences": 14,
                "rating": {"average": 4.0, "count": 20, "simulated": False}, "method": "lexicon-v1"}
     out = shown(render_frame(frame(0, "reviews", **reviews)))
@@ -87,7 +87,7 @@ def test_review_summary_shows_pros_and_cons_and_rating() -> None:
 
 def test_price_history_shows_a_sparkline_and_the_30_and_90_day_lows() -> None:
     # 120 days: the all-time low is 100 days back, a lower price than any since sits 60 days back.
-    series = []
+    series: list[dict[str, Any]] = []
     for i in range(120):
         day = (dt.date(2026, 1, 1) + dt.timedelta(days=i)).isoformat()
         cents = 5000
@@ -98,7 +98,7 @@ def test_price_history_shows_a_sparkline_and_the_30_and_90_day_lows() -> None:
         if i == 100:
             cents = 4500  # inside 30 days
         series.append({"day": day, "price_cents": cents, "in_stock": True})
-    history = {"product_id": "A1", "currency": "USD", "series": series, "min_cents": 3000, "max_cents": 5000,
+    history: dict[str, Any] = {"product_id": "A1", "currency": "USD", "series": series, "min_cents": 3000, "max_cents": 5000,
                "simulated": True}
     out = shown(render_frame(frame(0, "price_history", **history)))
     assert any(ch in out for ch in "▁▂▃▄▅▆▇█")
@@ -123,7 +123,7 @@ def test_suggestions_are_numbered_and_actions_shown_as_commands() -> None:
 
 def test_hostile_strings_print_as_themselves_not_as_rich_markup() -> None:
     hostile = "[bold red]PWNED[/] <script>alert(1)</script> <img src=x onerror=alert(1)>"
-    card = {**CARD, "title": hostile}
+    card: dict[str, Any] = {**CARD, "title": hostile}
     frames = [frame(0, "text", "[link=http://evil]click[/link]"), frame(1, "card", **card),
               frame(2, "reviews", product_id="A1", pros=[hostile], cons=[], sentences=1, rating=None),
               frame(3, "suggestions", items=["[blink]x[/blink]"])]
