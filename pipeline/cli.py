@@ -215,6 +215,154 @@ def _write_report(out: Path, report: Any, markdown: str) -> None:
     console.print(f"wrote {out} and {out.with_suffix('.md')}")
 
 
+# ---- record, replay, evaluate answers (docs/replay.md) --------------------------------------------
+
+@cli.command()
+@click.option("--from", "from_iso", required=True, help="Start time, ISO 8601 (e.g. 2025-11-25T20:00:00Z; no zone: local).")
+@click.option("--to", "to_iso", help="End time, ISO 8601 (default: now).")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def record(ctx: _Context, from_iso: str, to_iso: str | None, out: Path) -> None:
+    """Write the asks and feedback on the requests and feedback topics between two times to OUT (JSONL)."""
+    import time as _time
+
+    from pipeline.replay.recorder import record_from_topics
+
+    from_ms = _iso_ms(from_iso)
+    to_ms = _iso_ms(to_iso) if to_iso else int(_time.time() * 1000)
+    if to_ms <= from_ms:
+        raise click.BadParameter("--to must be after --from")
+    summary = asyncio.run(record_from_topics(ctx.settings, from_ms, to_ms, out))
+    console.print(f"wrote {out}: {summary.asks} asks and {summary.feedback} client events in "
+                  f"{summary.conversations} conversations ({summary.skipped_replays} replayed turns left out, "
+                  f"{summary.undecodable} undecodable records)")
+
+
+def _iso_ms(text: str) -> int:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(text).timestamp() * 1000)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time") from exc
+
+
+class _ReplayGroup(click.Group):
+    """`aisle replay FILE ...` runs a replay; `aisle replay compare A B` compares two."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group(cls=_ReplayGroup)
+def replay() -> None:
+    """Replay a traffic file against the running pipeline (`aisle replay FILE`), or compare two runs."""
+
+
+@replay.command("run")
+@click.argument("traffic_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--speed", default=1.0, show_default=True, help="Time factor: 2 replays twice as fast; 0 as fast as allowed.")
+@click.option("--concurrency", default=8, show_default=True, help="Turns in flight at once, at most.")
+@click.option("--run-id", default="", help="Run id (default: a fresh r-<time>-<random>).")
+@click.option("--turn-timeout", "turn_timeout_s", default=180.0, show_default=True, help="Seconds to wait for a turn's done frame.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Report folder (default: $AISLE_HOME/replays/<run id>).")
+@pass_ctx
+def replay_run(ctx: _Context, traffic_file: Path, speed: float, concurrency: int, run_id: str,
+               turn_timeout_s: float, out: Path | None) -> None:
+    """Produce TRAFFIC_FILE's turns under a run id, collect frames and responses, write the report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pipeline.replay.replayer import ReplayOptions
+    from pipeline.replay.run import replay_traffic
+    from pipeline.replay.traffic import read_traffic
+
+    if speed < 0 or concurrency < 1:
+        raise click.BadParameter("--speed must be >= 0 and --concurrency >= 1")
+    traffic = read_traffic(traffic_file)
+    for bad in traffic.bad_lines[:20]:
+        console.print(f"[yellow]line {bad.line_no} skipped:[/] {bad.reason}")
+    if len(traffic.bad_lines) > 20:
+        console.print(f"[yellow]... and {len(traffic.bad_lines) - 20} more bad lines[/]")
+    options = ReplayOptions(speed=speed, concurrency=concurrency, run_id=run_id, turn_timeout_s=turn_timeout_s)
+    with Progress(TextColumn("turns"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("turns", total=len(traffic.asks))
+        outcome = asyncio.run(replay_traffic(ctx.settings, traffic, options, traffic_file=str(traffic_file),
+                                             out_dir=out, progress=lambda done, total: bar.update(task, completed=done)))
+    r = outcome.report
+    console.print(f"run {r['run']['run_id']}: {r['turns']['answered']}/{r['turns']['sent']} turns answered, "
+                  f"{r['turns']['timed_out']} timed out, {r['errors']['total']} errors; "
+                  f"TTFT p50 {r['ttft_ms']['p50']} ms, p99 {r['ttft_ms']['p99']} ms")
+    console.print(f"wrote {outcome.json_path} and {outcome.html_path}")
+
+
+@replay.command("compare")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--threshold", default=0.10, show_default=True, help="Relative change that counts as a difference.")
+@pass_ctx
+def replay_compare(ctx: _Context, run_a: str, run_b: str, threshold: float) -> None:
+    """Show two replay reports (run ids, run folders or report.json files) side by side."""
+    from pipeline.replay.compare import compare_reports, load_report, resolve_report
+    from pipeline.replay.run import replays_dir
+
+    a = load_report(resolve_report(run_a, replays_dir(ctx.settings)))
+    b = load_report(resolve_report(run_b, replays_dir(ctx.settings)))
+    table = Table("metric", a["run"]["run_id"], b["run"]["run_id"], "delta", "change", "")
+    for row in compare_reports(a, b):
+        verdict = row.verdict(threshold)
+        colour = {"worse": "red", "better": "green"}.get(verdict, "")
+        change = f"{row.change:+.0%}" if row.change is not None else ""
+        cells = [_num(row.a), _num(row.b), _num(row.delta, signed=True), change]
+        table.add_row(row.metric, *cells, f"[{colour}]{verdict}[/]" if colour else "")
+    console.print(table)
+
+
+def _num(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+,.0f}" if signed else f"{value:,.0f}"
+
+
+@eval_group.command("answers")
+@click.option("--set", "which", type=click.Choice(["epqa", "reviews", "all"]), default="all", show_default=True)
+@click.option("--limit", default=0, show_default=True, help="Questions per set (0: all).")
+@click.option("--direct", is_flag=True, help="Run the stage cores in this process (no Kafka, no workers).")
+@click.option("--concurrency", default=2, show_default=True, help="Turns in flight at once (through the pipeline).")
+@click.option("--llm-url", help="An OpenAI-compatible endpoint to measure (AISLE_LLM_URL). --direct only: "
+              "running workers use their own settings.")
+@click.option("--model", help="Served model name (AISLE_LLM_MODEL_SMALL and _LARGE).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/answers.json"), show_default=True)
+@pass_ctx
+def eval_answers(ctx: _Context, which: str, limit: int, direct: bool, concurrency: int, llm_url: str | None,
+                 model: str | None, out: Path) -> None:
+    """Answer quality on ePQA (similarity, ROUGE-L, grounding, per intent) and review summaries."""
+    import dataclasses
+
+    from rich.progress import Progress
+
+    from pipeline.eval.answers import AnswerEvalOptions, render_markdown, run_answer_eval
+
+    settings = ctx.settings
+    if llm_url:
+        settings = dataclasses.replace(settings, llm_url=llm_url)
+    if model:
+        settings = dataclasses.replace(settings, llm_model_small=model, llm_model_large=model)
+    options = AnswerEvalOptions(sets=("epqa", "reviews") if which == "all" else (which,), limit=limit,
+                                direct=direct, concurrency=concurrency)
+    with Progress(console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        report = asyncio.run(run_answer_eval(settings, options, progress))
+    _write_report(out, report, render_markdown(report))
+
+
 # ---- processes ------------------------------------------------------------------------------------
 
 @cli.command()

@@ -1,0 +1,123 @@
+"""Two ways to get the pipeline's answers to eval questions, each giving one TurnOutcome per turn.
+
+- `run_direct`: the five stages built as the workers build them and chained in this process (plan ->
+  retrieve -> generate -> hydrate -> render), one turn at a time. No broker; needs the store, the index
+  and the models under AISLE_HOME, and the LLM server.
+- `run_through_kafka`: the running workers, fed by the replay engine (one conversation per question,
+  all sent at once, `concurrency` turns in flight), with frames, responses and evidence collected.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.config import Settings
+from pipeline.errors import AisleError
+from pipeline.messages import EvidenceBundle, Frame, Plan, TokenChunk, TurnResponse, UserTurn
+from pipeline.replay.replayer import ReplayOptions, Replayer
+from pipeline.replay.traffic import ASK, Traffic, TrafficEvent
+from pipeline.runtime.service import load_stage_factory
+from pipeline.stage import Stage
+
+log = logging.getLogger(__name__)
+
+TurnProgress = Callable[[int, int], None]
+STAGE_ORDER = ("plan", "retrieve", "generate", "hydrate", "render")
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    frames: list[Frame]
+    response: TurnResponse | None
+    evidence: EvidenceBundle | None
+    seconds: float
+    """From sending the turn to its done frame (or giving up)."""
+    ttft_s: float | None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def answer_text(self) -> str:
+        if self.response is not None:
+            return self.response.text
+        return "".join(f.text for f in self.frames if f.type == "text")
+
+    @property
+    def evidence_product_ids(self) -> set[str]:
+        if self.evidence is None:
+            return set()
+        ids = {item.product_id for item in self.evidence.items if item.product_id}
+        return ids | set(self.evidence.plan.resolved_product_ids)
+
+
+async def run_direct(settings: Settings, turns: Sequence[UserTurn],
+                     progress: TurnProgress | None = None) -> dict[str, TurnOutcome]:
+    """Answer each turn with the stages in this process; keyed by conversation id."""
+    stages: list[Stage] = []
+    try:
+        for name in STAGE_ORDER:
+            stage = load_stage_factory(name)(settings)
+            await stage.start()
+            stages.append(stage)
+        outcomes: dict[str, TurnOutcome] = {}
+        for done, turn in enumerate(turns, start=1):
+            outcomes[turn.conversation_id] = await _direct_turn(stages, turn)
+            if progress is not None:
+                progress(done, len(turns))
+        return outcomes
+    finally:
+        for stage in reversed(stages):
+            await stage.stop()
+
+
+async def _direct_turn(stages: Sequence[Stage], turn: UserTurn) -> TurnOutcome:
+    plan_stage, retrieve, generate, hydrate, render = stages
+    started = time.monotonic()
+    frames: list[Frame] = []
+    response: TurnResponse | None = None
+    evidence: EvidenceBundle | None = None
+    first_text: float | None = None
+    try:
+        plans = [o.value async for o in plan_stage.process(turn) if isinstance(o.value, Plan)]
+        for plan in plans:
+            bundles = [o.value async for o in retrieve.process(plan) if isinstance(o.value, EvidenceBundle)]
+            for bundle in bundles:
+                evidence = bundle
+                async for chunk in generate.process(bundle):
+                    if not isinstance(chunk.value, TokenChunk):
+                        continue
+                    async for hydrated in hydrate.process(chunk.value):
+                        async for out in render.process(hydrated.value):
+                            if out.topic == "frames" and isinstance(out.value, Frame):
+                                frames.append(out.value)
+                                if first_text is None and out.value.type == "text" and out.value.text:
+                                    first_text = time.monotonic() - started
+                            elif isinstance(out.value, TurnResponse):
+                                response = out.value
+    except AisleError as exc:
+        log.warning("eval: %s failed: %s", turn.conversation_id, exc)
+        return TurnOutcome(frames, response, evidence, time.monotonic() - started, first_text,
+                           [f"{type(exc).__name__}: {exc}"])
+    errors = [f.payload for f in frames if f.type == "error"]
+    return TurnOutcome(frames, response, evidence, time.monotonic() - started, first_text, errors)
+
+
+async def run_through_kafka(settings: Settings, turns: Sequence[UserTurn], concurrency: int, turn_timeout_s: float,
+                            progress: TurnProgress | None = None) -> dict[str, TurnOutcome]:
+    """Answer each turn with the running workers (one conversation per turn); keyed by conversation id."""
+    events = [TrafficEvent(ASK, 0, t.conversation_id, t.user_id, t.turn, t.text, t.page_product_id) for t in turns]
+    options = ReplayOptions(speed=0.0, concurrency=concurrency, turn_timeout_s=turn_timeout_s, keep_frames=True)
+    result = await Replayer(settings, Traffic(events, []), options, traffic_file="eval", progress=progress).run()
+    outcomes: dict[str, TurnOutcome] = {}
+    for record in result.turns:
+        key = (record.conversation, record.turn)
+        total_ms = record.total_ms
+        ttft_ms = record.ttft_ms
+        errors = [kind for kind, _ in record.errors] + (["timeout"] if record.timed_out else [])
+        outcomes[record.conversation] = TurnOutcome(
+            result.frames.get(key, []), result.responses.get(key), result.evidence.get(key),
+            (total_ms if total_ms is not None else turn_timeout_s * 1000) / 1000,
+            None if ttft_ms is None else ttft_ms / 1000, errors)
+    return outcomes
