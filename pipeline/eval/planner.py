@@ -48,6 +48,8 @@ REVIEW_TEMPLATES = (
     "is the feedback on this mostly positive?",
 )
 EVAL_MODES = ("rules", "rules+embed", "auto", "llm")
+LLM_PER_INTENT = 5
+"""Requests per intent the LLM modes plan by default."""
 
 PlannerProgress = Callable[[str, int, int], None]
 """progress(mode, done, total)."""
@@ -129,9 +131,24 @@ async def evaluate(items: Sequence[Item], options: PlannerOptions, *, llm: JsonL
     return _report(tally, label or options.mode)
 
 
+def sample(items: Sequence[Item], per_intent: int) -> list[Item]:
+    """The first `per_intent` items of each intent, in set order (a deterministic subset)."""
+    taken: Counter[str] = Counter()
+    out: list[Item] = []
+    for item in items:
+        if taken[item.intent] < per_intent:
+            taken[item.intent] += 1
+            out.append(item)
+    return out
+
+
 async def run_planner_eval(settings: Settings, mode: str = "all", progress: PlannerProgress | None = None,
-                           *, llm: JsonLlm | None = None, embed: EmbedFn | None = None) -> dict[str, Any]:
+                           *, llm: JsonLlm | None = None, embed: EmbedFn | None = None,
+                           llm_per_intent: int | None = LLM_PER_INTENT) -> dict[str, Any]:
     """The planner report for `mode` (one of EVAL_MODES, or "all": every mode that can run here).
+
+    The modes that call the LLM run on `sample(items, llm_per_intent)` (None: every item), since a
+    CPU-served model takes seconds per plan; their `n` says how many.
 
     `llm` and `embed` default to the LLM at Settings.llm_url (used only when it answers) and the MiniLM
     embedder (used only when `make models` has run). Raises ConfigError for an unknown mode or missing data.
@@ -159,7 +176,9 @@ async def run_planner_eval(settings: Settings, mode: str = "all", progress: Plan
                 report["skipped"][name] = f"no LLM answering at {settings.llm_url}"
                 continue
             options = _with_mode(base, "rules" if name == "rules+embed" else name)
-            run = await evaluate(items, options, llm=client if name in ("auto", "llm") else None,
+            asks_llm = name in ("auto", "llm")
+            subset = sample(items, llm_per_intent) if asks_llm and llm_per_intent is not None else items
+            run = await evaluate(subset, options, llm=client if asks_llm else None,
                                  embeddings=None if name == "rules" else embeddings, label=name, progress=progress)
             report["runs"].append(run)
     return report
@@ -168,12 +187,12 @@ async def run_planner_eval(settings: Settings, mode: str = "all", progress: Plan
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as a markdown section: one table per run plus the set's composition."""
     lines = [f"## Planner: {report['items']} labelled requests, deadline {report['deadline_ms']} ms", ""]
-    lines += ["| intent | " + " | ".join(["requests", "sources"]) + " |", "|---|---:|---|"]
+    lines += ["| intent | requests | sources |", "|---|---:|---|"]
     for intent, sources in report["counts"].items():
         lines.append(f"| {intent} | {sum(sources.values())} | " + ", ".join(f"{k} {v}" for k, v in sources.items()) + " |")
     runs = report["runs"]
     if runs:
-        lines += ["", "| intent | " + " | ".join(run["label"] for run in runs) + " |",
+        lines += ["", "| intent | " + " | ".join(f"{run['label']} (n={run['n']})" for run in runs) + " |",
                   "|---|" + "---:|" * len(runs)]
         for intent in report["counts"]:
             cells = [_pct(run["per_intent"].get(intent, {}).get("accuracy")) for run in runs]
@@ -270,12 +289,13 @@ async def _default_llm(settings: Settings, stack: contextlib.AsyncExitStack) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m pipeline.eval.planner [MODE]`: print the markdown report (MODE defaults to all)."""
+    """`python -m pipeline.eval.planner [MODE [LLM_PER_INTENT]]`: print the markdown report (MODE: all)."""
     import asyncio
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
-    report = asyncio.run(run_planner_eval(Settings.from_env(), args[0] if args else "all"))
+    per_intent = int(args[1]) if len(args) > 1 else LLM_PER_INTENT
+    report = asyncio.run(run_planner_eval(Settings.from_env(), args[0] if args else "all", llm_per_intent=per_intent))
     print(render_markdown(report))
     return 0
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.config import Settings
-from pipeline.errors import ConfigError, DependencyError
+from pipeline.errors import AisleError, ConfigError, DependencyError
 from pipeline.messages import ConversationState, Plan, UserTurn
 from pipeline.planner import intents as I
 from pipeline.planner import llm_planner, rules
@@ -84,8 +84,9 @@ async def plan_turn(
     options: PlannerOptions = PlannerOptions(),
     clock: Callable[[], float] = time.perf_counter,
 ) -> PlanOutcome:
-    """Plan one request. Never raises for a bad request or a failing LLM or embedder: those give an
-    out-of-scope plan or the rules' plan. `history` is the conversation so far (None for a new one)."""
+    """Plan one request. Never raises for a bad request or a failing LLM or embedder (any AisleError):
+    those give an out-of-scope plan or the rules' plan. `history` is the conversation so far (None for
+    a new one)."""
     started = clock()
     text = request.text
     if not text.strip():
@@ -117,7 +118,7 @@ async def plan_turn(
             draft = _llm_draft(llm_planner.validate(answer, context), lowered, context, fallback_draft)
         except TimeoutError:
             return _outcome(request, started, clock, fallback_draft, f"LLM missed the {options.deadline_ms} ms deadline", None)
-        except (DependencyError, llm_planner.InvalidDraft) as exc:
+        except AisleError as exc:  # DependencyError from the client, InvalidDraft from validation
             return _outcome(request, started, clock, fallback_draft, str(exc), None)
         return _outcome(request, started, clock, draft, None, options.model)
     finally:
