@@ -1,0 +1,1 @@
+"""Feedback aggregation: thumbs and action outcomes per intent, model and prompt version."""

@@ -1,0 +1,102 @@
+"""Feedback counts per intent, model and prompt version. Pure.
+
+Feedback records (topic `feedback`) name only (conversation, turn); the turn's intent and model come
+from its TurnResponse (topic `responses`). The aggregator joins the two in memory: responses are
+remembered for the last `max_turns` turns, and feedback that arrives before its response waits (at
+most `max_pending` of it) until the response comes. Feedback whose turn is never seen, or was
+forgotten, is counted under intent "unknown", so nothing is silently dropped.
+
+TurnResponse does not yet carry the prompt version; the version is taken from the generation code
+running the aggregator (`pipeline.generation.prompt.PROMPT_VERSION`) and named as such.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.messages import Feedback, TurnResponse
+
+KINDS = ("thumbs_up", "thumbs_down", "action_clicked", "action_done", "action_failed")
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class TurnFacts:
+    intent: str
+    model: str
+    prompt_version: str
+
+
+GroupKey = tuple[str, str, str]
+"""(intent, model, prompt version)."""
+
+
+class FeedbackAggregate:
+    def __init__(self, prompt_version: str, *, max_turns: int = 100_000, max_pending: int = 10_000,
+                 max_seen: int = 100_000) -> None:
+        self.prompt_version = prompt_version
+        self.counts: dict[GroupKey, Counter[str]] = {}
+        self._turns: OrderedDict[tuple[str, int], TurnFacts] = OrderedDict()
+        self._pending: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, int, int, str], None] = OrderedDict()
+        self._max_turns, self._max_pending, self._max_seen = max_turns, max_pending, max_seen
+
+    def on_response(self, response: TurnResponse) -> None:
+        key = (response.conversation_id, response.turn)
+        facts = TurnFacts(response.intent or UNKNOWN, response.model or "rules", self.prompt_version)
+        self._turns[key] = facts
+        self._turns.move_to_end(key)
+        while len(self._turns) > self._max_turns:
+            self._turns.popitem(last=False)
+        for kind in self._pending.pop(key, []):
+            self._count(facts, kind)
+
+    def on_feedback(self, feedback: Feedback) -> bool:
+        """Count one record; False for a repeat (same conversation, turn, seq and kind) or an unknown kind."""
+        seen = (feedback.conversation_id, feedback.turn, feedback.seq, feedback.kind)
+        if feedback.kind not in KINDS or seen in self._seen:
+            return False
+        self._seen[seen] = None
+        while len(self._seen) > self._max_seen:
+            self._seen.popitem(last=False)
+        key = (feedback.conversation_id, feedback.turn)
+        facts = self._turns.get(key)
+        if facts is not None:
+            self._count(facts, feedback.kind)
+            return True
+        self._pending.setdefault(key, []).append(feedback.kind)
+        self._pending.move_to_end(key)
+        while len(self._pending) > self._max_pending:
+            _, kinds = self._pending.popitem(last=False)
+            for kind in kinds:
+                self._count(TurnFacts(UNKNOWN, UNKNOWN, self.prompt_version), kind)
+        return True
+
+    def _count(self, facts: TurnFacts, kind: str) -> None:
+        self.counts.setdefault((facts.intent, facts.model, facts.prompt_version), Counter())[kind] += 1
+
+    def load(self, snapshot: dict[str, Any]) -> None:
+        """Start from an earlier snapshot's counts (a restarted worker keeps its totals)."""
+        for group in snapshot.get("groups", []):
+            key = (str(group.get("intent")), str(group.get("model")), str(group.get("prompt_version")))
+            counts = self.counts.setdefault(key, Counter())
+            for kind in KINDS:
+                value = group.get(kind, 0)
+                if isinstance(value, int):
+                    counts[kind] += value
+
+    def snapshot(self, now_ms: int) -> dict[str, Any]:
+        """JSON-ready: one entry per (intent, model, prompt version) with counts and rates."""
+        groups = []
+        for (intent, model, version), counts in sorted(self.counts.items()):
+            thumbs = counts["thumbs_up"] + counts["thumbs_down"]
+            actions = counts["action_done"] + counts["action_failed"]
+            groups.append({
+                "intent": intent, "model": model, "prompt_version": version,
+                **{kind: counts[kind] for kind in KINDS},
+                "thumbs_up_rate": round(counts["thumbs_up"] / thumbs, 4) if thumbs else None,
+                "action_success_rate": round(counts["action_done"] / actions, 4) if actions else None,
+            })
+        return {"updated_at_ms": now_ms, "pending_turns": len(self._pending), "groups": groups}
