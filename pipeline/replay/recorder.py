@@ -18,13 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from pipeline import codec
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError, DecodeError
 from pipeline.messages import Feedback, UserTurn
+from pipeline.replay._partitions import topic_partitions
 from pipeline.replay.traffic import ASK, FEEDBACK, HEADER, REPLAY_PREFIX, TrafficEvent, event_line, header_line
 
 log = logging.getLogger(__name__)
@@ -99,18 +100,13 @@ async def record_from_topics(settings: Settings, from_ms: int, to_ms: int, out: 
     topics = [settings.topic("requests"), settings.topic("feedback")]
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
                                 enable_auto_commit=False, client_id="aisle-record")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="aisle-record")
     events: list[tuple[int, TrafficEvent]] = []
     skipped = undecodable = 0
     try:
+        await producer.start()
         await consumer.start()
-        partitions = []
-        for topic in topics:
-            if topic not in await consumer.topics():  # topics() fetches metadata; the cache starts empty
-                raise BrokerUnavailableError(f"topic {topic} does not exist (run `aisle topics apply`)")
-            ids = consumer.partitions_for_topic(topic)
-            if not ids:
-                raise BrokerUnavailableError(f"topic {topic} does not exist (run `aisle topics apply`)")
-            partitions += [TopicPartition(topic, p) for p in sorted(ids)]
+        partitions = await topic_partitions(producer, topics)
         consumer.assign(partitions)
         starts = await consumer.offsets_for_times({tp: from_ms for tp in partitions})
         ends_at = await consumer.offsets_for_times({tp: to_ms for tp in partitions})
@@ -149,6 +145,7 @@ async def record_from_topics(settings: Settings, from_ms: int, to_ms: int, out: 
         raise BrokerUnavailableError(f"cannot read {', '.join(topics)}: {exc}") from exc
     finally:
         await consumer.stop()
+        await producer.stop()
     return _write(out, from_ms, events, skipped, undecodable)
 
 

@@ -38,6 +38,7 @@ from pipeline.admin import consumer_lag
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError, DecodeError
 from pipeline.messages import DeadLetter, EvidenceBundle, Feedback, Frame, TurnResponse, UserTurn
+from pipeline.replay._partitions import topic_partitions
 from pipeline.replay.report import DeadLetterRecord, LagSample, RunFacts, TurnRecord, error_kind
 from pipeline.replay.traffic import ASK, REPLAY_PREFIX, Traffic, TrafficEvent
 from pipeline.runtime.headers import hop_name
@@ -133,7 +134,7 @@ class Replayer:
         try:
             await producer.start()
             await consumer.start()
-            await self._assign_at_end(consumer)
+            await self._assign_at_end(producer, consumer)
             collector = asyncio.create_task(self._collect(consumer), name="replay-collect")
             sampler = asyncio.create_task(self._sample_lag(), name="replay-lag")
             try:
@@ -165,16 +166,9 @@ class Replayer:
             await producer.stop()
         return self._result(started_at_ms)
 
-    async def _assign_at_end(self, consumer: AIOKafkaConsumer) -> None:
+    async def _assign_at_end(self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer) -> None:
         names = ["frames", "responses", "dead-letters"] + (["evidence"] if self.options.keep_frames else [])
-        known = await consumer.topics()
-        partitions: list[TopicPartition] = []
-        for name in names:
-            topic = self.settings.topic(name)
-            ids = consumer.partitions_for_topic(topic) if topic in known else None
-            if not ids:
-                raise BrokerUnavailableError(f"topic {topic} does not exist (run `aisle topics apply`)")
-            partitions += [TopicPartition(topic, p) for p in sorted(ids)]
+        partitions = await topic_partitions(producer, [self.settings.topic(name) for name in names])
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for tp in partitions:  # resolve the end offsets now, before anything of the run is produced
