@@ -31,6 +31,8 @@ STAGES: dict[str, str] = {
     "hydrate": "pipeline.stages.hydrate:build",
     "render": "pipeline.stages.render:build",
     "alerts": "pipeline.stages.alerts:build",
+    "actions": "pipeline.actions.stage:build",
+    "feedback": "pipeline.feedback.stage:build",
 }
 
 
@@ -42,6 +44,8 @@ STAGE_INPUTS: dict[str, str] = {
     "hydrate": "tokens",
     "render": "hydrated",
     "alerts": "store-events",
+    "actions": "feedback",
+    "feedback": "feedback",
 }
 
 
