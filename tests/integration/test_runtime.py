@@ -174,6 +174,7 @@ def worker_process(settings: Settings, stage: str, log: Path) -> subprocess.Pope
         AISLE_TOPIC_PREFIX=settings.topic_prefix,
         AISLE_SESSION_TIMEOUT_MS=str(settings.session_timeout_ms),
         AISLE_CONNECT_RETRY_MAX_S=str(settings.connect_retry_max_s),
+        AISLE_HOME=str(settings.home),
         PYTHONPATH=str(REPO),
     )
     with log.open("ab") as out:
