@@ -83,7 +83,7 @@ class Settings:
     """AISLE_PLANNER_DEADLINE_MS: after this the deterministic planner answers."""
     planner_mode: str = "auto"
     """AISLE_PLANNER_MODE: auto (the LLM within the deadline, else rules), rules (never ask the LLM) or llm (wait for it)."""
-    planner_embeddings: bool = True
+    planner_embeddings: bool = False
     """AISLE_PLANNER_EMBEDDINGS: where rules are silent, pick the intent by MiniLM similarity (needs `make models`)."""
     generate_flush_ms: int = 30
     """AISLE_GENERATE_FLUSH_MS: a token chunk is sent once its first token has waited this long."""
