@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import BenchmarkSkipped
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RESULTS_DIR = DOCS / "benchmarks"
 REPORT = DOCS / "benchmarks.md"
@@ -26,10 +28,6 @@ REPORT = DOCS / "benchmarks.md"
 # In the order they appear in the report. A benchmark whose prerequisites are missing (models not
 # built, LLM server down) raises BenchmarkSkipped with the reason, which the report records.
 BENCHMARKS = ["codec", "runtime", "retrieval", "pipeline", "hydrate", "gateway"]
-
-
-class BenchmarkSkipped(Exception):
-    pass
 
 
 def _machine() -> dict[str, Any]:

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from pipeline.config import Settings
 from pipeline.messages import Plan
 
-COMPLEX_INTENTS: frozenset[str] = frozenset(
-    {"compare", "recommend", "gift_ideas", "troubleshoot", "multi_product", "explain"}
-)
+COMPLEX_INTENTS: frozenset[str] = frozenset({"comparison", "product_search", "general_advice"})
 """Intents whose answers weigh several products or explain trade-offs."""
 
 MAX_SIMPLE_STEPS = 2

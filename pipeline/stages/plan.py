@@ -3,9 +3,10 @@
 The planning itself is pipeline/planner (pure cores; `plan_turn` races the LLM against the deadline
 and falls back to the rules). This class binds it to its services: the LLM client (skipped in rules
 mode), the intent embeddings (optional: without `make models` the rules plan alone), and a bounded
-in-memory view of recent conversation state. Until the runtime feeds the `conversation-state` topic
-to this stage, the caller passes a conversation's history to `process(message, history=...)` or
-`remember(state)`; the stage keeps the last MAX_CONVERSATIONS of them.
+in-memory view of recent conversation state. That view follows the compacted `conversation-state`
+topic (render writes a conversation's state when a turn finishes), restored at start through the
+runtime's changelog table, so "the cheaper one" resolves against what the shopper was shown even
+after a restart. Tests pass history directly: `process(message, history=...)` or `remember(state)`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
@@ -31,6 +33,17 @@ MAX_CONVERSATIONS = 10_000
 """Conversations whose latest state the stage keeps (least recently used go first)."""
 
 
+class HistoryTable(Protocol):
+    """The changelog-backed table of conversation states (pipeline/runtime/table.py)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+OpenHistory = Callable[[Callable[[str, Any], None]], HistoryTable]
+
+
 class PlanStage:
     """Plans each request. `llm` and `embed` are optional services (None: rules only)."""
 
@@ -40,8 +53,11 @@ class PlanStage:
     output_topic = "plans"
 
     def __init__(self, options: PlannerOptions, *, llm: LlmClient | None = None, embed: EmbedFn | None = None,
-                 close_embed: Callable[[], None] | None = None, max_conversations: int = MAX_CONVERSATIONS) -> None:
+                 close_embed: Callable[[], None] | None = None, max_conversations: int = MAX_CONVERSATIONS,
+                 open_history: OpenHistory | None = None) -> None:
         self.options = options
+        self._open_history = open_history
+        self._history_table: HistoryTable | None = None
         self._llm = llm
         self._embed = embed
         self._close_embed = close_embed
@@ -53,8 +69,17 @@ class PlanStage:
     async def start(self) -> None:
         if self._embed is not None:
             self._embeddings = await IntentEmbeddings.load(self._embed)
+        if self._open_history is not None:
+            self._history_table = self._open_history(self._apply_state)
+            await self._history_table.start()
+
+    def _apply_state(self, key: str, value: Any) -> None:
+        if isinstance(value, ConversationState):
+            self.remember(value)
 
     async def stop(self) -> None:
+        if self._history_table is not None:
+            await self._history_table.stop()
         if self._llm is not None:
             await self._llm.aclose()
         if self._close_embed is not None:
@@ -96,9 +121,15 @@ def build(settings: Settings) -> PlanStage:
     options = PlannerOptions.from_settings(settings)
     llm = None if options.mode == "rules" else LlmClient(settings)
     embedder = _embedder(settings) if settings.planner_embeddings else None
+    # Opened here, outside the stage class, so the class stays free of Kafka (as in stages/alerts.py).
+    from pipeline.runtime.table import ChangelogTable
+
+    def open_history(apply: Callable[[str, Any], None]) -> HistoryTable:
+        return ChangelogTable(settings, "conversation-state", apply, what="conversation history")
+
     if embedder is None:
-        return PlanStage(options, llm=llm)
-    return PlanStage(options, llm=llm, embed=embedder.adense, close_embed=embedder.close)
+        return PlanStage(options, llm=llm, open_history=open_history)
+    return PlanStage(options, llm=llm, embed=embedder.adense, close_embed=embedder.close, open_history=open_history)
 
 
 def _embedder(settings: Settings) -> Embedder | None:

@@ -31,7 +31,7 @@ def test_simple_intent_gets_the_small_model() -> None:
 
 
 def test_complex_intent_gets_the_large_model() -> None:
-    assert ROUTER.for_answer(plan("compare")) == "large"
+    assert ROUTER.for_answer(plan("comparison")) == "large"
 
 
 def test_many_steps_make_a_plan_complex() -> None:

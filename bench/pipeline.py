@@ -1,0 +1,174 @@
+"""Time to first token and throughput through plan + retrieve + generate, against vLLM directly.
+
+In one run, for 1, 8 and 32 concurrent conversations:
+
+    direct     the same prompts streamed straight from the vLLM server (LlmClient)
+    pipeline   UserTurns produced to `requests`; plan (rules planner, so the planner's own model time
+               is excluded; it is measured by `python -m pipeline.eval.planner`), retrieve and generate
+               run as workers in this process; TTFT is request sent -> first TokenChunk on `tokens`
+
+TTFT overhead = pipeline p50 - direct p50 at the same concurrency. Throughput compares characters
+per second of answer text (the pipeline sees chunks, not tokens); direct tokens/s is reported too.
+Needs the broker, the LLM server (`make llm-up`), the models and an ingested catalog (`aisle ingest`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+import uuid
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench import BenchmarkSkipped
+from bench.runtime import percentile
+from pipeline import codec
+from pipeline.admin import apply_topics
+from pipeline.config import Settings
+from pipeline.generation.prompt import build_messages
+from pipeline.llm.client import LlmClient
+from pipeline.llm.router import ModelRouter
+from pipeline.messages import EvidenceBundle, TokenChunk, UserTurn
+from pipeline.runtime.worker import StageWorker
+from pipeline.stages.generate import GenerateStage
+from pipeline.stages.plan import build as build_plan
+from pipeline.stages.retrieve import RetrieveStage
+from pipeline.topics import load_topics
+
+CONCURRENCY = (1, 8, 32)
+MAX_TOKENS = 48
+QUESTIONS = [
+    "is this good for travel?", "how long does the battery last?", "what do reviewers complain about?",
+    "is it easy to clean?", "does it come with a warranty?", "what size is it?", "is it loud?",
+    "would it make a good gift?",
+]
+
+TARGETS = [
+    ("pipeline TTFT overhead p50 ms at 1 conversation", "c1.ttft_overhead_p50_ms", "<=", 30.0),
+    ("pipeline TTFT overhead p50 ms at 8 conversations", "c8.ttft_overhead_p50_ms", "<=", 30.0),
+    ("pipeline / direct aggregate throughput at 8", "c8.throughput_ratio", ">=", 0.9),
+    ("pipeline / direct aggregate throughput at 32", "c32.throughput_ratio", ">=", 0.9),
+]
+
+
+def _product_ids(settings: Settings, n: int) -> list[str]:
+    from pipeline.catalog import PRODUCTS_FILE, read_products
+
+    return [p.asin for _, p in zip(range(n), read_products(settings.shared_data / PRODUCTS_FILE))]
+
+
+async def _direct(settings: Settings, bundles: list[EvidenceBundle]) -> dict[str, float]:
+    router = ModelRouter.from_settings(settings)
+    ttft: list[float] = []
+    chars = tokens = 0
+    async with LlmClient(settings) as client:
+
+        async def one(bundle: EvidenceBundle) -> None:
+            nonlocal chars, tokens
+            start = time.monotonic()
+            first = True
+            async for chunk in client.stream_chat(build_messages(bundle), model=router.for_answer(bundle.plan),
+                                                  max_tokens=MAX_TOKENS, temperature=0.0, seed=0):
+                if first and chunk.text:
+                    ttft.append((time.monotonic() - start) * 1000)
+                    first = False
+                chars += len(chunk.text)
+                tokens += 1
+
+        started = time.monotonic()
+        await asyncio.gather(*(one(b) for b in bundles))
+        elapsed = time.monotonic() - started
+    return {"ttft_p50_ms": percentile(ttft, 0.5), "ttft_p99_ms": percentile(ttft, 0.99),
+            "chars_per_s": chars / elapsed, "tokens_per_s": tokens / elapsed}
+
+
+async def _pipeline(settings: Settings, n: int, products: list[str]) -> tuple[dict[str, float], list[EvidenceBundle]]:
+    """Run n conversations through the stages; returns the measurements and the evidence bundles
+    the pipeline built (so `direct` streams exactly the same prompts)."""
+    settings = dataclasses.replace(settings, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.", generate_max_tokens=MAX_TOKENS,
+                                   generate_grammar=False, planner_mode="rules")
+    apply_topics(settings, [s for s in load_topics(settings.default_partitions)
+                            if s.name in {"requests", "plans", "evidence", "tokens", "dead-letters"}])
+    stop = asyncio.Event()
+    workers = [StageWorker(build_plan(settings), settings), StageWorker(RetrieveStage(settings), settings),
+               StageWorker(GenerateStage(settings), settings)]
+    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+    tokens = AIOKafkaConsumer(settings.topic("tokens"), settings.topic("evidence"),
+                              bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest",
+                              fetch_max_wait_ms=5)
+    await tokens.start()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=0)
+    await producer.start()
+    sent_at: dict[str, float] = {}
+    first_at: dict[str, float] = {}
+    bundles: dict[str, EvidenceBundle] = {}
+    done: set[str] = set()
+    chars = 0
+    try:
+        await asyncio.sleep(3)  # groups assigned
+        start = time.monotonic()
+        for i in range(n):
+            conv = f"bench-{i}"
+            turn = UserTurn(conv, 0, 0, "bench", QUESTIONS[i % len(QUESTIONS)], page_product_id=products[i % len(products)])
+            sent_at[conv] = time.monotonic()
+            await producer.send(settings.topic("requests"), codec.encode(turn), key=conv.encode())
+        deadline = time.monotonic() + 600
+        while len(done) < n and time.monotonic() < deadline:
+            for records in (await tokens.getmany(timeout_ms=100)).values():
+                now = time.monotonic()
+                for record in records:
+                    message = codec.decode(record.value)
+                    if isinstance(message, EvidenceBundle):
+                        bundles[message.conversation_id] = message
+                    elif isinstance(message, TokenChunk):
+                        if message.text and message.conversation_id not in first_at:
+                            first_at[message.conversation_id] = now
+                        chars += len(message.text)
+                        if message.final:
+                            done.add(message.conversation_id)
+        elapsed = time.monotonic() - start
+    finally:
+        stop.set()
+        await producer.stop()
+        await tokens.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*tasks)
+    ttft = [(first_at[c] - sent_at[c]) * 1000 for c in first_at]
+    planner = [b.plan.planner_ms for b in bundles.values()]
+    return ({"ttft_p50_ms": percentile(ttft, 0.5), "ttft_p99_ms": percentile(ttft, 0.99),
+             "chars_per_s": chars / elapsed, "planner_p50_ms": percentile(planner, 0.5) if planner else 0.0,
+             "answered": float(len(done))},
+            [bundles[c] for c in sorted(bundles)])
+
+
+async def run_async(settings: Settings) -> dict[str, Any]:
+    try:
+        httpx.get(f"{settings.llm_url}/models", timeout=2.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise BenchmarkSkipped(f"the LLM server at {settings.llm_url} is not reachable ({exc}); run make llm-up") from exc
+    products = _product_ids(settings, 50)
+    results: dict[str, Any] = {}
+    for n in CONCURRENCY:
+        pipeline, bundles = await _pipeline(settings, n, products)
+        direct = await _direct(settings, bundles)
+        results[f"c{n}"] = {
+            "direct": direct,
+            "pipeline": pipeline,
+            "ttft_overhead_p50_ms": pipeline["ttft_p50_ms"] - direct["ttft_p50_ms"],
+            "throughput_ratio": pipeline["chars_per_s"] / direct["chars_per_s"] if direct["chars_per_s"] else 0.0,
+        }
+    return results
+
+
+def run(settings: Settings | None = None) -> dict[str, Any]:
+    return asyncio.run(run_async(settings or Settings.from_env()))
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))
