@@ -18,12 +18,14 @@ import json
 import random
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 TEXT_FILL = " the kettle boils fast"
 IDLE_EXIT_S = 3.0
 """The load client stops once no frame has arrived for this long (after the first one)."""
 MAX_RUN_S = 60.0
+"""Cap on one load client's run, whatever happens."""
 
 
 def frame_text(phase: str) -> str:
@@ -113,7 +115,15 @@ async def _load(url: str, sockets: int, out: str) -> None:
         conversations.append(session["conversation_id"])
         return ws
 
+    closed = [0]
+
     async def read(ws: ClientConnection) -> None:
+        try:
+            await _read(ws)
+        finally:
+            closed[0] += 1  # the gateway closes a socket whose queue overflowed (1013); counted, not retried
+
+    async def _read(ws: ClientConnection) -> None:
         async for raw in ws:
             now = time.time_ns()
             text = raw if isinstance(raw, str) else raw.decode()
@@ -136,16 +146,18 @@ async def _load(url: str, sockets: int, out: str) -> None:
     print("READY " + json.dumps(conversations), flush=True)
     readers = [asyncio.create_task(read(ws)) for ws in opened]
     started = time.monotonic()
+    # Runs until every frame sent has had its chance: the producer is done (the parent creates
+    # `out`.done) and nothing arrived for IDLE_EXIT_S, or every socket is closed.
+    done_flag = Path(out + ".done")
     while time.monotonic() - started < MAX_RUN_S:
         await asyncio.sleep(0.2)
-        if last_arrival[0] and time.monotonic() - last_arrival[0] > IDLE_EXIT_S:
-            break
-        if all(task.done() for task in readers):
+        idle = not last_arrival[0] or time.monotonic() - last_arrival[0] > IDLE_EXIT_S
+        if (done_flag.exists() and idle) or all(task.done() for task in readers):
             break
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"closed": closed[0]}
     for name, phase in phases.items():
         lat = sorted(phase.latencies_ms)
         result[name] = {"count": phase.count, "first_ns": phase.first_ns, "last_ns": phase.last_ns,

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from bench import BenchmarkSkipped
 from pipeline.admin import apply_topics
 from pipeline.config import Settings
 from pipeline.errors import AisleError
@@ -143,6 +144,7 @@ def _measure(server: subprocess.Popen[str], url: str, sockets: int, spec: dict[s
                 producer = _proc("produce", feed[0], str(ids_file), *feed[1:], stdout=subprocess.PIPE)
                 printed, _ = producer.communicate(timeout=TIER_TIMEOUT_S)
                 sent = json.loads(printed.rpartition("SENT ")[2] or "{}")
+            Path(out + ".done").touch()
             load.wait(TIER_TIMEOUT_S)
             received = json.loads(Path(out).read_text())
         finally:
@@ -152,7 +154,8 @@ def _measure(server: subprocess.Popen[str], url: str, sockets: int, spec: dict[s
     steady, flood = _phase_stats(received["S"], sampler), _phase_stats(received["F"], sampler)
     if sent:
         steady["produced"], flood["produced"] = float(sent.get("S", 0)), float(sent.get("F", 0))
-    return {"sockets": float(sockets), "load_avg_1m": round(load_avg, 2), "steady": steady, "flood": flood}
+    return {"sockets": float(sockets), "load_avg_1m": round(load_avg, 2), "steady": steady, "flood": flood,
+            "sockets_closed_early": float(received["closed"]) if feed is not None else 0.0}
 
 
 def bench_gateway(base: Settings, sockets: int) -> dict[str, Any]:
@@ -194,8 +197,6 @@ def bench_baseline(sockets: int) -> dict[str, Any]:
 
 
 def run(settings: Settings | None = None) -> dict[str, Any]:
-    from bench.__main__ import BenchmarkSkipped
-
     base = settings or Settings.from_env()
     host, _, port = base.kafka_bootstrap_servers.split(",")[0].rpartition(":")
     with socket.socket() as sock:
