@@ -15,7 +15,9 @@
 #   AISLE_LLM_DTYPE [auto]                auto: bfloat16 with AVX-512 BF16, else float32
 #   AISLE_LLM_EAGER [0]                   1: skip torch.compile (faster start, slower tokens)
 #   AISLE_LLM_SPECULATIVE []              ngram: prompt-lookup speculative decoding (lossless)
-#   AISLE_LLM_READY_TIMEOUT_S [300]       how long `up` waits for /health
+#   AISLE_LLM_SINGLE_PROCESS [0]          1: engine and model in the API server's process (no busy-wait
+#                                         hand-offs between processes sharing one core)
+#   AISLE_LLM_READY_TIMEOUT_S [600]       how long `up` waits for /health (a cold compile on one busy core: ~5 min)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +33,8 @@ max_num_seqs=${AISLE_LLM_MAX_NUM_SEQS:-16}
 dtype=${AISLE_LLM_DTYPE:-auto}
 eager=${AISLE_LLM_EAGER:-0}
 speculative=${AISLE_LLM_SPECULATIVE:-}
-ready_timeout_s=${AISLE_LLM_READY_TIMEOUT_S:-300}
+single_process=${AISLE_LLM_SINGLE_PROCESS:-0}
+ready_timeout_s=${AISLE_LLM_READY_TIMEOUT_S:-600}
 # One pid and log per port, so a second server (e.g. a speculative-decoding trial) can run beside.
 pidfile=$home/run/vllm-$port.pid
 log=$home/logs/vllm-$port.log
@@ -59,6 +62,11 @@ server_args() {
     --structured-outputs-config '{"backend":"xgrammar","disable_any_whitespace":true}'
     --generation-config vllm --disable-uvicorn-access-log)
   if [[ $eager == 1 ]]; then args+=(--enforce-eager); fi
+  mp_env=(VLLM_ENABLE_V1_MULTIPROCESSING=1)
+  if [[ $single_process == 1 ]]; then
+    args+=(--distributed-executor-backend uni)
+    mp_env=(VLLM_ENABLE_V1_MULTIPROCESSING=0 OMP_NUM_THREADS=1)
+  fi
   case $speculative in
     "") ;;
     ngram) args+=(--speculative-config
@@ -74,15 +82,18 @@ up() {
   if pid_alive; then echo "vllm: already running (pid $(cat "$pidfile")) at $url"; return; fi
   if port_open; then echo "vllm: something else listens on 127.0.0.1:$port; using it"; return; fi
   server_args
-  local mode=compiled; [[ $eager == 1 ]] && mode=eager
+  local mode=compiled; [[ $eager == 1 ]] && mode=eager; [[ $single_process == 1 ]] && mode+=", one process"
   echo "vllm: starting $served_names on $url (cpus $cpus, $dtype, $mode, kv ${kv_cache_mb} MB${speculative:+, speculative $speculative})"
   echo "=== $(date -Is) ${args[*]}" >> "$log"
   local started=$SECONDS
   # setsid: the server and its engine process share one process group that `down` stops as a whole.
+  # VLLM_USE_AOT_COMPILE=0: vLLM 0.32's AOT artefacts fail to load on CPU ("'function' object has no
+  # attribute 'finalize_loading'"), so every start recompiled; the older compile cache is reused.
   # Pinning matters: vLLM's engine busy-waits and starves every process sharing its cores.
-  env VLLM_CPU_OMP_THREADS_BIND="$cpus" VLLM_CPU_NUM_OF_RESERVED_CPU=0 VLLM_HOST_IP=127.0.0.1 \
+  env "${mp_env[@]}" VLLM_CPU_OMP_THREADS_BIND="$cpus" VLLM_CPU_NUM_OF_RESERVED_CPU=0 VLLM_HOST_IP=127.0.0.1 \
     VLLM_NO_USAGE_STATS=1 VLLM_DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-    VLLM_CACHE_ROOT="$home/cache/vllm" \
+    VLLM_CACHE_ROOT="$home/cache/vllm" TORCHINDUCTOR_CACHE_DIR="$home/cache/torchinductor" \
+    VLLM_USE_AOT_COMPILE="${VLLM_USE_AOT_COMPILE:-0}" \
     setsid nohup taskset -c "$cpus" "$vpy" "${args[@]}" >> "$log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
   while ((SECONDS - started < ready_timeout_s)); do
