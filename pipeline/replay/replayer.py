@@ -145,15 +145,7 @@ class Replayer:
                     by_conversation.setdefault(event.conversation, []).append(event)
                 senders = [asyncio.create_task(self._conversation(producer, events, start))
                            for events in by_conversation.values()]
-                # a collector that dies (broker gone) ends the run instead of leaving senders waiting
-                await asyncio.wait([*senders, collector], return_when=asyncio.FIRST_EXCEPTION)
-                if collector.done():
-                    for task in senders:
-                        task.cancel()
-                    await asyncio.wait(senders)
-                    collector.result()
-                for task in senders:
-                    task.result()
+                await self._watch(senders, collector)
                 await self._await_responses()
             finally:
                 for task in (collector, sampler):
@@ -165,6 +157,21 @@ class Replayer:
             await consumer.stop()
             await producer.stop()
         return self._result(started_at_ms)
+
+    @staticmethod
+    async def _watch(senders: list[asyncio.Task[None]], collector: asyncio.Task[None]) -> None:
+        """Wait for every sender. A failed sender, or a collector that stops (it only stops by failing,
+        e.g. the broker is gone), cancels the rest and raises its error."""
+        pending: set[asyncio.Task[None]] = {*senders, collector}
+        while pending - {collector}:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            failed = [t for t in done if t is collector or (not t.cancelled() and t.exception() is not None)]
+            if failed:
+                for task in senders:
+                    task.cancel()
+                await asyncio.wait(senders)
+                failed[0].result()
+                raise BrokerUnavailableError("replay: the collector stopped")
 
     async def _assign_at_end(self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer) -> None:
         names = ["frames", "responses", "dead-letters"] + (["evidence"] if self.options.keep_frames else [])

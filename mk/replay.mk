@@ -1,0 +1,16 @@
+# Record, replay and answer evaluation (docs/replay.md).
+
+.PHONY: test-replay test-replay-kafka replay-sample eval-answers
+
+test-replay: $(VENV)/.installed  ## unit tests: traffic format, report, compare, ROUGE-L, answer scoring, AISLE_RECORD
+	$(PY) -m pytest tests/unit/replay tests/unit/eval/test_text_metrics.py tests/unit/eval/test_answers.py -q
+
+test-replay-kafka: $(VENV)/.installed  ## record from the topics, and a 3-turn replay through the pipeline (needs llm-up)
+	$(PY) -m pytest tests/integration/test_replay.py -q
+
+replay-sample: $(VENV)/.installed  ## replay docs/traffic/sample.jsonl against the running pipeline (make run first)
+	$(VENV)/bin/aisle replay docs/traffic/sample.jsonl --speed 2 --concurrency 4
+
+eval-answers: $(VENV)/.installed  ## answer quality on 40 ePQA questions and 10 review summaries, stages in-process
+	$(VENV)/bin/aisle eval answers --direct --limit 40 --set epqa --out docs/eval/answers_epqa.json
+	$(VENV)/bin/aisle eval answers --direct --limit 10 --set reviews --out docs/eval/answers_reviews.json
