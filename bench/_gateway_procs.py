@@ -14,6 +14,7 @@ client buckets what it receives by phase: count, first and last arrival, and sen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -118,10 +119,11 @@ async def _load(url: str, sockets: int, out: str) -> None:
     closed = [0]
 
     async def read(ws: ClientConnection) -> None:
-        try:
+        from websockets.exceptions import ConnectionClosed
+
+        with contextlib.suppress(ConnectionClosed):
             await _read(ws)
-        finally:
-            closed[0] += 1  # the gateway closes a socket whose queue overflowed (1013); counted, not retried
+        closed[0] += 1  # closed by the server (1013 when its queue overflowed): counted, not retried
 
     async def _read(ws: ClientConnection) -> None:
         async for raw in ws:

@@ -214,7 +214,7 @@ def run(settings: Settings | None = None) -> dict[str, Any]:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        "| sockets | server | load | steady frames/s | p50 ms | p99 ms | flood frames/s | server CPU share | frames per CPU-s |",
+        "| sockets | server | load 1m | steady frames/s | p50 ms | p99 ms | flood frames/s | server CPU share | frames per CPU-s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for tier, both in results.items():
