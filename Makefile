@@ -32,7 +32,8 @@ test: setup  ## unit tests, then integration tests against the real broker and v
 	@# vLLM is several GB and minutes to start: if it cannot come up, the tests that need it skip and
 	@# say why (-rs prints the reasons) instead of the whole run failing.
 	$(MAKE) llm-up || echo "WARNING: the vLLM server did not start; tests that need it will be skipped"
-	$(PY) -m pytest tests/integration -q -rs
+	$(MAKE) browser-deps || echo "WARNING: Chromium or playwright could not be installed; the browser test will be skipped"
+	$(PY) -m pytest tests/integration tests/browser -q -rs
 
 test-unit: $(VENV)/.installed  ## only the tests that need no broker
 	$(PY) -m pytest tests/unit -q
