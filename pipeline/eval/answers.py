@@ -43,7 +43,7 @@ EPQA_FILE = Path("eval") / "epqa_visible.jsonl"
 REVIEWS_FILE = Path("eval") / "review_summaries.jsonl"
 REVIEW_QUESTION = "summarize the reviews"
 _ABSTAIN = re.compile(
-    r"\b(not (available|mentioned|listed|specified|stated|sure|provided|found)|no (information|mention|details?|data)"
+    r"\b(not (available|mentioned|listed|specified|stated|sure|provided|found)|no (information|mention|details?|data|evidence)"
     r"|(don't|do not|cannot|can't|couldn't|could not) (know|find|say|tell|confirm)|unable to|unknown)\b")
 
 EvalProgress = Callable[[str, int, int], None]

@@ -47,7 +47,8 @@ def test_without_a_reference_the_answer_should_abstain() -> None:
     item = EvalItem("epqa", "2", "B1", "does it fit a 2010 model?", [])
     assert score(item, outcome("Sorry, that is not mentioned on the page.", [], []))["abstained"] is True
     assert score(item, outcome("Yes, it fits.", [], []))["abstained"] is False
-    assert abstains("I could not find that") and not abstains("It is available in blue")
+    assert abstains("I could not find that") and abstains("No evidence found.")
+    assert not abstains("It is available in blue")
 
 
 def test_a_missing_turn_counts_as_unanswered() -> None:
