@@ -228,11 +228,16 @@ def _wait(future: Any, what: str) -> Any:
         raise BrokerUnavailableError(f"{what}: {exc}") from exc
 
 
-def consumer_lag(settings: Settings, group_id: str, topic: str) -> int | None:
+def admin_client(settings: Settings) -> AdminClient:
+    """An admin client for repeated calls (each new client costs a connection and a log line)."""
+    return _admin(settings)
+
+
+def consumer_lag(settings: Settings, group_id: str, topic: str, admin: AdminClient | None = None) -> int | None:
     """Messages of `topic` (a declared name) not yet committed by `group_id`; None if unknown."""
     from confluent_kafka import ConsumerGroupTopicPartitions
 
-    admin = _admin(settings)
+    admin = admin or _admin(settings)
     name = settings.topic(topic)
     try:
         partitions = _existing(admin, settings).get(name, 0)

@@ -422,7 +422,7 @@ def status(ctx: _Context) -> None:
     """Health of every part, and each stage's consumer lag."""
     import httpx
 
-    from pipeline.admin import consumer_lag
+    from pipeline.admin import admin_client, consumer_lag
     from pipeline.launcher import COMPONENTS, GATEWAY, process_status
     from pipeline.runtime.service import STAGE_INPUTS
 
@@ -437,6 +437,7 @@ def status(ctx: _Context) -> None:
         table.add_row("kafka", "[green]up[/]", f"{s.kafka_bootstrap_servers}; "
                       + (f"missing topics: {', '.join(missing)}" if missing else "all topics present"))
         kafka_up = True
+        admin = admin_client(s)
     except AisleError as exc:
         table.add_row("kafka", "[red]down[/]", str(exc))
         kafka_up = False
@@ -452,7 +453,7 @@ def status(ctx: _Context) -> None:
         detail = f"pid {proc.pid}" if proc.alive else f"log {proc.log}"
         if name in STAGE_INPUTS and kafka_up:
             topic = STAGE_INPUTS[name]
-            lag = consumer_lag(s, f"{s.topic_prefix}{name}", topic)
+            lag = consumer_lag(s, f"{s.topic_prefix}{name}", topic, admin)
             detail += f"; lag {lag if lag is not None else '?'} on {topic}"
         table.add_row(name, state, detail)
     console.print(table)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.catalog import PRODUCTS_FILE, MalformedLine
+from pipeline.catalog import PRODUCTS_FILE, REVIEW_SETS_FILE, MalformedLine
 from pipeline.config import Settings
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import PassageIndex
@@ -22,7 +22,7 @@ from pipeline.retrieval.ingest import ingest_catalog
 from pipeline.store.loader import LoadReport, load_shared_catalog
 from pipeline.store.sqlite import open_store
 
-INDEX_FORMAT = "passages-v1"
+INDEX_FORMAT = "passages-v2"
 """Bump when pipeline/retrieval/passages.py changes what it indexes, to force a re-index."""
 
 Progress = Callable[[str, int, int], None]
@@ -43,9 +43,11 @@ def _stamp_path(settings: Settings) -> Path:
 
 
 def _catalog_digest(settings: Settings) -> str:
-    digest = hashlib.sha256((settings.shared_data / PRODUCTS_FILE).read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for name in (PRODUCTS_FILE, REVIEW_SETS_FILE):
+        digest.update((settings.shared_data / name).read_bytes())
     where = settings.qdrant_url or str(settings.home / "qdrant")
-    return hashlib.sha256(f"{INDEX_FORMAT}|{where}|{digest}".encode()).hexdigest()
+    return hashlib.sha256(f"{INDEX_FORMAT}|{where}|{digest.hexdigest()}".encode()).hexdigest()
 
 
 def index_is_current(settings: Settings) -> bool:

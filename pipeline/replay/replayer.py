@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from pipeline import codec
-from pipeline.admin import consumer_lag
+from pipeline.admin import admin_client, consumer_lag
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError, DecodeError
 from pipeline.messages import DeadLetter, EvidenceBundle, Feedback, Frame, TurnResponse, UserTurn
@@ -277,9 +277,11 @@ class Replayer:
 
     async def _sample_lag(self) -> None:
         groups = {stage: f"{self.settings.topic_prefix}{stage}" for stage in STAGE_INPUTS}
+        admin = await asyncio.to_thread(admin_client, self.settings)
 
         def sample() -> dict[str, int | None]:
-            return {stage: consumer_lag(self.settings, group, STAGE_INPUTS[stage]) for stage, group in groups.items()}
+            return {stage: consumer_lag(self.settings, group, STAGE_INPUTS[stage], admin)
+                    for stage, group in groups.items()}
 
         while True:
             at_ms = _now_ms()

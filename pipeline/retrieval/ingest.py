@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from pipeline.catalog import PRODUCTS_FILE, Product, infer_category, read_products
+from pipeline.catalog import (
+    PRODUCTS_FILE,
+    REVIEW_SETS_FILE,
+    Product,
+    infer_category,
+    read_products,
+    read_review_sets,
+    review_set_category,
+)
 from pipeline.config import Settings
 from pipeline.retrieval.index import PassageIndex, Progress
-from pipeline.retrieval.passages import Passage, PayloadValue, passages_for
+from pipeline.retrieval.passages import Passage, PayloadValue, passages_for, review_set_passages
 
 
 def catalog_products(settings: Settings, limit: int | None = None) -> list[Product]:
@@ -46,7 +54,17 @@ async def ingest_catalog(
 ) -> int:
     """Index the catalog (or its first `limit` products); returns the passages written.
 
+    The review sets (products known only by their reviews) are indexed too, unless `limit` is given.
     Idempotent: point ids are deterministic, so running it again rewrites the same points.
     """
     passages = list(catalog_passages(catalog_products(settings, limit)))
+    if limit is None:
+        passages += list(review_sets_passages(settings))
     return await index.upsert(passages, progress=progress)
+
+
+def review_sets_passages(settings: Settings) -> Iterator[Passage]:
+    """Review passages of every review set, so "what do customers say" finds them."""
+    for review_set in read_review_sets(settings.shared_data / REVIEW_SETS_FILE):
+        yield from review_set_passages(review_set.asin, [r.text for r in review_set.reviews],
+                                       category=review_set_category(review_set))

@@ -6,7 +6,8 @@ Kinds (the `kind` payload field):
     attribute    one attribute rendered as "name: value" (e.g. "item weight: 0.4 pounds")
     bullet       one bullet-point sentence
     description  one description sentence
-    review       one review sentence (the catalog keeps reviews sentence by sentence)
+    review       one review sentence (the catalog keeps reviews sentence by sentence), or a few
+                 sentences of a whole review from the review sets (products without a page)
     qa           one community Q&A pair, "question ... answer ..."
 
 Every passage's point id is uuid5(kind, product id, text), so ingesting the same catalog twice
@@ -149,3 +150,40 @@ def passages_for(
     candidates += [make(REVIEW, text) for text in page.reviews]
     candidates += [make(QA, qa_text(qa.question, qa.answer)) for qa in page.community_qa]
     yield from (p for p in candidates if p is not None)
+
+
+REVIEW_CHUNK_CHARS = 300
+"""Whole reviews are cut into chunks of whole sentences up to about this length: MiniLM reads only
+256 word pieces, and a shopper's question usually concerns one or two sentences of a review."""
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def review_chunks(text: str, max_chars: int = REVIEW_CHUNK_CHARS) -> list[str]:
+    """`text` as consecutive chunks of whole sentences (a longer sentence stands alone)."""
+    chunks: list[str] = []
+    current = ""
+    for sentence in (s.strip() for s in _SENTENCE_END.split(text)):
+        if not sentence:
+            continue
+        if current and len(current) + 1 + len(sentence) > max_chars:
+            chunks.append(current)
+            current = sentence
+        else:
+            current = f"{current} {sentence}".strip()
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def review_set_passages(asin: str, reviews: Sequence[str], category: str | None = None) -> Iterator[Passage]:
+    """Review passages of a product known only by its reviews (catalog/review_sets.jsonl)."""
+    base: dict[str, PayloadValue] = {"category": category} if category else {}
+    seen: set[str] = set()
+    for review in reviews:
+        for text in review_chunks(review):
+            pid = point_id(REVIEW, asin, text)
+            if pid in seen:
+                continue
+            seen.add(pid)
+            payload = {**base, "kind": REVIEW, "product_id": asin, "text": text}
+            yield Passage(point_id=pid, kind=REVIEW, product_id=asin, text=text, payload=payload)

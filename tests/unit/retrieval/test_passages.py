@@ -68,3 +68,16 @@ def test_summary_has_title_key_attributes_and_bullets_but_not_part_numbers() -> 
     assert attribute_text("item_weight", "1.2 kilograms") in summary
     assert "boils in three minutes." in summary
     assert "ak-17" not in summary
+
+
+def test_whole_reviews_are_cut_into_sentence_chunks_with_stable_ids() -> None:
+    from pipeline.retrieval.passages import review_chunks, review_set_passages
+
+    review = "Great boots. " * 40 + "They leaked after a week!"
+    chunks = review_chunks(review, max_chars=100)
+    assert all(len(c) <= 100 for c in chunks) and " ".join(chunks) == review.strip()
+    assert chunks[-1].endswith("They leaked after a week!")
+    passages = list(review_set_passages("R1", [review, review], category="boots"))
+    assert len(passages) == len(set(chunks)), "a repeated chunk is indexed once"
+    assert {p.kind for p in passages} == {"review"} and passages[0].payload["category"] == "boots"
+    assert [p.point_id for p in review_set_passages("R1", [review])] == [p.point_id for p in passages]
