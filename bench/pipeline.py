@@ -92,7 +92,7 @@ async def _pipeline(settings: Settings, n: int, products: list[str]) -> tuple[di
     settings = dataclasses.replace(settings, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.", generate_max_tokens=MAX_TOKENS,
                                    generate_grammar=False, planner_mode="rules")
     apply_topics(settings, [s for s in load_topics(settings.default_partitions)
-                            if s.name in {"requests", "plans", "evidence", "tokens", "dead-letters"}])
+                            if s.name in {"requests", "plans", "evidence", "tokens", "dead-letters", "conversation-state"}])
     stop = asyncio.Event()
     workers = [StageWorker(build_plan(settings), settings), StageWorker(RetrieveStage(settings), settings),
                StageWorker(GenerateStage(settings), settings)]
@@ -118,6 +118,10 @@ async def _pipeline(settings: Settings, n: int, products: list[str]) -> tuple[di
             await producer.send(settings.topic("requests"), codec.encode(turn), key=conv.encode())
         deadline = time.monotonic() + 600
         while len(done) < n and time.monotonic() < deadline:
+            for task in tasks:
+                if task.done():
+                    task.result()  # a worker that died (e.g. a missing topic) ends the run with its error
+                    raise RuntimeError("a stage worker stopped during the benchmark")
             for records in (await tokens.getmany(timeout_ms=100)).values():
                 now = time.monotonic()
                 for record in records:

@@ -38,7 +38,7 @@ from pipeline.retrieval.passages import EVIDENCE_KINDS, Passage, point_id
 TIERS = (1_000, 10_000, 100_000)
 BASE_PRODUCTS = 40
 QUERIES = 200
-TIER_BUDGET_S = 900.0
+TIER_BUDGET_S = 300.0
 BATCH = 512
 _JITTER = 0.02
 TARGETS = [("filtered hybrid query p99 at 100k products (ms)", "tiers.100000.query_ms_p99", "<=", 25.0)]

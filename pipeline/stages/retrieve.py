@@ -12,6 +12,7 @@ budget so the prompt stays small.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
 from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, RetrievalStep, StepFailure
 from pipeline.retrieval.embedder import Embedder
-from pipeline.retrieval.index import PassageIndex, SearchFilter
+from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
 from pipeline.stage import Output
 from pipeline.store.base import Store
 from pipeline.store.records import SearchFilters
@@ -94,11 +95,18 @@ def fuse(ranked_lists: Sequence[Sequence[EvidenceItem]], limits: EvidenceLimits)
 
 
 class PassageFetcher:
-    """Products, reviews and Q&A from the passage index; store filters narrow the products first."""
+    """Products, reviews and Q&A from the passage index; store filters narrow the products first.
 
-    def __init__(self, index: PassageIndex, store: Store) -> None:
+    A plan usually asks for several passage sources about the same products with the same query
+    (products, reviews, qa). Each index search costs one scan in embedded Qdrant, so the steps of
+    one plan that differ only in kind share one search over all kinds, split afterwards.
+    """
+
+    def __init__(self, index: PassageIndex, store: Store, remembered: int = 256) -> None:
         self.index = index
         self.store = store
+        self._shared: OrderedDict[tuple[object, ...], asyncio.Task[list[Hit]]] = OrderedDict()
+        self._remembered = remembered
 
     async def __call__(self, step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
         product_ids = list(step.product_ids)
@@ -109,13 +117,22 @@ class PassageFetcher:
                 return []
         query = step.query or plan.request.text
         category = step.filters.get("category")
-        where = SearchFilter(
-            product_ids=tuple(product_ids),
-            kinds=_PASSAGE_KINDS.get(step.source, ()),
-            categories=(category,) if category and filters is None else (),
-        )
-        result = await self.index.search(query, where=where, limit=step.limit)
-        return [EvidenceItem(hit.kind, hit.text, hit.score, hit.product_id, hit.point_id) for hit in result.hits]
+        categories = (category,) if category and filters is None else ()
+        kinds = _PASSAGE_KINDS.get(step.source, ())
+        key = (plan.conversation_id, plan.turn, query, tuple(product_ids), categories)
+        search = self._shared.get(key)
+        if search is None:
+            where = SearchFilter(product_ids=tuple(product_ids), categories=categories)
+            limit = sum(s.limit for s in plan.steps if s.source in _PASSAGE_KINDS)
+            search = asyncio.ensure_future(self._search(query, where, max(limit, step.limit)))
+            self._shared[key] = search
+            while len(self._shared) > self._remembered:
+                self._shared.popitem(last=False)
+        hits = [hit for hit in await asyncio.shield(search) if not kinds or hit.kind in kinds]
+        return [EvidenceItem(hit.kind, hit.text, hit.score, hit.product_id, hit.point_id) for hit in hits[: step.limit]]
+
+    async def _search(self, query: str, where: SearchFilter, limit: int) -> list[Hit]:
+        return list((await self.index.search(query, where=where, limit=limit)).hits)
 
 
 def _store_filters(filters: Mapping[str, str]) -> SearchFilters | None:
@@ -241,6 +258,8 @@ class RetrieveStage:
         self._store = await open_store(self.settings)
         self._embedder = Embedder(self.settings.home / "models")
         self._index = PassageIndex.open(self.settings, self._embedder)
+        # Load the models and the index now, not on the first shopper's question.
+        await self._index.search("warm up", limit=1)
         passages = PassageFetcher(self._index, self._store)
         stored = StoreFetcher(self._store)
         self._fetchers = {"products": passages, "reviews": passages, "qa": passages,
