@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
@@ -41,6 +42,8 @@ DEFAULT_MODE: SearchMode = "dense"
 COLLECTION = "aisle_passages"
 DENSE = "dense"
 BM25 = "bm25"
+_FAST_PATH_MAX_PRODUCTS = 20
+"""Product-scoped dense searches over at most this many products skip embedded Qdrant's filter scan."""
 MAX_QUERY_CHARS = 2_000
 """Longer queries are refused: no shopper types this much, and MiniLM reads only 256 word pieces."""
 _FILTER_FIELDS = {"kind": models.PayloadSchemaType.KEYWORD, "product_id": models.PayloadSchemaType.KEYWORD,
@@ -92,6 +95,7 @@ class PassageIndex:
         self._local = local
         self._collection = collection
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant")
+        self._points_by_product: dict[str, list[str]] | None = None
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder, collection: str = COLLECTION) -> PassageIndex:
@@ -172,6 +176,7 @@ class PassageIndex:
             for p, d, s in zip(batch, dense, sparse, strict=True)
         ]
         await self._call(self._client.upsert, self._collection, points=points, wait=True)
+        self._points_by_product = None
 
     # ---- reading ---------------------------------------------------------------------------------
 
@@ -196,6 +201,11 @@ class PassageIndex:
         """Search with precomputed query vectors (lets benchmarks time the index alone)."""
         if not await self._call(self._client.collection_exists, self._collection):
             return SearchResult(hits=(), mode=mode, reason="the index is empty (run ingestion first)")
+        if self._local and mode == "dense" and 0 < len(where.product_ids) <= _FAST_PATH_MAX_PRODUCTS:
+            hits = await self._call(self._product_scoped_dense, dense, where, limit)
+            if hits:
+                return SearchResult(hits=hits, mode=mode)
+            return SearchResult(hits=(), mode=mode, reason=await self._why_empty(where))
         qfilter = _qdrant_filter(where)
         # Hybrid fuses deeper lists than it returns, so a passage ranked 12th by both can still rise.
         depth = limit if mode != "hybrid" else max(limit * 3, 30)
@@ -220,6 +230,49 @@ class PassageIndex:
         if hits:
             return SearchResult(hits=hits, mode=mode)
         return SearchResult(hits=(), mode=mode, reason=await self._why_empty(where))
+
+    def _product_scoped_dense(self, dense: Sequence[float], where: SearchFilter, limit: int) -> tuple[Hit, ...]:
+        """Exact dense search over a few products' passages, for embedded mode (runs on the qdrant thread).
+
+        Embedded Qdrant evaluates a payload filter in Python for every point (about 15 µs each: 190 ms
+        at 12,600 passages on our machine), while a product has a few dozen passages. So the points of
+        each product are looked up by id, from a map built once by one scroll, and scored here with
+        the same cosine Qdrant uses. A Qdrant server has payload indexes and needs none of this.
+        """
+        if self._points_by_product is None:
+            by_product: dict[str, list[str]] = {}
+            offset: Any = None
+            while True:
+                points, offset = self._client.scroll(self._collection, limit=2_048, offset=offset,
+                                                     with_payload=["product_id"], with_vectors=False)
+                for point in points:
+                    by_product.setdefault(str((point.payload or {}).get("product_id", "")), []).append(str(point.id))
+                if offset is None:
+                    break
+            self._points_by_product = by_product
+        ids = [pid for product in where.product_ids for pid in self._points_by_product.get(product, ())]
+        if not ids:
+            return ()
+        points = self._client.retrieve(self._collection, ids, with_payload=True, with_vectors=[DENSE])
+        query = np.asarray(dense, dtype=np.float32)
+        query /= max(float(np.linalg.norm(query)), 1e-12)
+        scored: list[Hit] = []
+        for point in points:
+            payload = point.payload or {}
+            if where.kinds and payload.get("kind") not in where.kinds:
+                continue
+            if where.categories and payload.get("category") not in where.categories:
+                continue
+            vectors = point.vector if isinstance(point.vector, dict) else {}
+            vector = np.asarray(vectors.get(DENSE, ()), dtype=np.float32)
+            if vector.size != query.size:
+                continue
+            score = float(vector @ query / max(float(np.linalg.norm(vector)), 1e-12))
+            scored.append(Hit(point_id=str(point.id), score=score, kind=str(payload.get("kind", "")),
+                              product_id=str(payload.get("product_id", "")), text=str(payload.get("text", "")),
+                              payload=payload))
+        scored.sort(key=lambda hit: -hit.score)
+        return tuple(scored[:limit])
 
     async def _why_empty(self, where: SearchFilter) -> str:
         if where.product_ids and await self.count(SearchFilter(product_ids=where.product_ids)) == 0:

@@ -258,8 +258,8 @@ class RetrieveStage:
         self._store = await open_store(self.settings)
         self._embedder = Embedder(self.settings.home / "models")
         self._index = PassageIndex.open(self.settings, self._embedder)
-        # Load the models and the index now, not on the first shopper's question.
-        await self._index.search("warm up", limit=1)
+        # Load the models and the index (and its product map) now, not on the first shopper's question.
+        await self._index.search("warm up", limit=1, where=SearchFilter(product_ids=("warm-up",)))
         passages = PassageFetcher(self._index, self._store)
         stored = StoreFetcher(self._store)
         self._fetchers = {"products": passages, "reviews": passages, "qa": passages,

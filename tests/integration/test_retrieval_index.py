@@ -88,3 +88,23 @@ async def test_odd_queries_return_no_hits_and_a_reason(index: PassageIndex, quer
         result = await index.search(query, mode=mode, where=where)
         assert result.hits == ()
         assert result.reason is not None and reason_part in result.reason
+
+
+async def test_embedded_product_scoped_search_matches_qdrants_filtered_search(index: PassageIndex) -> None:
+    """The embedded-mode fast path (points looked up by product, scored here) must rank exactly as
+    Qdrant's own filtered search does."""
+    products = [p.asin for p in _products()[:3]]
+    for query in ("how big is it", "what do reviewers say about quality"):
+        for kinds in ((), ("review", "qa")):
+            where = SearchFilter(product_ids=tuple(products[:2]), kinds=kinds)
+            fast = await index.search(query, mode="dense", where=where, limit=8)
+            index._local = False  # the server path: Qdrant evaluates the filter
+            try:
+                reference = await index.search(query, mode="dense", where=where, limit=8)
+            finally:
+                index._local = True
+            assert [h.point_id for h in fast.hits] == [h.point_id for h in reference.hits]
+            assert all(abs(a.score - b.score) < 1e-5 for a, b in zip(fast.hits, reference.hits))
+            assert all(h.product_id in products[:2] and (not kinds or h.kind in kinds) for h in fast.hits)
+    unknown = await index.search("anything", mode="dense", where=SearchFilter(product_ids=("B-NOPE",)))
+    assert unknown.hits == () and unknown.reason is not None
