@@ -37,6 +37,8 @@ def cli(verbose: bool) -> None:
     )
     # aiokafka logs every failed connection attempt at ERROR; our retry loop says it once, clearly.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL if not verbose else logging.DEBUG)
+    # httpx logs every request at INFO; `aisle status` and `aisle up` make several.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @cli.command("config")
