@@ -100,6 +100,11 @@ class StageWorker:
         self._held: dict[Any, tuple[Any, list[tuple[TopicPartition, int]]]] = {}
         self._stopping = asyncio.Event()
 
+    @property
+    def ready(self) -> bool:
+        """True once the stage has started and the group has assigned this worker its partitions."""
+        return self._consumer is not None and bool(self._consumer.assignment())
+
     # ---- lifecycle ------------------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event | None = None) -> None:
