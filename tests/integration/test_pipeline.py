@@ -8,71 +8,19 @@ reachable) and `make models`.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from pipeline import codec
 from pipeline.config import Settings
 from pipeline.messages import Frame, TurnResponse, UserTurn
-from pipeline.retrieval.embedder import Embedder
-from pipeline.retrieval.index import PassageIndex
-from pipeline.retrieval.ingest import ingest_catalog
-from pipeline.runtime.service import load_stage_factory
-from pipeline.runtime.worker import StageWorker
-from pipeline.store.loader import load_catalog
 from pipeline.store.sqlite import open_store
 from pipeline.catalog import read_products, PRODUCTS_FILE
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
-PRODUCTS = 30
-
-
-def _llm_up(settings: Settings) -> bool:
-    try:
-        return httpx.get(f"{settings.llm_url}/models", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-@pytest.fixture
-async def system(kafka_settings: Settings, tmp_path: Path) -> AsyncIterator[Settings]:
-    """Store and index for the first PRODUCTS products of the catalog, and all five stages running."""
-    if not _llm_up(kafka_settings):
-        pytest.skip(f"the vLLM server at {kafka_settings.llm_url} is not reachable (start it: make llm-up)")
-    models = REPO / ".aisle" / "models"
-    if not (models / "minilm" / "model.onnx").exists():
-        pytest.skip("the embedding models are not built (make models)")
-    (tmp_path / "models").symlink_to(models)
-    settings = dataclasses.replace(kafka_settings, home=tmp_path, generate_max_tokens=60,
-                                   planner_deadline_ms=2_000)
-    products = [p for _, p in zip(range(PRODUCTS), read_products(settings.shared_data / PRODUCTS_FILE))]
-    store = await open_store(settings)
-    await load_catalog(store, products)
-    await store.close()
-    embedder = Embedder(models)
-    index = PassageIndex.open(settings, embedder)
-    await ingest_catalog(settings, index, limit=PRODUCTS)
-    index.close()
-    embedder.close()
-
-    stop = asyncio.Event()
-    workers = [StageWorker(load_stage_factory(name)(settings), settings)
-               for name in ("plan", "retrieve", "generate", "hydrate", "render")]
-    tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
-    try:
-        yield settings
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def ask(settings: Settings, turn: UserTurn) -> None:
@@ -107,8 +55,8 @@ async def collect_turn(settings: Settings, conversation: str, timeout_s: float) 
     return frames, response
 
 
-async def test_a_question_on_a_product_page_streams_grounded_frames(system: Settings) -> None:
-    settings = system
+async def test_a_question_on_a_product_page_streams_grounded_frames(pipeline_system: Settings) -> None:
+    settings = pipeline_system
     page = next(iter(read_products(settings.shared_data / PRODUCTS_FILE)))
     await ask(settings, UserTurn("e2e-1", 0, 0, "shopper-1", "how much is this and is it any good?",
                                  page_product_id=page.asin))

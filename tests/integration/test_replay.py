@@ -9,12 +9,9 @@ latencies and every turn answered exactly once.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -26,17 +23,8 @@ from pipeline.replay.recorder import record_from_topics
 from pipeline.replay.replayer import ReplayOptions
 from pipeline.replay.run import replay_traffic
 from pipeline.replay.traffic import ASK, FEEDBACK, parse_traffic, read_traffic
-from pipeline.retrieval.embedder import Embedder
-from pipeline.retrieval.index import PassageIndex
-from pipeline.retrieval.ingest import ingest_catalog
-from pipeline.runtime.service import load_stage_factory
-from pipeline.runtime.worker import StageWorker
-from pipeline.store.loader import load_catalog
-from pipeline.store.sqlite import open_store
 
 pytestmark = [pytest.mark.kafka]
-REPO = Path(__file__).resolve().parents[2]
-PRODUCTS = 20
 
 
 async def produce(settings: Settings, topic: str, key: str, value: object) -> None:
@@ -71,46 +59,9 @@ async def test_record_reads_live_asks_and_feedback_between_two_times(kafka_setti
     assert (await record_from_topics(s, start_ms - 60_000, start_ms - 30_000, empty)).asks == 0
 
 
-def _llm_up(settings: Settings) -> bool:
-    try:
-        return httpx.get(f"{settings.llm_url}/models", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-@pytest.fixture
-async def system(kafka_settings: Settings, tmp_path: Path) -> AsyncIterator[Settings]:
-    """Store and index for the first PRODUCTS products, and all five stages running in this process."""
-    if not _llm_up(kafka_settings):
-        pytest.skip(f"the vLLM server at {kafka_settings.llm_url} is not reachable (start it: make llm-up)")
-    models = REPO / ".aisle" / "models"
-    if not (models / "minilm" / "model.onnx").exists():
-        pytest.skip("the embedding models are not built (make models)")
-    (tmp_path / "models").symlink_to(models)
-    settings = dataclasses.replace(kafka_settings, home=tmp_path, generate_max_tokens=40, planner_deadline_ms=2_000)
-    products = [p for _, p in zip(range(PRODUCTS), read_products(settings.shared_data / PRODUCTS_FILE))]
-    store = await open_store(settings)
-    await load_catalog(store, products)
-    await store.close()
-    embedder = Embedder(models)
-    index = PassageIndex.open(settings, embedder)
-    await ingest_catalog(settings, index, limit=PRODUCTS)
-    index.close()
-    embedder.close()
-    stop = asyncio.Event()
-    workers = [StageWorker(load_stage_factory(name)(settings), settings)
-               for name in ("plan", "retrieve", "generate", "hydrate", "render")]
-    tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
-    try:
-        yield settings
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 @pytest.mark.slow
-async def test_a_three_turn_file_replays_with_every_turn_answered_once(system: Settings, tmp_path: Path) -> None:
-    settings = system
+async def test_a_three_turn_file_replays_with_every_turn_answered_once(pipeline_system: Settings, tmp_path: Path) -> None:
+    settings = pipeline_system
     asin = next(iter(read_products(settings.shared_data / PRODUCTS_FILE))).asin
     traffic = parse_traffic([
         f'{{"type": "ask", "offset_ms": 0, "conversation": "a", "user": "u1", "text": "is this any good?", "page_product_id": "{asin}"}}',

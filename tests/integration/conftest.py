@@ -1,0 +1,64 @@
+"""Fixtures for tests that run the whole dataflow on real parts."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline.catalog import PRODUCTS_FILE, read_products
+from pipeline.config import Settings
+from pipeline.retrieval.embedder import Embedder
+from pipeline.retrieval.index import PassageIndex
+from pipeline.retrieval.ingest import ingest_catalog
+from pipeline.runtime.service import load_stage_factory
+from pipeline.runtime.worker import StageWorker
+from pipeline.store.loader import load_catalog
+from pipeline.store.sqlite import open_store
+
+REPO = Path(__file__).resolve().parents[2]
+PIPELINE_PRODUCTS = 30
+
+
+def _llm_up(settings: Settings) -> bool:
+    try:
+        return httpx.get(f"{settings.llm_url}/models", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+async def pipeline_system(kafka_settings: Settings, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Store and index for the first PIPELINE_PRODUCTS products of the catalog, and the five answer
+    stages (plan, retrieve, generate, hydrate, render) running as workers in this process, each in
+    its own consumer group as in production. Skips, saying why, without the LLM server or models."""
+    if not _llm_up(kafka_settings):
+        pytest.skip(f"the vLLM server at {kafka_settings.llm_url} is not reachable (start it: make llm-up)")
+    models = REPO / ".aisle" / "models"
+    if not (models / "minilm" / "model.onnx").exists():
+        pytest.skip("the embedding models are not built (make models)")
+    (tmp_path / "models").symlink_to(models)
+    settings = dataclasses.replace(kafka_settings, home=tmp_path, generate_max_tokens=48, planner_deadline_ms=2_000)
+    products = [p for _, p in zip(range(PIPELINE_PRODUCTS), read_products(settings.shared_data / PRODUCTS_FILE))]
+    store = await open_store(settings)
+    await load_catalog(store, products)
+    await store.close()
+    embedder = Embedder(models)
+    index = PassageIndex.open(settings, embedder)
+    await ingest_catalog(settings, index, limit=PIPELINE_PRODUCTS)
+    index.close()
+    embedder.close()
+
+    stop = asyncio.Event()
+    workers = [StageWorker(load_stage_factory(name)(settings), settings)
+               for name in ("plan", "retrieve", "generate", "hydrate", "render")]
+    tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
+    try:
+        yield settings
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
