@@ -21,7 +21,7 @@ from pipeline.actions.commands import command_from_feedback
 from pipeline.actions.perform import Origin, Outcome, perform
 from pipeline.alerts.registry import AlertRegistry
 from pipeline.config import Settings
-from pipeline.messages import AlertRule, Feedback, Frame
+from pipeline.messages import Feedback, Frame
 from pipeline.stage import Output
 from pipeline.stages.alerts import Table, TableFactory
 from pipeline.store.base import Store
@@ -58,7 +58,7 @@ class ActionsStage:
         self._store = await self._open_store()
         if self._open_table is not None:
             # The registry is followed so that "list my alerts" and cancel see every alert.
-            self._table = self._open_table(self._apply)
+            self._table = self._open_table(self.registry.follow)
             await self._table.start()
 
     async def stop(self) -> None:
@@ -66,10 +66,6 @@ class ActionsStage:
             await self._table.stop()
         if self._store is not None:
             await self._store.close()
-
-    def _apply(self, key: str, value: Any) -> None:
-        if value is None or isinstance(value, AlertRule):
-            self.registry.apply(key, value)
 
     async def process(self, message: Feedback) -> AsyncIterator[Output]:
         command = command_from_feedback(message)

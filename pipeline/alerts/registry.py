@@ -66,6 +66,11 @@ class AlertRegistry:
 
     # ---- changes from the changelog and from shoppers ----------------------------------------------
 
+    def follow(self, key: str, value: object) -> None:
+        """`apply` for a changelog table's callback: records of any other type are ignored."""
+        if value is None or isinstance(value, AlertRule):
+            self.apply(key, value)
+
     def apply(self, key: str, record: AlertRule | None) -> None:
         """Merge one changelog record (None: tombstone). Stale or repeated records change nothing."""
         if key.endswith(STATE_SUFFIX):

@@ -26,7 +26,7 @@ from pipeline.alerts.notify import alert_frame, alert_record, format_money
 from pipeline.alerts.registry import AlertRegistry, Firing, state_key
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StoreConflictError
-from pipeline.messages import AlertRule, StoreEvent
+from pipeline.messages import StoreEvent
 from pipeline.stage import Output
 from pipeline.store.base import Store
 
@@ -75,7 +75,7 @@ class AlertsStage:
 
     async def start(self) -> None:
         self._store = await self._open_store()
-        self._table = self._open_table(self._apply)
+        self._table = self._open_table(self.registry.follow)
         await self._table.start()
         self._last_purge_ms = self._clock_ms()
         log.info("alerts: %d alerts restored", len(self.registry))
@@ -85,10 +85,6 @@ class AlertsStage:
             await self._table.stop()
         if self._store is not None:
             await self._store.close()
-
-    def _apply(self, key: str, value: Any) -> None:
-        if value is None or isinstance(value, AlertRule):
-            self.registry.apply(key, value)
 
     async def process(self, message: StoreEvent) -> AsyncIterator[Output]:
         now_ms = self._clock_ms()
