@@ -58,6 +58,8 @@ class Plan:
     """llm | rules: which planner produced this plan."""
     planner_ms: float = 0.0
     model: str | None = None
+    preferences: dict[str, str] = field(default_factory=dict)
+    """What the shopper told us about themselves (account memory) as the planner applied it."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,19 @@ class ConversationState:
     seq: int
     user_id: str
     turns: list[TurnMemory] = field(default_factory=list)
+    updated_at_ms: int = 0
+
+
+@dataclass(frozen=True)
+class UserMemory:
+    """What a shopper told us about themselves: compacted topic `user-memory`, keyed by user_id."""
+
+    conversation_id: str
+    """The conversation of the turn that last changed it."""
+    turn: int
+    seq: int
+    user_id: str
+    preferences: dict[str, str] = field(default_factory=dict)
     updated_at_ms: int = 0
 
 

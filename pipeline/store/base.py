@@ -67,14 +67,16 @@ class Store(Protocol):
         """The user's cart, empty if they have none."""
         ...
 
-    async def add_to_cart(self, user_id: str, product_id: str, quantity: int = 1) -> Cart:
-        """Add `quantity` (>= 1) of a product. Raises NotFoundError for an unknown product,
-        ValueError for a quantity below 1."""
+    async def add_to_cart(self, user_id: str, product_id: str, quantity: int = 1, *,
+                          request_key: str | None = None) -> Cart:
+        """Add `quantity` (>= 1) of a product. A repeated `request_key` changes nothing and returns the
+        cart as it is. Raises NotFoundError for an unknown product, ValueError for a quantity below 1."""
         ...
 
-    async def remove_from_cart(self, user_id: str, product_id: str, quantity: int | None = None) -> Cart:
-        """Take `quantity` off the line, or the whole line when None. Raises NotFoundError when the
-        cart has no such line."""
+    async def remove_from_cart(self, user_id: str, product_id: str, quantity: int | None = None, *,
+                               request_key: str | None = None) -> Cart:
+        """Take `quantity` off the line, or the whole line when None. A repeated `request_key` changes
+        nothing and returns the cart as it is. Raises NotFoundError when the cart has no such line."""
         ...
 
     # --- orders ---

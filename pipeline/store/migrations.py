@@ -97,6 +97,19 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        3,
+        "cart requests already applied",
+        # A cart change asked for in a turn or a click is at-least-once upstream: its key is recorded in
+        # the same transaction as the change, so a redelivered request changes nothing.
+        """
+        CREATE TABLE cart_requests (
+            user_id     TEXT NOT NULL,
+            request_key TEXT NOT NULL,
+            PRIMARY KEY (user_id, request_key)
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
 """(version, description, SQL), in order."""
 

@@ -187,11 +187,14 @@ class SqliteStore:
     async def get_cart(self, user_id: str) -> Cart:
         return await self._call(lambda conn: self._cart(conn, user_id))
 
-    async def add_to_cart(self, user_id: str, product_id: str, quantity: int = 1) -> Cart:
+    async def add_to_cart(self, user_id: str, product_id: str, quantity: int = 1, *,
+                          request_key: str | None = None) -> Cart:
         if quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
 
         def add(conn: sqlite3.Connection) -> Cart:
+            if _already_applied(conn, user_id, request_key):
+                return self._cart(conn, user_id)
             if conn.execute("SELECT 1 FROM offers WHERE product_id = ?", (product_id,)).fetchone() is None:
                 raise NotFoundError(f"no product {product_id!r} in the store")
             conn.execute(
@@ -203,11 +206,14 @@ class SqliteStore:
 
         return await self._transaction(add)
 
-    async def remove_from_cart(self, user_id: str, product_id: str, quantity: int | None = None) -> Cart:
+    async def remove_from_cart(self, user_id: str, product_id: str, quantity: int | None = None, *,
+                               request_key: str | None = None) -> Cart:
         if quantity is not None and quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
 
         def remove(conn: sqlite3.Connection) -> Cart:
+            if _already_applied(conn, user_id, request_key):
+                return self._cart(conn, user_id)
             row = conn.execute(
                 "SELECT quantity FROM cart_lines WHERE user_id = ? AND product_id = ?", (user_id, product_id)
             ).fetchone()
@@ -401,3 +407,14 @@ class SqliteStore:
             marks = ", ".join("?" * len(chunk))
             rows.extend(await self._query(f"{select} WHERE product_id IN ({marks})", tuple(chunk)))
         return rows
+
+
+def _already_applied(conn: sqlite3.Connection, user_id: str, request_key: str | None) -> bool:
+    """True when `request_key` was applied before; otherwise records it (inside the caller's
+    transaction, so the key and the change commit together or not at all)."""
+    if request_key is None:
+        return False
+    inserted = conn.execute(
+        "INSERT INTO cart_requests (user_id, request_key) VALUES (?, ?) ON CONFLICT DO NOTHING", (user_id, request_key)
+    )
+    return inserted.rowcount == 0

@@ -72,6 +72,24 @@ async def test_cart_adds_merges_and_removes(loaded: SqliteStore) -> None:
         await loaded.add_to_cart("u", b, 0)
 
 
+async def test_a_repeated_request_key_changes_the_cart_once(loaded: SqliteStore) -> None:
+    a, b = (await loaded.list_product_ids())[:2]
+    for _ in range(3):  # a redelivered turn or click
+        cart = await loaded.add_to_cart("u", a, 2, request_key="c1:4")
+    assert [(line.product_id, line.quantity) for line in cart.lines] == [(a, 2)]
+    await loaded.add_to_cart("u", b, request_key="c1:5")
+    for _ in range(2):
+        cart = await loaded.remove_from_cart("u", a, request_key="c1:6")
+    assert [line.product_id for line in cart.lines] == [b]
+    # Keys are per user, and a failed change does not use up its key.
+    other = await loaded.add_to_cart("v", a, request_key="c1:4")
+    assert [(line.product_id, line.quantity) for line in other.lines] == [(a, 1)]
+    with pytest.raises(NotFoundError):
+        await loaded.remove_from_cart("u", a, request_key="c1:7")
+    cart = await loaded.add_to_cart("u", a, request_key="c1:7")
+    assert {line.product_id: line.quantity for line in cart.lines} == {a: 1, b: 1}
+
+
 async def test_ordering_the_cart_empties_it(loaded: SqliteStore, clock: Clock) -> None:
     a, b = await _in_stock_ids(loaded, 2)
     await loaded.add_to_cart("u", a, 2)
