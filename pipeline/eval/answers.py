@@ -15,6 +15,9 @@ Review summaries (eval/review_summaries.jsonl): "summarize the reviews" on each 
 `reviews` frame's pros and cons (joined), or the answer text when the turn showed no such frame, are
 compared with the human summaries (FewSum and Copycat references, best of each measure).
 
+The report also carries the "Shopper feedback" section (pipeline/feedback/report.py): live thumbs and
+action outcomes per intent, model and prompt version, from the feedback worker's snapshot.
+
 Two ways to run the pipeline: through Kafka (default: the running workers; the questions are replayed
 as one turn per conversation with the replay engine, so they carry a run id) or `direct` (the five
 stages' cores chained in this process: plan -> retrieve -> generate -> hydrate -> render, no broker).
@@ -35,6 +38,8 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.eval._runners import TurnOutcome, run_direct, run_through_kafka
 from pipeline.eval.text_metrics import cosine, rouge_l_max
+from pipeline.feedback import report as feedback_report
+from pipeline.feedback.stage import snapshot_path
 from pipeline.messages import UserTurn
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.metrics import mean, percentile
@@ -138,6 +143,7 @@ async def run_answer_eval(settings: Settings, options: AnswerEvalOptions,
         "seconds": round(time.time() - started, 1),
         "epqa": _summarise([r for r in rows if r["set"] == "epqa"]),
         "reviews": _summarise([r for r in rows if r["set"] == "reviews"]),
+        "feedback": feedback_report.read_section(snapshot_path(settings), int(time.time() * 1000)),
         "rows": rows,
     }
 
@@ -209,7 +215,7 @@ def _round(value: float | None) -> float | None:
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
-    """The report as markdown tables: ePQA per intent, review summaries."""
+    """The report as markdown tables: ePQA per intent, review summaries, shopper feedback."""
     lines = [f"# Answer quality ({report['mode']}, model {report['model_small']} at {report['llm_url']})", "",
              f"limit {report['limit'] or 'none'} per set; {report['seconds']} s in all.", ""]
     head = ("| | answered | with ref | similarity | ROUGE-L | no ref (abstained) | shown | grounded | invented "
@@ -231,6 +237,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             lines += ["", f"{block['from_reviews_frame']} of {block['answered']} judged on a `reviews` frame's "
                           "pros and cons; the rest on the answer text."]
         lines.append("")
+    if "feedback" in report:  # reports written before the feedback section have none
+        lines += [feedback_report.render_markdown(report["feedback"]), ""]
     return "\n".join(lines).rstrip()
 
 

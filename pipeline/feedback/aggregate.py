@@ -6,8 +6,12 @@ remembered for the last `max_turns` turns, and feedback that arrives before its 
 most `max_pending` of it) until the response comes. Feedback whose turn is never seen, or was
 forgotten, is counted under intent "unknown", so nothing is silently dropped.
 
-TurnResponse does not yet carry the prompt version; the version is taken from the generation code
-running the aggregator (`pipeline.generation.prompt.PROMPT_VERSION`) and named as such.
+Replayed traffic (`aisle replay`: conversations named `replay/<run id>/...`, responses with a run id)
+is not shopper feedback: its thumbs are copies of a recorded shopper's verdict on another answer. It
+is left out and counted in the snapshot's `replayed_skipped`, as the recorder leaves it out too.
+
+The prompt version is the response's own `prompt_version` when TurnResponse carries one, else the
+version of the generation code running the aggregator (`pipeline.generation.prompt.PROMPT_VERSION`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.messages import Feedback, TurnResponse
+from pipeline.replay.traffic import REPLAY_PREFIX
 
 KINDS = ("thumbs_up", "thumbs_down", "action_clicked", "action_done", "action_failed")
 UNKNOWN = "unknown"
@@ -42,10 +47,16 @@ class FeedbackAggregate:
         self._pending: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
         self._seen: OrderedDict[tuple[str, int, int, str], None] = OrderedDict()
         self._max_turns, self._max_pending, self._max_seen = max_turns, max_pending, max_seen
+        self.replayed_skipped = 0
 
     def on_response(self, response: TurnResponse) -> None:
         key = (response.conversation_id, response.turn)
-        facts = TurnFacts(response.intent or UNKNOWN, response.model or "rules", self.prompt_version)
+        if response.run_id or response.conversation_id.startswith(REPLAY_PREFIX):
+            self.replayed_skipped += len(self._pending.pop(key, []))
+            return
+        # getattr: TurnResponse gains an optional prompt_version; until then every response lacks it.
+        version = getattr(response, "prompt_version", None) or self.prompt_version
+        facts = TurnFacts(response.intent or UNKNOWN, response.model or "rules", str(version))
         self._turns[key] = facts
         self._turns.move_to_end(key)
         while len(self._turns) > self._max_turns:
@@ -54,7 +65,11 @@ class FeedbackAggregate:
             self._count(facts, kind)
 
     def on_feedback(self, feedback: Feedback) -> bool:
-        """Count one record; False for a repeat (same conversation, turn, seq and kind) or an unknown kind."""
+        """Count one record; False for a repeat (same conversation, turn, seq and kind), an unknown kind
+        or replayed traffic."""
+        if feedback.conversation_id.startswith(REPLAY_PREFIX):
+            self.replayed_skipped += 1
+            return False
         seen = (feedback.conversation_id, feedback.turn, feedback.seq, feedback.kind)
         if feedback.kind not in KINDS or seen in self._seen:
             return False
@@ -86,6 +101,9 @@ class FeedbackAggregate:
                 value = group.get(kind, 0)
                 if isinstance(value, int):
                     counts[kind] += value
+        skipped = snapshot.get("replayed_skipped", 0)
+        if isinstance(skipped, int):
+            self.replayed_skipped += skipped
 
     def snapshot(self, now_ms: int) -> dict[str, Any]:
         """JSON-ready: one entry per (intent, model, prompt version) with counts and rates."""
@@ -99,4 +117,5 @@ class FeedbackAggregate:
                 "thumbs_up_rate": round(counts["thumbs_up"] / thumbs, 4) if thumbs else None,
                 "action_success_rate": round(counts["action_done"] / actions, 4) if actions else None,
             })
-        return {"updated_at_ms": now_ms, "pending_turns": len(self._pending), "groups": groups}
+        return {"updated_at_ms": now_ms, "pending_turns": len(self._pending),
+                "replayed_skipped": self.replayed_skipped, "groups": groups}

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from pipeline.feedback import report as feedback_report
 from pipeline.replay import _svg
 
 _STYLE = """
@@ -25,6 +26,11 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.1f}"
     return escape(str(value))
+
+
+def _rate(value: Any) -> Any:
+    """Rates (floats in 0..1 in the feedback table) as percentages; other cells unchanged."""
+    return f"{value:.0%}" if isinstance(value, float) else value
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -87,6 +93,13 @@ def render_html(report: Mapping[str, Any]) -> str:
     parts.append(_table(["", "count", "p50", "p90", "p99", "mean", "max"],
                         _block_rows({"answer characters": report["answer_chars"]})))
     parts.append(_table(["intent", "turns"], list(report["intents"].items())))
+    if "feedback" in report:  # reports written before the feedback section have none
+        section = report["feedback"]
+        parts.append("<h2>Shopper feedback</h2>")
+        parts.append(f"<p class=muted>{escape(feedback_report.summary_line(section))}</p>")
+        rows = feedback_report.table_rows(section)
+        if rows:
+            parts.append(_table(feedback_report.HEADER, [[_rate(c) for c in row] for row in rows]))
     if run["bad_lines"]:
         parts.append(f"<h2>Bad traffic lines ({len(run['bad_lines'])}, skipped)</h2>")
         parts.append(_table(["line", "reason"], [[b["line"], b["reason"]] for b in run["bad_lines"]]))

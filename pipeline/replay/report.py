@@ -16,6 +16,9 @@ The report's shape (`version` 1), every latency block being {count, p50, p90, p9
     errors: {total, by_kind: {kind: count}, examples: [{conversation, turn, kind, detail}]}
     done_counters: {name: total} from the done frames (ungrounded, malformed, timeout, ...)
     intents: {intent: count};  per_turn: [{conversation, turn, ttft_ms, total_ms, chars, intent, error}]
+
+`replay_traffic` (run.py) adds `feedback`: the live "Shopper feedback" section read from the feedback
+worker's snapshot (pipeline/feedback/report.py), not feedback on the replayed turns.
 """
 
 from __future__ import annotations

@@ -60,3 +60,14 @@ async def test_stage_writes_a_snapshot_that_survives_a_restart(tmp_path: Path) -
     await again.stop()
     [group] = read_snapshot(path)["groups"]
     assert (group["intent"], group["thumbs_up"]) == ("search", 2)
+
+
+def test_replayed_traffic_is_not_shopper_feedback() -> None:
+    agg = FeedbackAggregate("v")
+    assert not agg.on_feedback(feedback("replay/r-1/c1", 0, "thumbs_up"))
+    agg.on_feedback(feedback("c9", 0, "thumbs_down"))  # waits for its response, which is a replayed one
+    agg.on_response(TurnResponse("c9", 0, 0, "u1", "q", "a", "search", run_id="r-1"))
+    assert agg.snapshot(0)["groups"] == [] and agg.snapshot(0)["replayed_skipped"] == 2
+    again = FeedbackAggregate("v")
+    again.load(agg.snapshot(0))
+    assert again.replayed_skipped == 2
