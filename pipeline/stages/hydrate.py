@@ -18,6 +18,10 @@ Guarantees:
   chunk texts and what the reader returns, so a replay after a restart gives identical frames.
 - Bounded waits: each lookup waits at most `lookup_timeout_s`; a card whose price could not be read
   in time is shown without it, `live` false.
+- Suggestions: the model's `<suggest>` items are held, and the turn ends (before `done`) with one
+  `suggestions` frame of at most three follow-ups the catalog can answer: the model's answerable ones,
+  then generated ones (pipeline/markup/suggestions.py). A turn that shows a product gets two or three
+  whenever its products' records support that many.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from decimal import Decimal, InvalidOperation
 from pipeline.catalog import read_catalog
 from pipeline.config import Settings
 from pipeline.errors import StageError
-from pipeline.markup import resolve
+from pipeline.markup import resolve, suggestions
 from pipeline.markup.parser import Directive, Event, MarkupParser, ParseStats, Text
 from pipeline.markup.payloads import (
     ActionPayload,
@@ -51,7 +55,7 @@ from pipeline.store.sqlite import open_store
 
 __all__ = ["CatalogReader", "HydrateStage", "TurnHydrator", "build"]
 
-MAX_SUGGESTIONS = 5
+MAX_SUGGESTIONS = suggestions.MAX_SUGGESTIONS
 ACTION_TYPES = frozenset({"add_to_cart", "price_alert"})
 _PAYLOAD_TYPES = {
     "CardPayload": "card",
@@ -81,6 +85,8 @@ class TurnHydrator:
         self._model: str | None = None
         self._context: dict[str, str] = {}
         self._lookups: Lookups | None = None
+        self._written: list[str] = []
+        """Follow-ups the model wrote, held until the end of the turn (only answerable ones are shown)."""
 
     @property
     def consumed(self) -> int:
@@ -105,10 +111,12 @@ class TurnHydrator:
         lookups = self._lookups_for(reader, lookup_timeout_s)
         try:
             payloads = await asyncio.gather(*(self._resolve(event, lookups) for event in events))
+            frames = [self._frame(kind, text_, payload) for kind, text_, payload in (p for p in payloads if p)]
+            if chunk.final and (follow_ups := await self._suggestions(lookups)) is not None:
+                frames.append(self._frame("suggestions", "", follow_ups))
         finally:
             if chunk.final:
                 lookups.close()
-        frames = [self._frame(kind, text_, payload) for kind, text_, payload in (p for p in payloads if p)]
         if chunk.error:
             frames.append(self._frame("error", "", ErrorPayload(chunk.error, "generate", False)))
         if chunk.final:
@@ -167,8 +175,8 @@ class TurnHydrator:
     async def _directive(self, d: Directive, lookups: Lookups) -> Payload | Text | None:
         name = d.name
         if name == "suggest":
-            items = list(dict.fromkeys(q.strip() for q in (d.body or "").split("|") if q.strip()))
-            return SuggestionsPayload(items[:MAX_SUGGESTIONS]) if items else self._empty()
+            self._written += [q for q in (d.body or "").split("|") if q.strip()]
+            return None
         if name == "link":
             ids = self._grounded_ids([d.attrs["id"].strip()])
             return LinkPayload(ids[0]) if ids else Text(d.body or "")
@@ -188,6 +196,23 @@ class TurnHydrator:
         if name == "reviews":
             return self._shown(await resolve.reviews(lookups, ids[0]))
         return self._shown(await resolve.price_history(lookups, ids[0]))
+
+    async def _suggestions(self, lookups: Lookups) -> SuggestionsPayload | None:
+        """The turn's follow-ups, from the model's and the products' records; None when none is answerable.
+
+        The page the shopper is on is taken from the turn's context when generate puts it there
+        (`page_product_id`); otherwise every grounded product counts as a possible page.
+        """
+        page = self._context.get("page_product_id")
+        turn = suggestions.TurnFacts(
+            shown=tuple(self.products_shown), grounded=frozenset(self._grounded),
+            question=self._context.get("question", ""), intent=self._context.get("intent", ""),
+            page_product_id=page or None, page_known=page is not None)
+        ids = list(dict.fromkeys([*turn.shown[: suggestions.MAX_TARGETS], *([page] if page else [])]))
+        facts = dict(zip(ids, await asyncio.gather(*(_facts(lookups, pid) for pid in ids))))
+        result = suggestions.suggest(turn, facts, self._written, MAX_SUGGESTIONS)
+        self.counts["suggestion_unanswerable"] += result.written_dropped
+        return SuggestionsPayload(result.items) if result.items else None
 
     def _action(self, d: Directive) -> ActionPayload | None:
         kind = d.attrs["type"].strip()
@@ -236,6 +261,14 @@ class TurnHydrator:
             context=dict(self._context),
         )
         return self._frame("done", "", payload)
+
+
+async def _facts(lookups: Lookups, pid: str) -> suggestions.ProductFacts:
+    """What suggestions need of one product, through the turn's cache (a read that failed is missing)."""
+    product, page, reviews, history = await asyncio.gather(
+        lookups.product(pid), lookups.page(pid), lookups.reviews(pid), lookups.history(pid))
+    return suggestions.ProductFacts.from_records(pid, product.value, page.value, reviews.value or (),
+                                                 len(history.value or ()))
 
 
 def _parser_counts(stats: ParseStats) -> Counter[str]:

@@ -105,8 +105,8 @@ def of_type(frames: list[Frame], kind: str) -> list[Frame]:
 
 async def test_text_and_card_frames_in_order_with_contiguous_seq() -> None:
     frames = await hydrate(chunks(f'Try <product id="{A}"/> today.', size=1000))
-    assert [f.type for f in frames] == ["text", "card", "text", "done"]
-    assert [f.seq for f in frames] == [0, 1, 2, 3]
+    assert [f.type for f in frames] == ["text", "card", "text", "suggestions", "done"]
+    assert [f.seq for f in frames] == [0, 1, 2, 3, 4]
     assert all((f.conversation_id, f.turn) == ("c1", 3) for f in frames)
     assert frames[0].text + frames[2].text == "Try  today."
     card = payload(frames[1])
@@ -204,7 +204,11 @@ async def test_suggestions_actions_and_links() -> None:
             f'<action type="price_alert" id="{A}" below="49.99"/><action type="price_alert" id="{A}" below="lots"/>'
             f'<action type="add_to_cart" id="{B}"/>The <link id="{A}">red one</link> or <link id="{C}">that</link>.')
     frames = await hydrate(chunks(text))
-    assert payload(of_type(frames, "suggestions")[0])["items"] == ["Is it loud?", "Does it fold?"]
+    # The model's follow-ups are not on A's page, so the ones shown are generated from A's records.
+    assert payload(of_type(frames, "suggestions")[0])["items"] == [
+        "What is the weight of the first one?", "What do customers say about the first one?",
+        "Has the first one been cheaper before?"]
+    assert payload(frames[-1])["counts"]["suggestion_unanswerable"] == 2
     actions = [payload(f) for f in of_type(frames, "action")]
     assert actions == [
         {"type": "price_alert", "product_id": A, "params": {"below_cents": 4999}},
@@ -214,6 +218,38 @@ async def test_suggestions_actions_and_links() -> None:
     assert "".join(f.text for f in texts) == "The red one or that."
     assert [payload(f) for f in texts if f.text == "red one"] == [{"product_id": A}]
     assert all(payload(f) == {} for f in texts if f.text != "red one")
+
+
+async def test_every_turn_showing_a_product_ends_with_two_or_three_answerable_suggestions() -> None:
+    frames = await hydrate(chunks(f'Here: <product id="{A}"/>', grounded=(A,)))
+    assert [f.type for f in frames][-2:] == ["suggestions", "done"]
+    items = payload(of_type(frames, "suggestions")[0])["items"]
+    assert 2 <= len(items) <= 3
+    # A has a weight, reviews and a price history; "it" is safe since A is the only grounded product.
+    assert items == ["What is its weight?", "What do customers say about it?", "Has it been cheaper before?"]
+
+
+async def test_model_suggestions_are_kept_only_when_answerable_and_capped_at_three() -> None:
+    text = (f'<product id="{A}"/><suggest>What is its battery life?|Show me cheaper ones|What color is it?'
+            f'</suggest><suggest>Does it have a warranty?|What do customers say about it?</suggest>')
+    frames = await hydrate(chunks(text, grounded=(A,)))
+    suggestion_frames = of_type(frames, "suggestions")
+    assert len(suggestion_frames) == 1 and suggestion_frames[-1].seq == frames[-1].seq - 1
+    assert payload(suggestion_frames[0])["items"] == [
+        "What is its battery life?", "What color is it?", "What do customers say about it?"]
+    assert payload(frames[-1])["counts"]["suggestion_unanswerable"] == 2
+
+
+async def test_no_product_shown_no_suggestion_it_could_not_answer() -> None:
+    frames = await hydrate(chunks("Not sure. <suggest>Is it loud?|What do customers say about it?</suggest>"))
+    assert of_type(frames, "suggestions") == []
+    assert payload(frames[-1])["counts"]["suggestion_unanswerable"] == 2
+
+
+async def test_product_without_reviews_or_history_gets_no_such_suggestion() -> None:
+    frames = await hydrate(chunks(f'<product id="{B}"/>', grounded=(B,)))
+    items = payload(of_type(frames, "suggestions")[0])["items"]
+    assert items == ["What color is it?", "What is its package weight?"]  # B: two attributes, nothing else
 
 
 async def test_generation_error_ends_with_error_then_done() -> None:
