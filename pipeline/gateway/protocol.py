@@ -36,6 +36,9 @@ MAX_VALUE_CHARS = 2000
 MAX_PRODUCT_ID_CHARS = 64
 MAX_RESUME_TURNS = 256
 """Most turns an `after_seq` map may list."""
+SEQ_LIMIT = 2**63
+"""Frame seqs are Avro longs: alert frames and action confirmations use millisecond timestamps
+(about 1.8e12, above any 32-bit bound), and a client resuming after one sends that seq back."""
 FEEDBACK_KINDS = frozenset({"thumbs_up", "thumbs_down", "action_clicked", "action_done", "action_failed"})
 
 
@@ -179,7 +182,7 @@ def _after_seq(value: object) -> dict[int, int] | None:
     for turn, seq in value.items():
         if not (isinstance(turn, str) and turn.isdigit() and len(turn) <= 10):
             raise ProtocolError("bad_field", "after_seq keys must be turn numbers")
-        if isinstance(seq, bool) or not isinstance(seq, int) or not -1 <= seq < 2**31:
+        if isinstance(seq, bool) or not isinstance(seq, int) or not -1 <= seq < SEQ_LIMIT:
             raise ProtocolError("bad_field", "after_seq values must be integers >= -1")
         result[int(turn)] = seq
     return result

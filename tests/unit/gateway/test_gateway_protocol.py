@@ -29,6 +29,14 @@ def test_hello_with_resume_map() -> None:
     assert message == Hello("t", {2: 5, 3: -1}, -1)
 
 
+def test_hello_resumes_after_a_millisecond_seq() -> None:
+    # Alert frames and action confirmations are numbered with millisecond timestamps.
+    message = parse_client_message(json.dumps({"type": "hello", "token": "t", "after_seq": {"0": 1_796_161_447_917}}))
+    assert message == Hello("t", {0: 1_796_161_447_917}, -1)
+    with pytest.raises(ProtocolError):
+        parse_client_message(json.dumps({"type": "hello", "token": "t", "after_seq": {"0": 2**63}}))
+
+
 def test_hello_without_resume_is_live_only() -> None:
     assert parse_client_message('{"type":"hello","token":"t","last_turn":4}') == Hello("t", None, 4)
 
