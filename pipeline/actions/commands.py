@@ -1,5 +1,6 @@
 """Shopping commands, and the only two ways to get one: a button the shopper clicked (`Feedback` with
-kind action_clicked) or the shopper's own question (`UserTurn.text`). Pure.
+kind action_clicked) or the shopper's own question as the planner read it (a `Plan` of a `UserTurn`).
+Pure.
 
 The guard is the types: both readers take the message record itself, not a string, and refuse
 anything else with ContractError, so text from reviews, Q&A or the model (EvidenceItem, TokenChunk,
@@ -22,13 +23,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.alerts.phrases import AlertRequest, parse_alert_request, parse_decimal_cents
 from pipeline.errors import ContractError
-from pipeline.messages import Feedback, UserTurn
+from pipeline.messages import Feedback, Plan, UserTurn
 
 MAX_QUANTITY = 20
 _PRODUCT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -73,7 +73,24 @@ class ListAlerts:
     pass
 
 
-Command = AddToCart | RemoveFromCart | ViewCart | OrderStatus | SetAlert | CancelAlert | ListAlerts
+@dataclass(frozen=True)
+class CancelAlertsOn:
+    """From language: the shopper's alerts on one product, or (product None) their only alert, or
+    all of them when they said so."""
+
+    product_id: str | None
+    everything: bool = False
+
+
+@dataclass(frozen=True)
+class AskWhichProduct:
+    """An action on a product the turn did not resolve: ask, never guess."""
+
+    action: str
+
+
+Command = (AddToCart | RemoveFromCart | ViewCart | OrderStatus | SetAlert | CancelAlert | ListAlerts | CancelAlertsOn
+           | AskWhichProduct)
 
 
 def command_from_feedback(feedback: Feedback) -> Command | None:
@@ -146,44 +163,45 @@ def _quantity(value: object) -> int | None:
     return value if isinstance(value, int) and 1 <= value <= MAX_QUANTITY else None
 
 
-# ---- the shopper's own words ---------------------------------------------------------------------
+# ---- the shopper's own words, as the planner read them ------------------------------------------
 
-_ADD = re.compile(r"\b(?:add|put|throw|place)\b(?:\s+(?P<qty>\d{1,2}))?.*\b(?:to|in|into)\s+(?:my\s+|the\s+)?(?:cart|basket|bag)\b", re.I)
-_REMOVE = re.compile(r"\b(?:remove|delete|take)\b.*\b(?:from|out of|off)\s+(?:my\s+|the\s+)?(?:cart|basket|bag)\b", re.I)
-_VIEW = re.compile(r"\b(?:show|view|see|open|check)\b.*\b(?:my\s+)?(?:cart|basket)\b|\bwhat(?:'s| is) in my (?:cart|basket)\b", re.I)
-_ORDER = re.compile(r"\bwhere(?:'s| is| are)\s+my\s+(?:order|package|parcel|delivery|stuff)s?\b|\b(?:order|delivery)\s+status\b|"
-                    r"\btrack\s+my\s+(?:order|package)\b|\bhas my order (?:shipped|arrived)\b", re.I)
-_LIST_ALERTS = re.compile(r"\b(?:list|show|what are|which)\b.*\bmy (?:price )?alerts\b", re.I)
-_QUESTION_ONLY = re.compile(r"^\s*(?:should|can|could|would|is|does|do|will)\s+(?:i|you|it)\b", re.I)
+_ACTING_INTENTS = ("cart_action", "order_status", "price_alert")
+_ALL = re.compile(r"\ball\b|\bevery\b", re.I)
 
 
-def command_from_turn(turn: UserTurn, context_product_ids: Sequence[str] = ()) -> Command | None:
-    """The command the shopper's own question asks for, or None.
+def command_from_plan(plan: Plan) -> Command | None:
+    """The command a planned turn asks for, or None (not an acting intent, or replayed traffic).
 
-    `context_product_ids` are the products the planner resolved from the conversation ("it", "the
-    cheaper one"); a command on a product needs the page product or exactly one of these, else None
-    (the answer should ask which product). "Should I add it to my cart?" is a question, not a command.
+    The planner already guarded the request (pipeline/planner/rules.py: the shopper's explicit words,
+    one resolved product, no injected instructions); the plan's action step says what it understood.
+    Alert thresholds are read from the shopper's own request text (`plan.request`), never from
+    evidence. An action on a product the turn did not resolve gives AskWhichProduct.
     """
-    if not isinstance(turn, UserTurn):
-        raise ContractError(f"actions come from Feedback or UserTurn records only, not {type(turn).__name__}")
-    if turn.client == "replay" or turn.run_id is not None:
+    if not isinstance(plan, Plan) or not isinstance(plan.request, UserTurn):
+        raise ContractError(f"language actions come from a Plan of a UserTurn only, not {type(plan).__name__}")
+    request = plan.request
+    if request.client == "replay" or request.run_id is not None or plan.intent not in _ACTING_INTENTS:
         return None
-    text = turn.text
-    if _ORDER.search(text):
+    if plan.intent == "order_status":
         return OrderStatus()
-    if _LIST_ALERTS.search(text):
-        return ListAlerts()
-    if _QUESTION_ONLY.search(text):
+    step = next((s for s in plan.steps if s.source in ("cart", "alerts")), None)
+    if step is None:
         return None
-    product = turn.page_product_id or (context_product_ids[0] if len(context_product_ids) == 1 else None)
-    alert = parse_alert_request(text)
-    if alert is not None:
-        return SetAlert(product, alert) if product else None
-    if _REMOVE.search(text):
-        return RemoveFromCart(product) if product else None
-    if (add := _ADD.search(text)) is not None:
-        quantity = _quantity(add.group("qty")) or 1
-        return AddToCart(product, quantity) if product else None
-    if _VIEW.search(text):
-        return ViewCart()
-    return None
+    action = step.filters.get("action", "")
+    product = step.product_ids[0] if len(step.product_ids) == 1 else None
+    if step.source == "cart":
+        if action == "view":
+            return ViewCart()
+        if product is None:
+            return AskWhichProduct(action)
+        if action == "add":
+            return AddToCart(product, _quantity(step.filters.get("quantity")) or 1)
+        return RemoveFromCart(product) if action == "remove" else None
+    if action == "list":
+        return ListAlerts()
+    if action == "cancel":
+        return CancelAlertsOn(product, everything=_ALL.search(request.text) is not None)
+    alert = parse_alert_request(request.text)
+    if alert is None:
+        return None
+    return SetAlert(product, alert) if product else AskWhichProduct("set_alert")

@@ -13,7 +13,9 @@ from typing import Any
 
 from pipeline.actions.commands import (
     AddToCart,
+    AskWhichProduct,
     CancelAlert,
+    CancelAlertsOn,
     Command,
     ListAlerts,
     OrderStatus,
@@ -39,6 +41,11 @@ class Origin:
     turn: int
     seq: int
     now_ms: int
+
+    @property
+    def request_key(self) -> str:
+        """One key per click or turn: the store applies a cart change with the same key once."""
+        return f"{self.conversation_id}:{self.turn}:{self.seq}"
 
 
 @dataclass(frozen=True)
@@ -67,11 +74,11 @@ async def perform(command: Command, origin: Origin, store: Store, registry: Aler
 async def _perform(command: Command, origin: Origin, store: Store, registry: AlertRegistry) -> Outcome:
     user = origin.user_id
     if isinstance(command, AddToCart):
-        cart = await store.add_to_cart(user, command.product_id, command.quantity)
+        cart = await store.add_to_cart(user, command.product_id, command.quantity, request_key=origin.request_key)
         return Outcome("add_to_cart", True, f"Added {command.quantity} × {await _title(store, command.product_id)} to your cart. "
                        + _cart_line(cart), {"product_id": command.product_id, **_cart_payload(cart)})
     if isinstance(command, RemoveFromCart):
-        cart = await store.remove_from_cart(user, command.product_id, command.quantity)
+        cart = await store.remove_from_cart(user, command.product_id, command.quantity, request_key=origin.request_key)
         return Outcome("remove_from_cart", True, f"Removed {await _title(store, command.product_id)} from your cart. "
                        + _cart_line(cart), {"product_id": command.product_id, **_cart_payload(cart)})
     if isinstance(command, ViewCart):
@@ -93,6 +100,10 @@ async def _perform(command: Command, origin: Origin, store: Store, registry: Ale
             f"{r.product_id} {'buy' if r.kind == 'auto_buy' else 'tell you'} at {format_money(r.threshold_cents, r.currency)} or less"
             for r in rules) + "."
         return Outcome("list_alerts", True, text, {"alerts": [r.alert_id for r in rules]})
+    if isinstance(command, AskWhichProduct):
+        return Outcome(command.action, False, "Which product do you mean? Open its page or ask about it first, then tell me again.")
+    if isinstance(command, CancelAlertsOn):
+        return _cancel_alerts_on(command, origin, registry)
     if isinstance(command, CancelAlert):
         cancelled = registry.cancel(command.alert_id, user, origin.now_ms)
         if cancelled is None:
@@ -100,6 +111,25 @@ async def _perform(command: Command, origin: Origin, store: Store, registry: Ale
         return Outcome("cancel_alert", True, f"Cancelled the alert on {cancelled.product_id}.",
                        {"alert_id": cancelled.alert_id}, [(cancelled.alert_id, cancelled)])
     return await _set_alert(command, origin, store, registry)
+
+
+def _cancel_alerts_on(command: CancelAlertsOn, origin: Origin, registry: AlertRegistry) -> Outcome:
+    active = registry.list_for_user(origin.user_id, origin.now_ms)
+    if command.product_id is not None:
+        chosen = [rule for rule in active if rule.product_id == command.product_id]
+    elif command.everything or len(active) == 1:
+        chosen = active
+    else:
+        chosen = []
+    if not chosen:
+        if len(active) > 1 and command.product_id is None:
+            return Outcome("cancel_alert", False, f"You have {len(active)} alerts; say which product, or \"cancel all my alerts\".",
+                           {"alerts": [rule.alert_id for rule in active]})
+        return Outcome("cancel_alert", False, "You have no such active alert.")
+    cancelled = [rule for rule in (registry.cancel(r.alert_id, origin.user_id, origin.now_ms) for r in chosen) if rule]
+    products = ", ".join(sorted({rule.product_id for rule in cancelled}))
+    return Outcome("cancel_alert", True, f"Cancelled {len(cancelled)} alert{'s' if len(cancelled) != 1 else ''} ({products}).",
+                   {"alert_ids": [rule.alert_id for rule in cancelled]}, [(rule.alert_id, rule) for rule in cancelled])
 
 
 async def _set_alert(command: SetAlert, origin: Origin, store: Store, registry: AlertRegistry) -> Outcome:
@@ -159,5 +189,6 @@ def _cart_payload(cart: Cart) -> dict[str, Any]:
 
 def _name(command: Command) -> str:
     names = {AddToCart: "add_to_cart", RemoveFromCart: "remove_from_cart", ViewCart: "view_cart",
-             OrderStatus: "order_status", SetAlert: "set_alert", CancelAlert: "cancel_alert", ListAlerts: "list_alerts"}
+             OrderStatus: "order_status", SetAlert: "set_alert", CancelAlert: "cancel_alert", ListAlerts: "list_alerts",
+             CancelAlertsOn: "cancel_alert", AskWhichProduct: "ask_which_product"}
     return names[type(command)]

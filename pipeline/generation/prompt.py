@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.llm.client import ChatMessage
+from pipeline.memory.preferences import describe
 from pipeline.messages import ConversationState, EvidenceBundle, EvidenceItem
 
 PROMPT_VERSION = "answer-v1"
@@ -105,5 +106,7 @@ def build_messages(
             messages.append(ChatMessage("assistant", clean(memory.answer)[:400]))
     evidence = _evidence_lines(bundle.items, limits) or ["(no evidence found)"]
     question = " ".join(plan.request.text.split())[: limits.question_chars]
-    messages.append(ChatMessage("user", "EVIDENCE:\n" + "\n".join(evidence) + f"\n\nQUESTION: {question}"))
+    # Account memory: what the shopper told us before, so "something for my dog" needs no repeating.
+    shopper = f"SHOPPER: {clean(describe(plan.preferences))}\n" if plan.preferences else ""
+    messages.append(ChatMessage("user", "EVIDENCE:\n" + "\n".join(evidence) + f"\n\n{shopper}QUESTION: {question}"))
     return messages

@@ -25,7 +25,7 @@ MAX_EMBED_CHARS = 512
 """Characters of the request that are embedded (MiniLM reads 256 tokens at most anyway)."""
 
 # Actions are never chosen by similarity: they need the explicit words rules.cart_request checks.
-_NOT_BY_SIMILARITY = frozenset({I.CART_ACTION})
+_NOT_BY_SIMILARITY = frozenset({I.CART_ACTION, I.PRICE_ALERT, I.ACCOUNT_MEMORY})
 
 
 @dataclass(frozen=True)

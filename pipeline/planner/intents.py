@@ -15,6 +15,8 @@ REVIEW_SUMMARY: Final = "review_summary"
 PRICE_HISTORY: Final = "price_history"
 CART_ACTION: Final = "cart_action"
 ORDER_STATUS: Final = "order_status"
+PRICE_ALERT: Final = "price_alert"
+ACCOUNT_MEMORY: Final = "account_memory"
 GENERAL_ADVICE: Final = "general_advice"
 OUT_OF_SCOPE: Final = "out_of_scope"
 
@@ -26,6 +28,8 @@ INTENTS: Final[tuple[str, ...]] = (
     PRICE_HISTORY,
     CART_ACTION,
     ORDER_STATUS,
+    PRICE_ALERT,
+    ACCOUNT_MEMORY,
     GENERAL_ADVICE,
     OUT_OF_SCOPE,
 )
@@ -38,6 +42,8 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     PRICE_HISTORY: "price history of a product, whether it is a good deal, discounts and sales",
     CART_ACTION: "add a product to or remove it from the cart, or show the cart",
     ORDER_STATUS: "where an order is, delivery, tracking, returns or cancelling an order",
+    PRICE_ALERT: "set, list or cancel a price alert or an auto-buy (tell me when it drops below $40)",
+    ACCOUNT_MEMORY: "what the assistant remembers about the shopper, or forgetting it",
     GENERAL_ADVICE: "general shopping advice not tied to a product: how to choose, what to look for",
     OUT_OF_SCOPE: "not about shopping at all (weather, jokes, politics, homework, code)",
 }
@@ -86,6 +92,18 @@ EXAMPLES: Final[dict[str, tuple[str, ...]]] = {
         "when will my package arrive",
         "i want to return my last order",
         "track my delivery",
+    ),
+    PRICE_ALERT: (
+        "tell me when it drops below $40",
+        "buy it when it's 30% off",
+        "list my price alerts",
+        "cancel my alert on this",
+    ),
+    ACCOUNT_MEMORY: (
+        "what do you remember about me?",
+        "forget my budget",
+        "delete everything you know about me",
+        "what have you saved about me",
     ),
     GENERAL_ADVICE: (
         "how do i choose a good mattress?",

@@ -73,6 +73,7 @@ class _Draft:
     cart: rules.CartRequest | None
     reason: str
     path: str
+    account: rules.AccountRequest | None = None
 
 
 async def plan_turn(
@@ -143,12 +144,17 @@ async def _rules_draft(lowered: str, context: Context, embeddings: IntentEmbeddi
         reason = "default: a known product" if context.resolved else "default: search"
     if intent == I.OUT_OF_SCOPE:
         return _Draft(intent, [], "", Filters(), None, reason, path)
-    return _Draft(intent, list(context.resolved), rest, filters, verdict.cart, reason, path)
+    return _Draft(intent, list(context.resolved), rest, filters, verdict.cart, reason, path, verdict.account)
 
 
 def _llm_draft(answer: llm_planner.LlmDraft, lowered: str, context: Context, rules_draft: _Draft) -> _Draft:
     """The validated LLM answer as a draft. Raises InvalidDraft for a cart action the shopper's own
-    words do not ask for (rules.cart_request decides, whatever the model says)."""
+    words do not ask for (rules.cart_request decides, whatever the model says). Alerts and account
+    memory are the rules' alone: their draft stands whatever the model says."""
+    if rules_draft.account is not None:
+        return rules_draft
+    if answer.intent in (I.PRICE_ALERT, I.ACCOUNT_MEMORY):
+        raise llm_planner.InvalidDraft(f"{answer.intent} the shopper's words do not ask for")
     cart = None
     if answer.intent == I.CART_ACTION:
         cart = rules.cart_request(lowered, context)
@@ -173,7 +179,7 @@ def _empty(reason: str) -> _Draft:
 def _outcome(request: UserTurn, started: float, clock: Callable[[], float], draft: _Draft, fallback: str | None,
              model: str | None) -> PlanOutcome:
     steps = build_steps(draft.intent, draft.query, draft.product_ids, draft.filters, draft.cart,
-                        rules.order_id(draft.query) if draft.intent == I.ORDER_STATUS else None)
+                        rules.order_id(draft.query) if draft.intent == I.ORDER_STATUS else None, draft.account)
     plan = Plan(
         conversation_id=request.conversation_id,
         turn=request.turn,

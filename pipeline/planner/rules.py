@@ -1,10 +1,11 @@
 """The deterministic intent rules: keyword and regex patterns over the lower-cased request.
 
 `classify` returns the intent the rules are sure of, or None when they are silent (then embedding
-similarity, or the default, decides). Order matters: injection, cart, orders, price history,
-comparison, reviews, general advice, out of scope.
+similarity, or the default, decides). Order matters: injection, account memory and price alerts
+("cancel my alert" is not an order cancellation), cart, orders, price history, comparison, reviews,
+general advice, out of scope.
 
-Actions are guarded here: a cart action is planned only when the shopper's own words ask to add or
+Actions are guarded here: a cart action (or an alert) is planned only when the shopper's own words ask to add or
 remove a product and the product resolves from the page or the conversation (`cart_request`).
 Requests that try to steer the assistant ("ignore your instructions ...") never become actions.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.alerts.phrases import parse_alert_request
+from pipeline.memory.preferences import forget_keys
 from pipeline.planner import intents as I
 from pipeline.planner.history import Context, refers_to_one
 
@@ -30,6 +33,19 @@ _CART_ADD = re.compile(rf"\b(?:add|put|place|throw|drop|stick)\b.{{0,60}}\b(?:to
 _CART_REMOVE = re.compile(rf"\b(?:remove|delete|take)\b.{{0,60}}\b(?:from|out of)\s+(?:my|the)\s+{_CART_WORD}\b")
 _CART_VIEW = re.compile(rf"\b(?:what'?s|what is|show|view|see|check|open)\b.{{0,20}}\b(?:in )?my {_CART_WORD}\b|^my {_CART_WORD}\b")
 _CART_ANY = re.compile(rf"\bmy {_CART_WORD}\b|\b{_CART_WORD}\b.*\b(?:add|remove)\b")
+# "Should I add it to my cart?" asks for advice; only a request or an instruction acts.
+# "Can you add it?" is a polite instruction, so only the shopper's or the product's subject counts.
+_QUESTION_ONLY = re.compile(r"^\s*(?:should|can|could|would|is|does|do|will)\s+(?:i|it|we)\b")
+_ALERT_LIST = re.compile(r"\b(?:list|show|see|view|what are|which|do i have(?: any)?)\b.{0,20}\b(?:price )?alerts\b|^my (?:price )?alerts\b|\bmy auto-?buys?\b")
+_ALERT_CANCEL = re.compile(r"\b(?:cancel|delete|remove|stop|turn off|disable)\b.{0,30}\b(?:price )?(?:alerts?|auto-?buys?|watching)\b")
+_MEMORY_VIEW = re.compile(
+    r"\bwhat (?:do|did|else do) you (?:remember|know|recall|have saved|keep) (?:about|on) me\b|\bwhat have you (?:remembered|saved|stored|learned) about me\b"
+    r"|\b(?:show|list|see) (?:me )?(?:my (?:saved )?preferences|what you (?:remember|know) about me)\b|\bwhat do you know about me\b"
+)
+_MEMORY_FORGET = re.compile(
+    r"\b(?:forget|delete|erase|clear|wipe|remove)\b.{0,30}\b(?:about me|everything|my (?:data|memory|preferences|budget|size|brand|pets?|hobbies|household|kids|dog|cat))\b"
+    r"|\bforget (?:that|my)\b|\bdon'?t remember (?:that|my)\b"
+)
 _ORDER = re.compile(
     r"\b(?:my|an|the|last|recent)\s+(?:\w+\s+)?(?:order|orders|package|parcel|delivery|shipment|purchase)\b"
     r"|\btrack (?:my|the|an|this) (?:order|package|parcel|delivery|shipment)\b|\btracking (?:number|info|link)\b|\bstatus of my\b"
@@ -97,12 +113,25 @@ class CartRequest:
 
 
 @dataclass(frozen=True)
+class AccountRequest:
+    """A price-alert or account-memory request (intents price_alert and account_memory)."""
+
+    action: str
+    """alerts: set | list | cancel; memory: view | forget"""
+    product_id: str | None = None
+    """alerts set/cancel: the product the request points at (None: cancel all, or ask which)."""
+    keys: tuple[str, ...] = ()
+    """memory forget: the preference keys named (pipeline/memory/preferences.py KEYS)."""
+
+
+@dataclass(frozen=True)
 class Verdict:
     intent: str | None
     """None: the rules are silent."""
     reason: str
     cart: CartRequest | None = None
     injection: bool = False
+    account: AccountRequest | None = None
 
 
 def looks_like_injection(lowered: str) -> bool:
@@ -118,6 +147,8 @@ def cart_request(lowered: str, context: Context) -> CartRequest | None:
     """
     if looks_like_injection(lowered):
         return None
+    if _QUESTION_ONLY.search(lowered):
+        return None
     if _CART_VIEW.search(lowered) and not (_CART_ADD.search(lowered) or _CART_REMOVE.search(lowered)):
         return CartRequest("view")
     action = "remove" if _CART_REMOVE.search(lowered) else "add" if _CART_ADD.search(lowered) else None
@@ -131,21 +162,43 @@ def classify(lowered: str, context: Context) -> Verdict:
     """The intent of a lower-cased request, or a silent verdict (intent None)."""
     if looks_like_injection(lowered):
         # Whatever else it says, an injected request gets no action; a bare attempt gets no plan.
-        wants_action = _CART_ADD.search(lowered) or _CART_REMOVE.search(lowered) or _CART_ANY.search(lowered)
+        wants_action = (_CART_ADD.search(lowered) or _CART_REMOVE.search(lowered) or _CART_ANY.search(lowered)
+                        or parse_alert_request(lowered) or _ALERT_CANCEL.search(lowered))
         if wants_action or not _SHOPPING.search(lowered):
             return Verdict(I.OUT_OF_SCOPE, "instructions to the assistant, not a shopping request", injection=True)
         verdict = _classify_plain(lowered, context)
-        if verdict.intent == I.CART_ACTION:
+        if verdict.intent in (I.CART_ACTION, I.PRICE_ALERT, I.ACCOUNT_MEMORY):
             return Verdict(I.OUT_OF_SCOPE, "instructions to the assistant, not a shopping request", injection=True)
         return Verdict(verdict.intent, verdict.reason, injection=True)
     return _classify_plain(lowered, context)
 
 
+def account_request(lowered: str, context: Context) -> Verdict | None:
+    """A price-alert or memory verdict, or None. Alerts are set on one resolved product only."""
+    if _MEMORY_VIEW.search(lowered):
+        return Verdict(I.ACCOUNT_MEMORY, "memory view", account=AccountRequest("view"))
+    if _MEMORY_FORGET.search(lowered):
+        return Verdict(I.ACCOUNT_MEMORY, "memory forget", account=AccountRequest("forget", keys=forget_keys(lowered)))
+    product = context.resolved[0] if len(context.resolved) == 1 else None
+    if _ALERT_CANCEL.search(lowered):
+        return Verdict(I.PRICE_ALERT, "alert cancel", account=AccountRequest("cancel", product))
+    if _ALERT_LIST.search(lowered):
+        return Verdict(I.PRICE_ALERT, "alert list", account=AccountRequest("list"))
+    if parse_alert_request(lowered) is not None and not _QUESTION_ONLY.search(lowered):
+        return Verdict(I.PRICE_ALERT, "alert set", account=AccountRequest("set", product))
+    return None
+
+
 def _classify_plain(lowered: str, context: Context) -> Verdict:
+    account = account_request(lowered, context)
+    if account is not None:
+        return account
     cart = cart_request(lowered, context)
     if cart is not None:
         return Verdict(I.CART_ACTION, f"cart {cart.action}", cart=cart)
     if _CART_ADD.search(lowered) or _CART_REMOVE.search(lowered) or _CART_ANY.search(lowered):
+        if context.resolved and _QUESTION_ONLY.search(lowered):
+            return Verdict(I.PRODUCT_QUESTION, "a question about buying it, not an instruction")
         # A cart request whose product does not resolve: find the product instead of guessing one.
         return Verdict(I.PRODUCT_SEARCH, "cart request without one resolvable product: search instead")
     if _ORDER.search(lowered):

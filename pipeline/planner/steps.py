@@ -2,7 +2,9 @@
 
 Both planners (LLM and rules) decide the intent, the products and the query; the steps are always
 built here, so every plan is well formed whichever planner produced it, and an action step appears
-only for a guarded CartRequest (pipeline/planner/rules.py).
+only for a guarded CartRequest or AccountRequest (pipeline/planner/rules.py). Steps with source
+cart (add/remove), alerts or memory are not retrievals: the retrieve stage performs them
+(pipeline/actions/language.py) and puts the outcome into the evidence.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pipeline.errors import StageError
 from pipeline.messages import RetrievalStep
 from pipeline.planner import intents as I
 from pipeline.planner.filters import Filters
-from pipeline.planner.rules import CartRequest
+from pipeline.planner.rules import AccountRequest, CartRequest
 
 SEARCH_LIMIT = 10
 """Products a search step returns."""
@@ -39,6 +41,7 @@ def build_steps(
     filters: Filters,
     cart: CartRequest | None = None,
     order_id: str | None = None,
+    account: AccountRequest | None = None,
 ) -> list[RetrievalStep]:
     """The steps for `intent`, in priority order. `product_ids` are already resolved and allowed.
     Raises StageError for an intent not in pipeline.planner.intents.INTENTS."""
@@ -87,6 +90,16 @@ def build_steps(
         return [RetrievalStep("cart", "", [cart.product_id], action, 1), RetrievalStep("products", "", [cart.product_id], {}, 1)]
     if intent == I.ORDER_STATUS:
         return [RetrievalStep("orders", query, [], {"order_id": order_id} if order_id else {}, 5)]
+    if intent == I.PRICE_ALERT:
+        request = account or AccountRequest("list")
+        product = [request.product_id] if request.product_id else []
+        steps = [RetrievalStep("alerts", "", product, {"action": request.action}, 1)]
+        if product:
+            steps += [RetrievalStep("offers", "", product, {}, 1), RetrievalStep("products", "", product, {}, 1)]
+        return steps
+    if intent == I.ACCOUNT_MEMORY:
+        request = account or AccountRequest("view")
+        return [RetrievalStep("memory", "", [], {"action": request.action, "keys": ",".join(request.keys)}, 1)]
     if intent == I.GENERAL_ADVICE:
         return [RetrievalStep("products", query, [], search_filters, 5)]
     raise StageError(f"unknown intent {intent!r}")

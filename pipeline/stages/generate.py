@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
 from pipeline.generation.coalesce import Coalescer
+from pipeline.generation.direct import DIRECT_MODEL, direct_answer
 from pipeline.generation.fallback import degraded_answer
 from pipeline.generation.prompt import build_messages, grounded_ids
 from pipeline.llm.client import Grammar, LlmClient
@@ -80,6 +81,11 @@ class GenerateStage:
         if not message.plan.request.text.strip():
             yield turn.chunk("Please type a question about a product, and I will look it up.", final=True,
                              context=_context(message))
+            return
+        if (stated := direct_answer(message, grounded)) is not None:
+            turn.model = DIRECT_MODEL
+            yield turn.chunk(stated)
+            yield turn.chunk("", final=True, context=_context(message))
             return
         try:
             async for text in self._stream(message, turn):

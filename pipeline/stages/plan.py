@@ -7,11 +7,17 @@ in-memory view of recent conversation state. That view follows the compacted `co
 topic (render writes a conversation's state when a turn finishes), restored at start through the
 runtime's changelog table, so "the cheaper one" resolves against what the shopper was shown even
 after a restart. Tests pass history directly: `process(message, history=...)` or `remember(state)`.
+
+The stage also owns account memory (pipeline/memory): it follows the compacted `user-memory` topic
+the same way, writes a shopper's new record there when a turn states a preference or asks to forget
+one, and applies the memory to the plan (a remembered budget caps open searches; every preference
+rides in `plan.preferences` to the answer prompt).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,7 +26,8 @@ from typing import Any, Protocol
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
 from pipeline.llm.client import LlmClient
-from pipeline.messages import ConversationState, UserTurn
+from pipeline.memory.planning import personalise, updated_preferences
+from pipeline.messages import ConversationState, UserMemory, UserTurn
 from pipeline.planner.embedding import EmbedFn, IntentEmbeddings
 from pipeline.planner.planner import PlannerOptions, PlanOutcome, plan_turn
 from pipeline.retrieval.embedder import Embedder
@@ -31,6 +38,8 @@ log = logging.getLogger(__name__)
 
 MAX_CONVERSATIONS = 10_000
 """Conversations whose latest state the stage keeps (least recently used go first)."""
+MAX_USERS = 100_000
+"""Shoppers whose memory the stage keeps in process (least recently used go first; the topic keeps all)."""
 
 
 class HistoryTable(Protocol):
@@ -54,10 +63,13 @@ class PlanStage:
 
     def __init__(self, options: PlannerOptions, *, llm: LlmClient | None = None, embed: EmbedFn | None = None,
                  close_embed: Callable[[], None] | None = None, max_conversations: int = MAX_CONVERSATIONS,
-                 open_history: OpenHistory | None = None) -> None:
+                 open_history: OpenHistory | None = None, open_memory: OpenHistory | None = None) -> None:
         self.options = options
         self._open_history = open_history
         self._history_table: HistoryTable | None = None
+        self._open_memory = open_memory
+        self._memory_table: HistoryTable | None = None
+        self._memories: OrderedDict[str, UserMemory] = OrderedDict()
         self._llm = llm
         self._embed = embed
         self._close_embed = close_embed
@@ -72,12 +84,21 @@ class PlanStage:
         if self._open_history is not None:
             self._history_table = self._open_history(self._apply_state)
             await self._history_table.start()
+        if self._open_memory is not None:
+            self._memory_table = self._open_memory(self._apply_memory)
+            await self._memory_table.start()
 
     def _apply_state(self, key: str, value: Any) -> None:
         if isinstance(value, ConversationState):
             self.remember(value)
 
+    def _apply_memory(self, key: str, value: Any) -> None:
+        if isinstance(value, UserMemory):
+            self.remember_user(value)
+
     async def stop(self) -> None:
+        if self._memory_table is not None:
+            await self._memory_table.stop()
         if self._history_table is not None:
             await self._history_table.stop()
         if self._llm is not None:
@@ -97,6 +118,17 @@ class PlanStage:
     def history(self, conversation_id: str) -> ConversationState | None:
         return self._states.get(conversation_id)
 
+    def remember_user(self, memory: UserMemory) -> None:
+        """Keep `memory` as its shopper's latest (the topic's record, or one this stage just wrote)."""
+        self._memories[memory.user_id] = memory
+        self._memories.move_to_end(memory.user_id)
+        while len(self._memories) > MAX_USERS:
+            self._memories.popitem(last=False)
+
+    def preferences(self, user_id: str) -> dict[str, str]:
+        kept = self._memories.get(user_id)
+        return dict(kept.preferences) if kept is not None else {}
+
     async def process(self, message: object, history: ConversationState | None = None) -> AsyncIterator[Output]:
         """One Plan for one UserTurn. Raises StageError for any other message type."""
         if not isinstance(message, UserTurn):
@@ -113,7 +145,15 @@ class PlanStage:
         self.last_outcome = outcome
         if outcome.fallback is not None:
             log.info("plan: %s turn %d planned by rules: %s", message.conversation_id, message.turn, outcome.fallback)
-        yield Output(self.output_topic, message.conversation_id, outcome.plan)
+        preferences = self.preferences(message.user_id)
+        changed = updated_preferences(outcome.plan, preferences)
+        if changed is not None:
+            memory = UserMemory(message.conversation_id, message.turn, 0, message.user_id, changed, time.time_ns() // 1_000_000)
+            # Kept here at once: the next turn may arrive before the table reads the record back.
+            self.remember_user(memory)
+            preferences = changed
+            yield Output("user-memory", message.user_id, memory)
+        yield Output(self.output_topic, message.conversation_id, personalise(outcome.plan, preferences))
 
 
 def build(settings: Settings) -> PlanStage:
@@ -127,9 +167,13 @@ def build(settings: Settings) -> PlanStage:
     def open_history(apply: Callable[[str, Any], None]) -> HistoryTable:
         return ChangelogTable(settings, "conversation-state", apply, what="conversation history")
 
+    def open_memory(apply: Callable[[str, Any], None]) -> HistoryTable:
+        return ChangelogTable(settings, "user-memory", apply, what="account memory")
+
     if embedder is None:
-        return PlanStage(options, llm=llm, open_history=open_history)
-    return PlanStage(options, llm=llm, embed=embedder.adense, close_embed=embedder.close, open_history=open_history)
+        return PlanStage(options, llm=llm, open_history=open_history, open_memory=open_memory)
+    return PlanStage(options, llm=llm, embed=embedder.adense, close_embed=embedder.close, open_history=open_history,
+                     open_memory=open_memory)
 
 
 def _embedder(settings: Settings) -> Embedder | None:

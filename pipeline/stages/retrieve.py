@@ -3,6 +3,8 @@
     gather_evidence(plan, fetchers)      pure orchestration: steps run concurrently, each under a
                                           timeout; a failed step is reported, the others still count
     PassageFetcher / StoreFetcher        what a step reads: the passage index, or the store
+    LanguageActions                      a planned cart, order or alert action, performed first;
+                                          its outcome leads the evidence (pipeline/actions/language.py)
 
 Ranking across steps uses reciprocal rank fusion (scores of different sources are not comparable;
 ranks are), then duplicates are dropped by passage id or text, and the bundle is cut to a character
@@ -12,12 +14,18 @@ budget so the prompt stays small.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+from pipeline.actions.language import LanguageActions, outcome_evidence, without_action_steps
+from pipeline.alerts.registry import AlertRegistry
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
+from pipeline.memory.answer import memory_evidence
 from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, RetrievalStep, StepFailure
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
@@ -238,16 +246,41 @@ class StoreFetcher:
         ]
 
 
+async def _memory(step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
+    return [memory_evidence(step, plan)]
+
+
+async def _not_acted(step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
+    """An alerts step that no action answered: replayed traffic, which never acts."""
+    return [EvidenceItem("action", "This turn is replayed traffic, so no alert was changed.", 1.0, None,
+                         f"action:{plan.conversation_id}:{plan.turn}")]
+
+
+class RegistryTable(Protocol):
+    """The changelog-backed alert registry (pipeline/runtime/table.py), followed for list and cancel."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+OpenRegistry = Callable[[Callable[[str, Any], None]], RegistryTable]
+
+
 class RetrieveStage:
     name = "retrieve"
     input_topic = "plans"
     input_type = Plan
 
     def __init__(self, settings: Settings, fetchers: Mapping[str, Fetch] | None = None,
-                 limits: EvidenceLimits = EvidenceLimits()) -> None:
+                 limits: EvidenceLimits = EvidenceLimits(), *, actions: LanguageActions | None = None,
+                 open_registry: OpenRegistry | None = None) -> None:
         self.settings = settings
         self.limits = limits
         self._fetchers = dict(fetchers) if fetchers is not None else None
+        self._actions = actions
+        self._open_registry = open_registry
+        self._registry_table: RegistryTable | None = None
         self._store: Store | None = None
         self._index: PassageIndex | None = None
         self._embedder: Embedder | None = None
@@ -263,9 +296,18 @@ class RetrieveStage:
         passages = PassageFetcher(self._index, self._store)
         stored = StoreFetcher(self._store)
         self._fetchers = {"products": passages, "reviews": passages, "qa": passages,
-                          "offers": stored, "price_history": stored, "cart": stored, "orders": stored}
+                          "offers": stored, "price_history": stored, "cart": stored, "orders": stored,
+                          "memory": _memory, "alerts": _not_acted}
+        registry = AlertRegistry()
+        if self._open_registry is not None:
+            # Followed so that "list my alerts" and "cancel my alert" see every alert, wherever set.
+            self._registry_table = self._open_registry(registry.follow)
+            await self._registry_table.start()
+        self._actions = LanguageActions(self._store, registry, lambda: time.time_ns() // 1_000_000)
 
     async def stop(self) -> None:
+        if self._registry_table is not None:
+            await self._registry_table.stop()
         if self._index is not None:
             self._index.close()
         if self._embedder is not None:
@@ -276,9 +318,22 @@ class RetrieveStage:
     async def process(self, message: Plan) -> AsyncIterator[Output]:
         if self._fetchers is None:
             raise StageError("the retrieve stage was not started")
-        bundle = await gather_evidence(message, self._fetchers, self.limits)
+        outcome = await self._actions.act(message) if self._actions is not None else None
+        if outcome is None:
+            bundle = await gather_evidence(message, self._fetchers, self.limits)
+        else:
+            for key, rule in outcome.registry:
+                yield Output("alert-registry", key, rule)
+            rest = await gather_evidence(without_action_steps(message), self._fetchers, self.limits)
+            bundle = dataclasses.replace(rest, plan=message, items=[outcome_evidence(message, outcome), *rest.items],
+                                         empty_reason=None)
         yield Output("evidence", message.conversation_id, bundle)
 
 
 def build(settings: Settings) -> RetrieveStage:
-    return RetrieveStage(settings)
+    from pipeline.runtime.table import ChangelogTable
+
+    def open_registry(apply: Callable[[str, Any], None]) -> RegistryTable:
+        return ChangelogTable(settings, "alert-registry", apply, what="retrieve's alert registry")
+
+    return RetrieveStage(settings, open_registry=open_registry)

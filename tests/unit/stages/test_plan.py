@@ -85,3 +85,21 @@ def test_build_reads_the_mode_and_refuses_a_bad_one(tmp_path) -> None:  # type: 
     assert (stage.name, stage.input_topic, stage.input_type, stage.options.mode) == ("plan", "requests", UserTurn, "rules")
     with pytest.raises(ConfigError):
         build(Settings(home=tmp_path, planner_mode="fast"))
+
+
+async def test_account_memory_is_written_per_user_applied_to_searches_and_forgotten() -> None:
+    stage = PlanStage(PlannerOptions(mode="rules"))
+    out = [o async for o in stage.process(UserTurn("c1", 0, 0, "u1", "My budget is $30 and I have a cat"))]
+    assert [o.topic for o in out] == ["user-memory", "plans"]
+    memory = out[0].value
+    assert (out[0].key, memory.user_id, memory.preferences) == ("u1", "u1", {"budget_cents": "3000", "pets": "cat"})
+    # Another conversation of the same shopper: the budget narrows an open search.
+    [plan] = await plans(stage, UserTurn("c2", 0, 0, "u1", "show me scratching posts"))
+    assert plan.steps[0].filters["max_price_cents"] == "3000" and plan.preferences["pets"] == "cat"
+    [other] = await plans(stage, UserTurn("c3", 0, 0, "u2", "show me scratching posts"))
+    assert other.preferences == {} and "max_price_cents" not in other.steps[0].filters
+    out = [o async for o in stage.process(UserTurn("c2", 1, 0, "u1", "forget my budget"))]
+    assert [o.topic for o in out] == ["user-memory", "plans"]
+    assert out[0].value.preferences == {"pets": "cat"} and out[1].value.intent == "account_memory"
+    [plan] = await plans(stage, UserTurn("c2", 2, 0, "u1", "show me scratching posts"))
+    assert "max_price_cents" not in plan.steps[0].filters

@@ -1,0 +1,28 @@
+"""Answers the system states itself, without the model: what an action did, what memory holds.
+
+A 135M model paraphrasing "Added 2 × Acme Kettle to your cart. Your cart: 3 items, $54.97." gets
+numbers wrong often enough to matter, and these answers have nothing to add. So when the evidence
+holds an action outcome or a memory report, that text is the answer, with a card for the product
+acted on (hydrate fills in its live price as usual). Out-of-text brackets are stripped so evidence can
+never inject markup.
+"""
+
+from __future__ import annotations
+
+from pipeline.generation.prompt import clean
+from pipeline.messages import EvidenceBundle
+
+DIRECT_SOURCES = frozenset({"action", "memory"})
+DIRECT_MODEL = "direct"
+"""TokenChunk.model for these answers: no model wrote them."""
+
+
+def direct_answer(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
+    """The stated answer, or None when the model should answer."""
+    items = [item for item in bundle.items if item.source in DIRECT_SOURCES]
+    if not items:
+        return None
+    text = " ".join(clean(item.text) for item in items)
+    allowed = set(grounded)
+    cards = list(dict.fromkeys(item.product_id for item in items if item.product_id and item.product_id in allowed))
+    return text + "".join(f" <product id=\"{product_id}\"/>" for product_id in cards)
