@@ -147,6 +147,8 @@ class TurnResponse:
     plan_path: str = "rules"
     run_id: str | None = None
     finished_at_ms: int = 0
+    prompt_version: str | None = None
+    """The answer prompt's version (pipeline/generation/prompt.py); None for answers stated without the model."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pipeline.actions.perform import Origin, Outcome, perform
 from pipeline.alerts.registry import AlertRegistry
 from pipeline.config import Settings
 from pipeline.messages import Feedback, Frame
+from pipeline.replay.traffic import REPLAY_PREFIX
 from pipeline.stage import Output
 from pipeline.stages.alerts import Table, TableFactory
 from pipeline.store.base import Store
@@ -69,7 +70,8 @@ class ActionsStage:
 
     async def process(self, message: Feedback) -> AsyncIterator[Output]:
         command = command_from_feedback(message)
-        if message.kind != "action_clicked":
+        if message.kind != "action_clicked" or message.conversation_id.startswith(REPLAY_PREFIX):
+            # Replayed clicks re-enact a recorded shopper's session: they must never act again.
             return
         click = (message.conversation_id, message.turn, message.seq)
         if click in self._done:

@@ -54,8 +54,9 @@ class FeedbackAggregate:
         if response.run_id or response.conversation_id.startswith(REPLAY_PREFIX):
             self.replayed_skipped += len(self._pending.pop(key, []))
             return
-        # getattr: TurnResponse gains an optional prompt_version; until then every response lacks it.
-        version = getattr(response, "prompt_version", None) or self.prompt_version
+        # Responses written before TurnResponse carried prompt_version count as the running version;
+        # answers the system stated itself (model "direct") used no prompt.
+        version = response.prompt_version or ("none" if response.model == "direct" else self.prompt_version)
         facts = TurnFacts(response.intent or UNKNOWN, response.model or "rules", str(version))
         self._turns[key] = facts
         self._turns.move_to_end(key)

@@ -19,7 +19,7 @@ from pipeline.errors import DependencyError
 from pipeline.generation.coalesce import Coalescer
 from pipeline.generation.direct import DIRECT_MODEL, direct_answer
 from pipeline.generation.fallback import degraded_answer
-from pipeline.generation.prompt import build_messages, grounded_ids
+from pipeline.generation.prompt import PROMPT_VERSION, build_messages, grounded_ids
 from pipeline.llm.client import Grammar, LlmClient
 from pipeline.llm.router import ModelRouter
 from pipeline.markup.grammar import build_gbnf
@@ -151,6 +151,8 @@ def _context(bundle: EvidenceBundle) -> dict[str, str]:
     request = bundle.plan.request
     facts = {"user_id": request.user_id, "question": request.text[:2_000], "intent": bundle.plan.intent,
              "plan_path": bundle.plan.path}
+    if request.text.strip() and direct_answer(bundle, []) is None:
+        facts["prompt_version"] = PROMPT_VERSION  # the model answered, from this prompt
     if request.run_id:
         facts["run_id"] = request.run_id
     return facts

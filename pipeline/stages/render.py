@@ -46,6 +46,7 @@ class TurnContext:
     intent: str
     plan_path: str = "rules"
     run_id: str | None = None
+    prompt_version: str | None = None
     hop_ms: dict[str, float] = field(default_factory=dict)
     """Stage name to milliseconds, from the hop timestamps."""
 
@@ -134,6 +135,7 @@ class TurnRenderer:
             plan_path=context.plan_path,
             run_id=context.run_id,
             finished_at_ms=now_ms,
+            prompt_version=context.prompt_version,
         )
         memory = TurnMemory(self.turn, context.question, self.text, list(self.products_shown))
         earlier = [t for t in (previous.turns if previous else []) if t.turn != self.turn]
@@ -245,6 +247,7 @@ def _context(done: Frame) -> TurnContext:
         intent=str(facts.get("intent", "")),
         plan_path=str(facts.get("plan_path", "rules")),
         run_id=facts.get("run_id") or None,
+        prompt_version=facts.get("prompt_version") or None,
         hop_ms=dict(current_hop_ms.get()),
     )
 

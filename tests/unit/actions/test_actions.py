@@ -140,3 +140,10 @@ async def test_alert_click_registers_a_rule_and_cancel_is_owner_only(stage: Acti
     assert (await outputs(stage, other))[-1].value.kind == "action_failed"
     mine = await outputs(stage, click(f"cancel_alert:{rule.alert_id}", seq=START_MS + 6))
     assert mine[0].topic == "alert-registry" and mine[0].value.status == "cancelled"
+
+
+async def test_replayed_clicks_never_act(stage: ActionsStage) -> None:
+    value = json.dumps({"type": "add_to_cart", "product_id": PRODUCT, "params": {"quantity": 1}})
+    replayed = Feedback("replay/r1/c1", 2, START_MS, "u1", "action_clicked", value, START_MS)
+    assert await outputs(stage, replayed) == []
+    assert stage._store is not None and (await stage._store.get_cart("u1")).lines == ()
