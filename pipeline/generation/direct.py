@@ -1,10 +1,12 @@
-"""Answers the system states itself, without the model: what an action did, what memory holds.
+"""Answers, or the start of one, the system states itself, without the model: what an action did,
+what memory holds, and the lowest recent prices for "has this been cheaper?".
 
 A 135M model paraphrasing "Added 2 × Acme Kettle to your cart. Your cart: 3 items, $54.97." gets
 numbers wrong often enough to matter, and these answers have nothing to add. So when the evidence
 holds an action outcome or a memory report, that text is the answer, with a card for the product
-acted on (hydrate fills in its live price as usual). Out-of-text brackets are stripped so evidence can
-never inject markup.
+acted on (hydrate fills in its live price as usual). A price-history question gets a stated lead (the
+chart and the 30/90-day lows from the store) and the model goes on from there. Markup brackets in
+evidence text are stripped, so evidence can never inject markup.
 """
 
 from __future__ import annotations
@@ -26,3 +28,15 @@ def direct_answer(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
     allowed = set(grounded)
     cards = list(dict.fromkeys(item.product_id for item in items if item.product_id and item.product_id in allowed))
     return text + "".join(f" <product id=\"{product_id}\"/>" for product_id in cards)
+
+
+def stated_lead(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
+    """For a price-history turn: the chart and the store's 30/90-day lows, before the model speaks."""
+    if bundle.plan.intent != "price_history":
+        return None
+    allowed = set(grounded)
+    item = next((i for i in bundle.items if i.source == "price_history" and i.product_id in allowed), None)
+    if item is None:
+        return None
+    sentence = clean(item.text)
+    return f"<price-history id=\"{item.product_id}\"/> {sentence[:1].upper()}{sentence[1:]}. "

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
 from pipeline.generation.coalesce import Coalescer
-from pipeline.generation.direct import DIRECT_MODEL, direct_answer
+from pipeline.generation.direct import DIRECT_MODEL, direct_answer, stated_lead
 from pipeline.generation.fallback import degraded_answer
 from pipeline.generation.prompt import PROMPT_VERSION, build_messages, grounded_ids
 from pipeline.llm.client import Grammar, LlmClient
@@ -87,6 +87,8 @@ class GenerateStage:
             yield turn.chunk(stated)
             yield turn.chunk("", final=True, context=_context(message))
             return
+        if (lead := stated_lead(message, grounded)) is not None:
+            yield turn.chunk(lead)
         try:
             async for text in self._stream(message, turn):
                 yield turn.chunk(text)

@@ -87,6 +87,9 @@ class TurnHydrator:
         self._lookups: Lookups | None = None
         self._written: list[str] = []
         """Follow-ups the model wrote, held until the end of the turn (only answerable ones are shown)."""
+        self._charts: set[tuple[str, str]] = set()
+        """(directive, product) of the charts shown: the stated price-history lead and the model's own
+        directive may name the same chart, which is shown once."""
 
     @property
     def consumed(self) -> int:
@@ -193,6 +196,10 @@ class TurnHydrator:
             return None
         if name == "product":
             return self._shown(await resolve.card(lookups, ids[0]))
+        if (name, ids[0]) in self._charts:
+            self.counts["repeated"] += 1
+            return None
+        self._charts.add((name, ids[0]))
         if name == "reviews":
             return self._shown(await resolve.reviews(lookups, ids[0]))
         return self._shown(await resolve.price_history(lookups, ids[0]))

@@ -74,3 +74,25 @@ async def test_an_empty_question_is_answered_without_the_model() -> None:
     chunks = await run(GenerateStage(Settings(), client=llm), evidence("   "))  # type: ignore[arg-type]
     assert len(chunks) == 1 and chunks[0].final and "Please type a question" in chunks[0].text
     assert llm.requests == []
+
+
+async def test_an_action_outcome_is_stated_without_the_model() -> None:
+    llm = FakeLlm(["never"])
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "add it to my cart"), "cart_action", [])
+    outcome = EvidenceItem("action", "Added 1 × Kettle to your cart. <b>", 1.0, "B0AAAAAAAA")
+    chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, [outcome]))  # type: ignore[arg-type]
+    text = "".join(c.text for c in chunks)
+    assert text == 'Added 1 × Kettle to your cart. b <product id="B0AAAAAAAA"/>', "evidence brackets never become markup"
+    assert llm.requests == [] and chunks[-1].final and chunks[0].model == "direct"
+    assert "prompt_version" not in chunks[-1].context
+
+
+async def test_a_price_history_answer_leads_with_the_chart_and_the_stored_lows() -> None:
+    llm = FakeLlm(["It was cheaper."])
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "has this been cheaper?"), "price_history", [])
+    history = EvidenceItem("price_history", "price history (simulated): now $40.00; lowest in 30 days $35.00 on "
+                           "2025-06-01; lowest in 90 days $30.00 on 2025-04-01", 1.0, "B0AAAAAAAA")
+    chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, [history]))  # type: ignore[arg-type]
+    text = "".join(c.text for c in chunks)
+    assert text.startswith('<price-history id="B0AAAAAAAA"/> Price history (simulated): now $40.00; lowest in 30 days $35.00')
+    assert text.endswith("It was cheaper.") and chunks[-1].context["prompt_version"]

@@ -199,6 +199,13 @@ async def test_price_history_series() -> None:
     assert payload(frames[-1])["counts"]["empty"] == 1
 
 
+async def test_a_chart_named_twice_in_a_turn_is_shown_once() -> None:
+    # The stated price-history lead and the model's own directive may name the same chart.
+    frames = await hydrate(chunks(f'<price-history id="{A}"/> Lowest in 30 days. <price-history id="{A}"/>'))
+    assert len(of_type(frames, "price_history")) == 1
+    assert payload(frames[-1])["counts"]["repeated"] == 1
+
+
 async def test_suggestions_actions_and_links() -> None:
     text = (f'<suggest>Is it loud? | Is it loud?|Does it fold?</suggest>'
             f'<action type="price_alert" id="{A}" below="49.99"/><action type="price_alert" id="{A}" below="lots"/>'
