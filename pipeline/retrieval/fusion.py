@@ -7,7 +7,7 @@ an item ranked well by both retrievers beats one ranked first by only one.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import TypeVar
 
 RRF_K = 60
@@ -34,3 +34,19 @@ def rrf_fuse(rankings: Sequence[Sequence[Key]], k: int = RRF_K, limit: int | Non
     # sorted() is stable, and dicts keep first-seen order, which breaks ties deterministically.
     fused = sorted(scores.items(), key=lambda item: -item[1])
     return fused if limit is None else fused[:limit]
+
+
+def best_first(scored: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+    """(point id, score) pairs by score descending, equal scores by point id.
+
+    Both search engines order their lists this way before fusion, so their results agree even where
+    scores tie (Qdrant's own order among equal scores is unspecified).
+    """
+    return sorted(scored, key=lambda pair: (-pair[1], pair[0]))
+
+
+def combine(lists: Sequence[Sequence[tuple[str, float]]], fuse: bool, limit: int) -> list[tuple[str, float]]:
+    """The final ranking of a search: RRF over the retrievers' lists when `fuse`, else the first list."""
+    if fuse:
+        return rrf_fuse([[key for key, _ in ranked] for ranked in lists], limit=limit)
+    return list(lists[0][:limit]) if lists else []

@@ -7,8 +7,10 @@
                 (e.g. price_cents, rating, in_stock from the store)
 
 Qdrant runs embedded (local mode, files under <AISLE_HOME>/qdrant) unless Settings.qdrant_url names
-a server. Local mode keeps everything in memory, scans by brute force and is single-process (it
-locks its folder); the server adds payload indexes (created here for every filter field) and HNSW.
+a server. Local mode is single-process (it locks its folder) and pure Python, so in embedded mode
+searches are answered from numpy columns kept in step with the collection (columns.py), with
+Qdrant's scoring; Qdrant holds the points and their payloads. A server is searched directly, with
+payload indexes (created here for every filter field) and HNSW.
 
 Search modes: "dense", "bm25", and "hybrid" (both, fused client-side by reciprocal rank; see
 fusion.py). The default is dense: on ePQA it ties hybrid (nDCG@10 0.862 vs 0.861) at about
@@ -24,43 +26,35 @@ import concurrent.futures
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
+from pipeline.retrieval.columns import PassageColumns, Ranking
 from pipeline.retrieval.embedder import Embedder, SparseVector
-from pipeline.retrieval.fusion import rrf_fuse
+from pipeline.retrieval.fusion import best_first, combine
 from pipeline.retrieval.passages import Passage
+from pipeline.retrieval.query import FILTER_FIELDS, SEARCH_MODES, SearchFilter, SearchMode, candidate_depth
 
-SearchMode = Literal["dense", "bm25", "hybrid"]
-SEARCH_MODES: tuple[SearchMode, ...] = ("dense", "bm25", "hybrid")
+__all__ = ["BM25", "COLLECTION", "DEFAULT_MODE", "DENSE", "MAX_QUERY_CHARS", "SEARCH_MODES", "Hit", "PassageIndex",
+           "Progress", "SearchFilter", "SearchMode", "SearchResult", "query_problem"]
+
 DEFAULT_MODE: SearchMode = "dense"
 COLLECTION = "aisle_passages"
 DENSE = "dense"
 BM25 = "bm25"
-_FAST_PATH_MAX_PRODUCTS = 20
-"""Product-scoped dense searches over at most this many products skip embedded Qdrant's filter scan."""
 MAX_QUERY_CHARS = 2_000
 """Longer queries are refused: no shopper types this much, and MiniLM reads only 256 word pieces."""
-_FILTER_FIELDS = {"kind": models.PayloadSchemaType.KEYWORD, "product_id": models.PayloadSchemaType.KEYWORD,
-                  "category": models.PayloadSchemaType.KEYWORD}
+_FIELD_SCHEMAS = {"kind": models.PayloadSchemaType.KEYWORD, "product_id": models.PayloadSchemaType.KEYWORD,
+                  "category": models.PayloadSchemaType.KEYWORD, "price_cents": models.PayloadSchemaType.INTEGER,
+                  "rating": models.PayloadSchemaType.FLOAT, "in_stock": models.PayloadSchemaType.BOOL}
 _QDRANT_ERRORS = (UnexpectedResponse, ResponseHandlingException, ValueError, RuntimeError, OSError)
 
 Progress = Callable[[int, int], None]
 """progress(done, total) after each upserted batch; total is -1 when the input length is unknown."""
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    """Restrict a search; empty tuples mean no restriction. Fields are OR'ed within, AND'ed across."""
-
-    product_ids: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,7 +89,8 @@ class PassageIndex:
         self._local = local
         self._collection = collection
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant")
-        self._points_by_product: dict[str, list[str]] | None = None
+        self._columns: PassageColumns | None = None
+        """Embedded mode's search engine (columns.py); None until built, or after a failed write."""
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder, collection: str = COLLECTION) -> PassageIndex:
@@ -123,6 +118,11 @@ class PassageIndex:
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, run)
 
+    @property
+    def columns(self) -> PassageColumns | None:
+        """Embedded mode's search columns once built (None on a server); benchmarks time them alone."""
+        return self._columns
+
     # ---- writing ---------------------------------------------------------------------------------
 
     async def ensure_collection(self) -> None:
@@ -135,9 +135,11 @@ class PassageIndex:
             vectors_config={DENSE: models.VectorParams(size=self._embedder.dim, distance=models.Distance.COSINE)},
             sparse_vectors_config={BM25: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
-        if not self._local:  # local mode has no payload indexes (and warns if asked)
-            for name, schema in _FILTER_FIELDS.items():
-                await self._call(self._client.create_payload_index, self._collection, name, schema)
+        if self._local:  # a new collection: its columns start empty and follow every write
+            self._columns = PassageColumns(self._embedder.dim)
+        else:  # local mode has no payload indexes (and warns if asked)
+            for name in FILTER_FIELDS:
+                await self._call(self._client.create_payload_index, self._collection, name, _FIELD_SCHEMAS[name])
 
     async def upsert(self, passages: Iterable[Passage], batch_size: int = 256, progress: Progress | None = None) -> int:
         """Embed and store passages in batches; returns how many were written. Idempotent by point id."""
@@ -175,13 +177,24 @@ class PassageIndex:
             )
             for p, d, s in zip(batch, dense, sparse, strict=True)
         ]
-        await self._call(self._client.upsert, self._collection, points=points, wait=True)
-        self._points_by_product = None
+
+        def write() -> None:
+            try:
+                self._client.upsert(self._collection, points=points, wait=True)
+                if self._columns is not None:
+                    self._columns.add([p.point_id for p in batch], dense, sparse, [p.payload for p in batch])
+            except BaseException:
+                self._columns = None  # maybe out of step now: rebuilt from Qdrant on the next search
+                raise
+
+        await self._call(write)
 
     # ---- reading ---------------------------------------------------------------------------------
 
     async def count(self, where: SearchFilter = SearchFilter()) -> int:
         """Points matching a filter (0 if the collection does not exist yet)."""
+        if self._local:
+            return int(await self._call(lambda: self._columns_now().count(where) if self._exists() else 0))
         if not await self._call(self._client.collection_exists, self._collection):
             return 0
         result = await self._call(self._client.count, self._collection, count_filter=_qdrant_filter(where), exact=True)
@@ -199,16 +212,35 @@ class PassageIndex:
     async def search_vectors(self, dense: Sequence[float], sparse: SparseVector, mode: SearchMode = DEFAULT_MODE,
                              where: SearchFilter = SearchFilter(), limit: int = 10) -> SearchResult:
         """Search with precomputed query vectors (lets benchmarks time the index alone)."""
+        if self._local:
+            hits, reason = await self._call(self._search_columns, dense, sparse, mode, where, limit)
+        else:
+            hits, reason = await self._search_qdrant(dense, sparse, mode, where, limit)
+        return SearchResult(hits=hits, mode=mode, reason=None if hits else reason)
+
+    def _search_columns(self, dense: Sequence[float], sparse: SparseVector, mode: SearchMode, where: SearchFilter,
+                        limit: int) -> tuple[tuple[Hit, ...], str]:
+        """Embedded mode, on the Qdrant thread: rank from the columns, then read the hits' payloads."""
+        if not self._exists():
+            return (), _EMPTY_INDEX
+        columns = self._columns_now()
+        ranking = columns.search(dense, sparse, mode, where, limit)
+        if ranking is None:
+            return (), _NO_WORDS
+        if not ranking:
+            missing = bool(where.product_ids) and columns.count(SearchFilter(product_ids=where.product_ids)) == 0
+            return (), _no_match(where, missing)
+        records = self._client.retrieve(self._collection, [pid for pid, _ in ranking], with_payload=True)
+        payloads = {str(record.id): record.payload or {} for record in records}
+        return tuple(_hit_from(pid, score, payloads.get(pid, {})) for pid, score in ranking), ""
+
+    async def _search_qdrant(self, dense: Sequence[float], sparse: SparseVector, mode: SearchMode,
+                             where: SearchFilter, limit: int) -> tuple[tuple[Hit, ...], str]:
+        """Server mode: Qdrant filters and scores; both queries go in one batch call."""
         if not await self._call(self._client.collection_exists, self._collection):
-            return SearchResult(hits=(), mode=mode, reason="the index is empty (run ingestion first)")
-        if self._local and mode == "dense" and 0 < len(where.product_ids) <= _FAST_PATH_MAX_PRODUCTS:
-            hits = await self._call(self._product_scoped_dense, dense, where, limit)
-            if hits:
-                return SearchResult(hits=hits, mode=mode)
-            return SearchResult(hits=(), mode=mode, reason=await self._why_empty(where))
+            return (), _EMPTY_INDEX
         qfilter = _qdrant_filter(where)
-        # Hybrid fuses deeper lists than it returns, so a passage ranked 12th by both can still rise.
-        depth = limit if mode != "hybrid" else max(limit * 3, 30)
+        depth = candidate_depth(mode, limit)
         requests: list[models.QueryRequest] = []
         if mode in ("dense", "hybrid"):
             requests.append(models.QueryRequest(query=list(dense), using=DENSE, filter=qfilter, limit=depth,
@@ -218,66 +250,35 @@ class PassageIndex:
                 query=models.SparseVector(indices=list(sparse.indices), values=list(sparse.values)),
                 using=BM25, filter=qfilter, limit=depth, with_payload=True))
         if not requests:
-            return SearchResult(hits=(), mode=mode, reason="the query has no searchable words")
+            return (), _NO_WORDS
         responses = await self._call(self._client.query_batch_points, self._collection, requests=requests)
-        lists = [[_hit(point) for point in response.points] for response in responses]
-        if mode == "hybrid":
-            by_id = {hit.point_id: hit for ranked in lists for hit in ranked}
-            fused = rrf_fuse([[h.point_id for h in ranked] for ranked in lists], limit=limit)
-            hits = tuple(_rescored(by_id[pid], score) for pid, score in fused)
-        else:
-            hits = tuple(lists[0][:limit])
-        if hits:
-            return SearchResult(hits=hits, mode=mode)
-        return SearchResult(hits=(), mode=mode, reason=await self._why_empty(where))
+        payloads = {str(p.id): p.payload or {} for response in responses for p in response.points}
+        lists: list[Ranking] = [best_first((str(p.id), float(p.score)) for p in response.points)
+                                for response in responses]
+        ranking = combine(lists, fuse=mode == "hybrid", limit=limit)
+        if ranking:
+            return tuple(_hit_from(pid, score, payloads[pid]) for pid, score in ranking), ""
+        missing = bool(where.product_ids) and await self.count(SearchFilter(product_ids=where.product_ids)) == 0
+        return (), _no_match(where, missing)
 
-    def _product_scoped_dense(self, dense: Sequence[float], where: SearchFilter, limit: int) -> tuple[Hit, ...]:
-        """Exact dense search over a few products' passages, for embedded mode (runs on the qdrant thread).
+    def _exists(self) -> bool:
+        return bool(self._client.collection_exists(self._collection))
 
-        Embedded Qdrant evaluates a payload filter in Python for every point (about 15 µs each: 190 ms
-        at 12,600 passages on our machine), while a product has a few dozen passages. So the points of
-        each product are looked up by id, from a map built once by one scroll, and scored here with
-        the same cosine Qdrant uses. A Qdrant server has payload indexes and needs none of this.
-        """
-        if self._points_by_product is None:
-            by_product: dict[str, list[str]] = {}
+    def _columns_now(self) -> PassageColumns:
+        """The columns of an embedded collection, built by one scroll the first time (Qdrant thread)."""
+        if self._columns is None:
+            columns = PassageColumns(self._embedder.dim)
             offset: Any = None
             while True:
                 points, offset = self._client.scroll(self._collection, limit=2_048, offset=offset,
-                                                     with_payload=["product_id"], with_vectors=False)
-                for point in points:
-                    by_product.setdefault(str((point.payload or {}).get("product_id", "")), []).append(str(point.id))
+                                                     with_payload=list(FILTER_FIELDS), with_vectors=True)
+                vectors = [p.vector if isinstance(p.vector, dict) else {} for p in points]
+                columns.add([str(p.id) for p in points], [v[DENSE] for v in vectors],
+                            [_sparse_of(v.get(BM25)) for v in vectors], [p.payload or {} for p in points])
                 if offset is None:
                     break
-            self._points_by_product = by_product
-        ids = [pid for product in where.product_ids for pid in self._points_by_product.get(product, ())]
-        if not ids:
-            return ()
-        points = self._client.retrieve(self._collection, ids, with_payload=True, with_vectors=[DENSE])
-        query = np.asarray(dense, dtype=np.float32)
-        query /= max(float(np.linalg.norm(query)), 1e-12)
-        scored: list[Hit] = []
-        for point in points:
-            payload = point.payload or {}
-            if where.kinds and payload.get("kind") not in where.kinds:
-                continue
-            if where.categories and payload.get("category") not in where.categories:
-                continue
-            vectors = point.vector if isinstance(point.vector, dict) else {}
-            vector = np.asarray(vectors.get(DENSE, ()), dtype=np.float32)
-            if vector.size != query.size:
-                continue
-            score = float(vector @ query / max(float(np.linalg.norm(vector)), 1e-12))
-            scored.append(Hit(point_id=str(point.id), score=score, kind=str(payload.get("kind", "")),
-                              product_id=str(payload.get("product_id", "")), text=str(payload.get("text", "")),
-                              payload=payload))
-        scored.sort(key=lambda hit: -hit.score)
-        return tuple(scored[:limit])
-
-    async def _why_empty(self, where: SearchFilter) -> str:
-        if where.product_ids and await self.count(SearchFilter(product_ids=where.product_ids)) == 0:
-            return f"no indexed passages for product(s) {', '.join(where.product_ids)}"
-        return "no passage matched the query and filters"
+            self._columns = columns
+        return self._columns
 
     def close(self) -> None:
         """Close the client (releases local mode's folder lock) and stop the worker thread."""
@@ -305,21 +306,37 @@ def _is_latin(ch: str) -> bool:
 
 
 def _qdrant_filter(where: SearchFilter) -> models.Filter | None:
+    """The Qdrant filter meaning what columns.PassageColumns.select means (tested to agree)."""
     must: list[models.Condition] = []
     for key, values in (("product_id", where.product_ids), ("kind", where.kinds), ("category", where.categories)):
         if len(values) == 1:
             must.append(models.FieldCondition(key=key, match=models.MatchValue(value=values[0])))
         elif values:
             must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
+    if where.min_price_cents is not None or where.max_price_cents is not None:
+        must.append(models.FieldCondition(key="price_cents", range=models.Range(gte=where.min_price_cents,
+                                                                                lte=where.max_price_cents)))
+    if where.min_rating is not None:
+        must.append(models.FieldCondition(key="rating", range=models.Range(gte=where.min_rating)))
+    if where.in_stock_only:
+        must.append(models.FieldCondition(key="in_stock", match=models.MatchValue(value=True)))
     return models.Filter(must=must) if must else None
 
 
-def _hit(point: models.ScoredPoint) -> Hit:
-    payload = point.payload or {}
-    return Hit(point_id=str(point.id), score=float(point.score), kind=str(payload.get("kind", "")),
+_EMPTY_INDEX = "the index is empty (run ingestion first)"
+_NO_WORDS = "the query has no searchable words"
+
+
+def _no_match(where: SearchFilter, products_missing: bool) -> str:
+    if products_missing:
+        return f"no indexed passages for product(s) {', '.join(where.product_ids)}"
+    return "no passage matched the query and filters"
+
+
+def _sparse_of(vector: Any) -> SparseVector:
+    return SparseVector(tuple(vector.indices), tuple(vector.values)) if vector is not None else SparseVector((), ())
+
+
+def _hit_from(point_id: str, score: float, payload: Mapping[str, Any]) -> Hit:
+    return Hit(point_id=point_id, score=score, kind=str(payload.get("kind", "")),
                product_id=str(payload.get("product_id", "")), text=str(payload.get("text", "")), payload=payload)
-
-
-def _rescored(hit: Hit, score: float) -> Hit:
-    return Hit(point_id=hit.point_id, score=score, kind=hit.kind, product_id=hit.product_id, text=hit.text,
-               payload=hit.payload)
