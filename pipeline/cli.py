@@ -123,8 +123,10 @@ def _json_default(value: Any) -> Any:
 @pass_ctx
 def worker(ctx: _Context, stage: str, group: str | None) -> None:
     """Run STAGE (plan, retrieve, generate, hydrate, render, or module:factory) as this process."""
+    from pipeline.runtime.affinity import pin_this_process
     from pipeline.runtime.service import load_stage_factory, serve_stage
 
+    pin_this_process(ctx.settings)
     built = load_stage_factory(stage)(ctx.settings)
     asyncio.run(serve_stage(built, ctx.settings, group_id=group))
 

@@ -77,6 +77,10 @@ class Settings:
     """AISLE_LLM_RETRIES: extra attempts for a request that fails before its first token."""
     llm_retry_backoff_ms: int = 100
     """AISLE_LLM_RETRY_BACKOFF_MS: backoff before the first retry; doubles for each further one."""
+    llm_cpus: str = "0"
+    """AISLE_LLM_CPUS: cores the local vLLM server is pinned to (infra/vllm/vllm.sh), e.g. 0 or 0-3."""
+    worker_cpus: str = "auto"
+    """AISLE_WORKER_CPUS: cores for workers, the gateway and the broker: auto (every core but AISLE_LLM_CPUS when the LLM server is local), all (no pinning), or a list such as 1-3."""
     qdrant_url: str | None = None
     """QDRANT_URL: a Qdrant server; unset means embedded local mode under AISLE_HOME."""
     planner_deadline_ms: int = 300
@@ -86,7 +90,7 @@ class Settings:
     planner_embeddings: bool = False
     """AISLE_PLANNER_EMBEDDINGS: where rules are silent, pick the intent by MiniLM similarity (needs `make models`)."""
     generate_flush_ms: int = 30
-    """AISLE_GENERATE_FLUSH_MS: a token chunk is sent once its first token has waited this long."""
+    """AISLE_GENERATE_FLUSH_MS: a token chunk is sent once its first token has waited this long (an answer's very first text is sent at once)."""
     generate_flush_chars: int = 32
     """AISLE_GENERATE_FLUSH_CHARS: ... or once it holds this many characters."""
     generate_max_tokens: int = 200

@@ -203,5 +203,8 @@ async def serve(settings: Settings) -> None:
 
 
 def run(settings: Settings) -> None:
-    """Blocking entry point: `serve` on a uvloop event loop."""
+    """Blocking entry point: `serve` on a uvloop event loop, off the local LLM server's cores."""
+    from pipeline.runtime.affinity import pin_this_process
+
+    pin_this_process(settings)
     uvloop.run(serve(settings))

@@ -2,7 +2,9 @@
 
 One Kafka record per token would multiply per-message overhead by the token count; one record per
 answer would defeat streaming. A chunk is flushed when it holds `flush_chars` characters or its first
-token has waited `flush_ms`, whichever comes first.
+token has waited `flush_ms`, whichever comes first. The very first token of an answer goes out at
+once: time to first token is what the shopper feels, and one small record costs well under a
+millisecond, while waiting for company would add up to `flush_ms` to it.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ class Coalescer:
     _parts: list[str] = field(default_factory=list)
     _size: int = 0
     _since_ms: float | None = None
+    _started: bool = False
 
     def add(self, text: str, now_ms: float) -> str | None:
-        """Buffer `text`; returns a chunk when one is due."""
+        """Buffer `text`; returns a chunk when one is due (the answer's first text always is)."""
         if not text:
             return self.due(now_ms)
+        if not self._started:
+            self._started = True  # nothing can be buffered yet: this is the answer's first text
+            return text
         if self._since_ms is None:
             self._since_ms = now_ms
         self._parts.append(text)

@@ -1,15 +1,28 @@
 from pipeline.generation.coalesce import Coalescer
 
 
+def test_the_first_text_goes_out_at_once() -> None:
+    c = Coalescer(flush_chars=100, flush_ms=1_000)
+    assert c.add("", 0) is None
+    assert c.add("Hi", 0) == "Hi", "waiting for company would only delay the first token"
+    assert c.add(" there", 1) is None
+
+
+def started(flush_chars: int, flush_ms: float) -> Coalescer:
+    c = Coalescer(flush_chars=flush_chars, flush_ms=flush_ms)
+    assert c.add("first ", 0) == "first "
+    return c
+
+
 def test_flushes_by_size() -> None:
-    c = Coalescer(flush_chars=5, flush_ms=1_000)
+    c = started(flush_chars=5, flush_ms=1_000)
     assert c.add("ab", 0) is None
     assert c.add("cde", 1) == "abcde"
     assert c.flush() is None
 
 
 def test_flushes_by_age_of_the_first_buffered_token() -> None:
-    c = Coalescer(flush_chars=100, flush_ms=30)
+    c = started(flush_chars=100, flush_ms=30)
     assert c.add("a", 0) is None
     assert c.wait_ms(10) == 20
     assert c.add("b", 29) is None
