@@ -34,6 +34,7 @@ from pipeline.generation.prompt import build_messages
 from pipeline.llm.client import LlmClient
 from pipeline.llm.router import ModelRouter
 from pipeline.messages import EvidenceBundle, TokenChunk, UserTurn
+from pipeline.runtime.affinity import pin_this_process
 from pipeline.runtime.worker import StageWorker
 from pipeline.stages.generate import GenerateStage
 from pipeline.stages.plan import build as build_plan
@@ -162,6 +163,8 @@ async def run_async(settings: Settings) -> dict[str, Any]:
     # 32 streams on one CPU core: a stream can wait seconds for its next token while others prefill.
     # Both paths get the same patient timeouts, so neither measures a timeout.
     settings = dataclasses.replace(settings, llm_token_timeout_s=30.0, llm_first_token_timeout_s=120.0)
+    # Off the LLM server's cores, as `aisle worker` is: both sides' clients and the stages run here.
+    pin_this_process(settings)
     products = _product_ids(settings, 50)
     results: dict[str, Any] = {}
     for n in CONCURRENCY:
