@@ -367,6 +367,39 @@ def eval_answers(ctx: _Context, which: str, limit: int, direct: bool, concurrenc
     _write_report(out, report, render_markdown(report))
 
 
+@eval_group.command("markup")
+@click.option("--limit", default=10, show_default=True, help="Requests per intent (0: all).")
+@click.option("--intent", "intents", multiple=True, help="Only this intent (repeatable).")
+@click.option("--concurrency", default=2, show_default=True, help="Turns answered at once.")
+@click.option("--grammar/--no-grammar", default=None,
+              help="Grammar-constrained decoding (default: AISLE_GENERATE_GRAMMAR).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/markup.json"), show_default=True)
+@pass_ctx
+def eval_markup(ctx: _Context, limit: int, intents: tuple[str, ...], concurrency: int, grammar: bool | None,
+                out: Path) -> None:
+    """How often the default model writes valid, useful display markup, per intent (docs/markup.md)."""
+    import dataclasses
+
+    from rich.progress import Progress
+
+    from pipeline.eval.markup import MarkupEvalOptions, render_markdown, run_markup_eval
+
+    settings = ctx.settings
+    if grammar is not None:
+        settings = dataclasses.replace(settings, generate_grammar=grammar)
+    options = MarkupEvalOptions(limit=limit, intents=intents, concurrency=concurrency)
+    with Progress(console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        report = asyncio.run(run_markup_eval(settings, options, progress))
+    _write_report(out, report, render_markdown(report))
+
+
 # ---- processes ------------------------------------------------------------------------------------
 
 @cli.command()
