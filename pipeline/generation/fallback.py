@@ -1,7 +1,7 @@
-"""The degraded answer: what the shopper sees when the model cannot answer in time.
+"""The degraded answer: what the shopper sees when the model cannot answer in time, or answers
+with nothing a shopper would see (only markup, or only whitespace).
 
-Silence is the worst outcome, so when the LLM fails or times out the generate stage streams this
-instead: a plain sentence saying so, the best evidence passage, and cards for the top grounded
+Silence is the worst outcome, so then the generate stage streams this instead: a plain sentence saying so, the best evidence passage, and cards for the top grounded
 products (hydrate fills those from the store as usual).
 """
 
@@ -14,9 +14,13 @@ _MAX_CARDS = 3
 _PASSAGE_CHARS = 400
 
 
-def degraded_answer(bundle: EvidenceBundle, grounded: list[str]) -> str:
+UNAVAILABLE = "Sorry, the answer model is not available right now."
+SILENT = "I could not put an answer into words for that."
+
+
+def degraded_answer(bundle: EvidenceBundle, grounded: list[str], opening: str = UNAVAILABLE) -> str:
     """Markup text built only from the evidence; never names a product outside `grounded`."""
-    parts = ["Sorry, the answer model is not available right now."]
+    parts = [opening]
     passages = [item for item in bundle.items if item.source not in {"product", "offer", "price_history"}]
     if passages:
         best = max(passages, key=lambda item: item.score)

@@ -18,11 +18,13 @@ from pipeline.config import Settings
 from pipeline.errors import DependencyError
 from pipeline.generation.coalesce import Coalescer
 from pipeline.generation.direct import DIRECT_MODEL, direct_answer, stated_lead
-from pipeline.generation.fallback import degraded_answer
+from pipeline.generation.fallback import SILENT, degraded_answer
 from pipeline.generation.prompt import PROMPT_VERSION, build_messages, grounded_ids
 from pipeline.llm.client import Grammar, LlmClient
 from pipeline.llm.router import ModelRouter
+from pipeline.markup.closing import closing_suffix
 from pipeline.markup.grammar import build_gbnf
+from pipeline.markup.parser import MarkupParser, Text
 from pipeline.messages import EvidenceBundle, TokenChunk
 from pipeline.stage import Output
 
@@ -89,14 +91,23 @@ class GenerateStage:
             return
         if (lead := stated_lead(message, grounded)) is not None:
             yield turn.chunk(lead)
+        streamed: list[str] = []
         try:
             async for text in self._stream(message, turn):
+                streamed.append(text)
                 yield turn.chunk(text)
         except DependencyError as exc:
             # Whatever streamed stays; the degraded answer follows it, then an error on the final chunk.
             yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded))
             yield turn.chunk("", final=True, error=f"llm_unavailable: {exc}", context=_context(message))
             return
+        answer = "".join(streamed)
+        if closer := closing_suffix(answer):
+            # Cut off inside a directive by the token limit: close it, so what follows stays text.
+            yield turn.chunk(closer)
+            answer += closer
+        if not visible_text(answer):
+            yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded, SILENT))
         yield turn.chunk("", final=True, context=_context(message))
 
     async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncIterator[str]:
@@ -146,6 +157,15 @@ class GenerateStage:
                 reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, DependencyError):
                 await reader
+
+
+def visible_text(answer: str) -> bool:
+    """Whether the answer has words outside its directives, as hydrate will parse it (a reply of only
+    cards and suggestions reads as silence; a link's words count)."""
+    parser = MarkupParser()
+    events = [*parser.feed(answer), *parser.finish()]
+    words = [e.text if isinstance(e, Text) else (e.body or "") if e.name == "link" else "" for e in events]
+    return any(ch.isalnum() for ch in "".join(words))
 
 
 def _context(bundle: EvidenceBundle) -> dict[str, str]:

@@ -9,50 +9,16 @@ reachable) and `make models`.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from pipeline import codec
 from pipeline.config import Settings
-from pipeline.messages import Frame, TurnResponse, UserTurn
+from pipeline.messages import UserTurn
 from pipeline.store.sqlite import open_store
 from pipeline.catalog import read_products, PRODUCTS_FILE
+from tests.integration.dataflow import ask, turn_of
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-async def ask(settings: Settings, turn: UserTurn) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        await producer.send_and_wait(settings.topic("requests"), codec.encode(turn), key=turn.conversation_id.encode())
-    finally:
-        await producer.stop()
-
-
-async def collect_turn(settings: Settings, conversation: str, timeout_s: float) -> tuple[list[Frame], TurnResponse]:
-    consumer = AIOKafkaConsumer(settings.topic("frames"), settings.topic("responses"),
-                                bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest")
-    await consumer.start()
-    frames: list[Frame] = []
-    response: TurnResponse | None = None
-    deadline = time.monotonic() + timeout_s
-    try:
-        while response is None and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    message = codec.decode(record.value)
-                    if isinstance(message, Frame) and message.conversation_id == conversation:
-                        frames.append(message)
-                    elif isinstance(message, TurnResponse) and message.conversation_id == conversation:
-                        response = message
-    finally:
-        await consumer.stop()
-    if response is None:
-        raise AssertionError(f"no finished turn in {timeout_s} s; frames so far: {frames}")
-    return frames, response
 
 
 async def test_a_question_on_a_product_page_streams_grounded_frames(pipeline_system: Settings) -> None:
@@ -60,7 +26,7 @@ async def test_a_question_on_a_product_page_streams_grounded_frames(pipeline_sys
     page = next(iter(read_products(settings.shared_data / PRODUCTS_FILE)))
     await ask(settings, UserTurn("e2e-1", 0, 0, "shopper-1", "how much is this and is it any good?",
                                  page_product_id=page.asin))
-    frames, response = await collect_turn(settings, "e2e-1", timeout_s=240)
+    frames, response = await turn_of(settings, "e2e-1", 0, timeout_s=240)
 
     assert [f.seq for f in frames] == list(range(len(frames))), "in seq order, no gaps, no duplicates"
     assert frames[-1].type == "done"

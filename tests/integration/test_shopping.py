@@ -9,56 +9,17 @@ from the model after its stated lead.
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
-from pipeline import codec
 from pipeline.catalog import PRODUCTS_FILE, read_products
 from pipeline.config import Settings
-from pipeline.messages import AlertRule, Frame, TurnResponse, UserMemory, UserTurn
+from pipeline.messages import AlertRule, UserMemory, UserTurn
 from pipeline.store.sqlite import open_store
-from tests.integration.test_pipeline import ask
+from tests.integration.dataflow import ask, records_of, turn_of
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-async def turn_of(settings: Settings, conversation: str, turn: int, timeout_s: float = 300) -> tuple[list[Frame], TurnResponse]:
-    consumer = AIOKafkaConsumer(settings.topic("frames"), settings.topic("responses"),
-                                bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest")
-    await consumer.start()
-    frames: list[Frame] = []
-    response: TurnResponse | None = None
-    deadline = time.monotonic() + timeout_s
-    try:
-        while response is None and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    message = codec.decode(record.value)
-                    if getattr(message, "conversation_id", None) != conversation or getattr(message, "turn", None) != turn:
-                        continue
-                    if isinstance(message, Frame):
-                        frames.append(message)
-                    elif isinstance(message, TurnResponse):
-                        response = message
-    finally:
-        await consumer.stop()
-    if response is None:
-        raise AssertionError(f"turn {turn} of {conversation} did not finish in {timeout_s} s; frames: {frames}")
-    return frames, response
-
-
-async def records_of(settings: Settings, topic: str) -> list[object]:
-    consumer = AIOKafkaConsumer(settings.topic(topic), bootstrap_servers=settings.kafka_bootstrap_servers,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=3_000)
-        return [codec.decode(r.value) for records in batches.values() for r in records]
-    finally:
-        await consumer.stop()
 
 
 def first_product(settings: Settings) -> str:

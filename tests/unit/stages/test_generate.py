@@ -96,3 +96,20 @@ async def test_a_price_history_answer_leads_with_the_chart_and_the_stored_lows()
     text = "".join(c.text for c in chunks)
     assert text.startswith('<price-history id="B0AAAAAAAA"/> Price history (simulated): now $40.00; lowest in 30 days $35.00')
     assert text.endswith("It was cheaper.") and chunks[-1].context["prompt_version"]
+
+
+async def test_an_answer_of_only_markup_is_followed_by_the_evidence_answer() -> None:
+    llm = FakeLlm(['<suggest>Is it big?|Is it red?</suggest>', " "])
+    chunks = await run(GenerateStage(Settings(), client=llm), evidence())  # type: ignore[arg-type]
+    text = "".join(c.text for c in chunks)
+    assert text.startswith("<suggest>") and "I could not put an answer into words" in text and "very quiet" in text
+    assert chunks[-1].final and chunks[-1].error is None
+    llm = FakeLlm(["It is quiet."])
+    assert "could not" not in "".join(c.text for c in await run(GenerateStage(Settings(), client=llm), evidence()))  # type: ignore[arg-type]
+
+
+async def test_an_answer_cut_inside_a_directive_is_closed_before_the_evidence_answer() -> None:
+    llm = FakeLlm(["<suggest>Is it big?|Is it"])  # the token limit struck mid-directive
+    chunks = await run(GenerateStage(Settings(), client=llm), evidence())  # type: ignore[arg-type]
+    text = "".join(c.text for c in chunks)
+    assert text.startswith("<suggest>Is it big?|Is it</suggest> I could not put an answer into words")
