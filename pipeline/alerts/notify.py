@@ -1,5 +1,6 @@
 """What a fired alert becomes: an `Alert` record (topic `alerts`) and an `alert` Frame (topic `frames`,
-so the shopper's open sockets show it at once). Pure.
+so the shopper's open sockets on that conversation show it at once; the gateway turns the `Alert` into
+an alert frame for their sockets on other conversations, with `alert_record_message`). Pure.
 
 The frame goes to the turn the alert was set in. Its seq must be above every seq that turn already
 used, or clients and the gateway drop it as a replay; turn frames count from 0 and action
@@ -54,6 +55,22 @@ def alert_message(rule: AlertRule, alert: Alert, title: str | None, outcome: str
             return f"Bought {rule.quantity} × {name} at {price} (your target: {threshold}). Order {alert.order_id}."
         return f"{name} dropped to {price} (your target: {threshold}), but I did not buy it: {outcome or 'the order failed'}."
     return f"Price alert: {name} is now {price} (you asked for {threshold} or less)."
+
+
+def alert_record_message(alert: Alert) -> str:
+    """The text for a reader holding only the `Alert` (the gateway, for the user's sockets on other
+    conversations): the record has no product title, quantity or reason a purchase failed, so it names
+    the product by id and points at the conversation the alert was set in for the rest."""
+    price = format_money(alert.price_cents, alert.currency)
+    threshold = format_money(alert.threshold_cents, alert.currency)
+    if alert.kind == "auto_buy":
+        if alert.order_id is not None:
+            return f"Auto-buy: bought {alert.product_id} at {price} (your target: {threshold}). Order {alert.order_id}."
+        return (
+            f"Auto-buy: {alert.product_id} dropped to {price} (your target: {threshold}), but no order was "
+            "placed; the conversation you set it in says why."
+        )
+    return f"Price alert: {alert.product_id} is now {price} (you asked for {threshold} or less)."
 
 
 def alert_frame(firing: Firing, alert: Alert, index: int, *, title: str | None = None, outcome: str | None = None) -> Frame:

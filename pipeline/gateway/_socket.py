@@ -1,7 +1,8 @@
 """One websocket's life: hello (auth and resume), then asks and feedback in, frames out.
 
 Three tasks per socket, one owner (`run_socket`) that starts, watches, cancels and awaits them:
-the sender drains the socket's hub subscription, the receiver validates client messages and produces
+the sender drains the socket's hub subscription (its conversation's frames, and its user's alerts
+fired in other conversations), the receiver validates client messages and produces
 records, and the watcher wakes when the hub closes the subscription (a full queue). Everything the
 socket sends after hello goes through the subscription's queue, so one task writes to the socket and
 the gateway's own replies count against the same bound as frames.
@@ -74,7 +75,7 @@ async def run_socket(ws: WebSocket, ctx: SocketContext) -> None:
     await ws.send_text(
         reply_json("welcome", conversation_id=session.conversation_id, user_id=session.user_id)
     )
-    sub, gaps = ctx.hub.subscribe(session.conversation_id, hello.after_seq)
+    sub, gaps = ctx.hub.subscribe(session.conversation_id, hello.after_seq, user_id=session.user_id)
     for turn in gaps:
         sub.push(error_json("resume_gap", "some frames of this turn are no longer available", turn=turn))
     client_last_turn = max(hello.last_turn, max(hello.after_seq or {}, default=-1))

@@ -3,13 +3,14 @@
     GET  /          the web chat (static/index.html); /static/* its script and styles
     POST /session   a signed session token (tokens.py): new conversation, renewal, or a new
                     conversation for the same user
-    GET  /healthz   200 while the frames consumer runs, 503 otherwise
+    GET  /healthz   200 while the frames (and alerts) consumers run, 503 otherwise
     GET  /metrics   Prometheus text (metrics.py)
     WS   /ws        the chat protocol (protocol.py), one conversation per socket
 
 `create_app(settings)` builds the app around a KafkaBus; tests pass their own bus. The app's lifespan
-owns two background tasks, the frames pump (bus -> hub) and the resume-buffer sweep, and cancels and
-awaits both on shutdown before stopping the bus.
+owns its background tasks, the frames pump (bus -> hub), the alerts pump (bus -> hub, when the bus is
+an AlertSource, as KafkaBus is) and the resume-buffer sweep, and cancels and awaits them on shutdown
+before stopping the bus.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from starlette.websockets import WebSocket
 from pipeline.config import Settings
 from pipeline.gateway import metrics
 from pipeline.gateway._socket import SocketContext, run_socket
-from pipeline.gateway.bus import GatewayBus, KafkaBus
-from pipeline.gateway.hub import Hub, HubLimits, WireFrame
+from pipeline.gateway.bus import AlertSource, GatewayBus, KafkaBus
+from pipeline.gateway.hub import Hub, HubLimits, WireAlert, WireFrame
 from pipeline.gateway.metrics import GatewayCounters
-from pipeline.gateway.protocol import frame_json
+from pipeline.gateway.protocol import alert_json, frame_json
 from pipeline.gateway.tokens import InvalidTokenError, SessionSigner, new_id, random_secret
-from pipeline.messages import Frame
+from pipeline.messages import Alert, Frame
 from pipeline.replay.recorder import TrafficRecorder
 
 log = logging.getLogger(__name__)
@@ -95,14 +96,20 @@ def create_app(
     def on_bad_frame(exc: Exception) -> None:
         ctx.counters.errors["bad_frame"] += 1
 
+    def on_alert(alert: Alert) -> None:
+        data = alert_json(alert)
+        hub.publish_alert(WireAlert(alert.alert_id, alert.seq, alert.user_id, alert.conversation_id, data))
+
+    def on_bad_alert(exc: Exception) -> None:
+        ctx.counters.errors["bad_alert"] += 1
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ctx.bus.start()
-        tasks = [
-            asyncio.create_task(ctx.bus.run_frames(on_frame, on_bad_frame), name="gateway-frames"),
-            asyncio.create_task(_sweep_forever(hub), name="gateway-sweep"),
-        ]
-        pump[:] = tasks[:1]
+        pump[:] = [asyncio.create_task(ctx.bus.run_frames(on_frame, on_bad_frame), name="gateway-frames")]
+        if isinstance(ctx.bus, AlertSource):
+            pump.append(asyncio.create_task(ctx.bus.run_alerts(on_alert, on_bad_alert), name="gateway-alerts"))
+        tasks = [*pump, asyncio.create_task(_sweep_forever(hub), name="gateway-sweep")]
         try:
             yield
         finally:
@@ -112,9 +119,10 @@ def create_app(
             await ctx.bus.stop()
 
     async def healthz(request: Request) -> Response:
-        running = bool(pump) and not pump[0].done()
-        body = {"status": "ok" if running else "frames consumer stopped", "sockets_open": hub.sockets_open}
-        return JSONResponse(body, status_code=200 if running else 503)
+        stopped = [task.get_name().removeprefix("gateway-") for task in pump if task.done()]
+        running = bool(pump) and not stopped
+        status = "ok" if running else " and ".join(stopped or ["frames"]) + " consumer stopped"
+        return JSONResponse({"status": status, "sockets_open": hub.sockets_open}, status_code=200 if running else 503)
 
     async def metrics_page(request: Request) -> Response:
         return PlainTextResponse(metrics.render(hub, ctx.counters), media_type=metrics.CONTENT_TYPE)

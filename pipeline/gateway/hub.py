@@ -14,6 +14,13 @@ memory fixed whatever the clients do:
 - Duplicates (the at-least-once bus may deliver a frame twice) are dropped by (turn, seq): within one
   turn frames arrive in seq order, so a seq at or below the turn's high-water mark has been seen.
 
+Fired alerts also reach their user's sockets on other conversations (`Hub.publish_alert`, from the
+alerts topic): the alert's own conversation gets the alert frame from the frames topic, with resume,
+and every other socket of the same user (the session token binds each socket to one user) gets it
+once, live. Redelivered alerts are dropped by (alert id, firing seq): one alert's firings are keyed by
+its conversation, so they arrive in order, and the hub keeps the last firing seq of at most
+`alerts_remembered` alerts.
+
 Resume contract (`after_seq`): a client sends, per turn it has seen anything of, the last seq it
 received. A buffered frame (turn, seq) is replayed iff the turn is listed and seq is greater, or the turn
 is above every listed turn. Turns below the highest listed one and not listed count as complete (a
@@ -43,9 +50,11 @@ class HubLimits:
     """Seconds a frame stays resumable."""
     resume_conversations: int = 2048
     """Conversations whose resume buffers one process keeps."""
+    alerts_remembered: int = 65536
+    """Alerts whose last firing seq is kept to drop redelivered ones (~12 MiB when full, tracemalloc)."""
 
     def __post_init__(self) -> None:
-        if min(self.send_queue_frames, self.resume_frames, self.resume_conversations) < 1:
+        if min(self.send_queue_frames, self.resume_frames, self.resume_conversations, self.alerts_remembered) < 1:
             raise ConfigError("gateway queue and buffer sizes must be at least 1")
         if self.resume_age_s <= 0:
             raise ConfigError("gateway resume age must be positive")
@@ -66,6 +75,19 @@ class WireFrame:
     data: str
 
 
+@dataclass(frozen=True)
+class WireAlert:
+    """A fired alert for its user's sockets on other conversations: routing keys and its JSON text."""
+
+    alert_id: str
+    firing_seq: int
+    """The alert's firing count (Alert.seq), from 0: the same for a firing sent twice."""
+    user_id: str
+    conversation_id: str
+    """The conversation the alert was set in; its sockets get the alert frame from the frames topic."""
+    data: str
+
+
 @dataclass
 class HubStats:
     """Counters since the process started (read by /metrics)."""
@@ -77,6 +99,10 @@ class HubStats:
     """Frames not queued for a socket because its queue was full (the socket is then closed)."""
     queue_overflows: int = 0
     resume_gaps: int = 0
+    alerts_published: int = 0
+    alerts_delivered: int = 0
+    """Alert frames queued for sockets of the alert's user on other conversations."""
+    alerts_duplicate: int = 0
 
 
 class SubscriptionClosed(Exception):
@@ -88,10 +114,13 @@ class SubscriptionClosed(Exception):
 
 
 class Subscription:
-    """One socket's view of one conversation: a bounded queue of JSON texts to send."""
+    """One socket's view of one conversation (and its user's alerts): a bounded queue of JSON texts."""
 
-    def __init__(self, conversation_id: str, capacity: int, after_seq: Mapping[int, int] | None) -> None:
+    def __init__(
+        self, conversation_id: str, capacity: int, after_seq: Mapping[int, int] | None, user_id: str | None = None
+    ) -> None:
         self.conversation_id = conversation_id
+        self.user_id = user_id
         self._capacity = capacity
         self._queue: deque[str] = deque()
         self._ready = asyncio.Event()
@@ -176,6 +205,10 @@ class Hub:
         self.stats = HubStats()
         self._clock = clock
         self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
+        self._users: dict[str, set[Subscription]] = {}
+        """Per user, the open subscriptions (any conversation): alert routing. Holds only live sockets."""
+        self._alert_firings: OrderedDict[str, int] = OrderedDict()
+        """Per alert id, the highest firing seq published (duplicate filter), least recent first."""
 
     @property
     def sockets_open(self) -> int:
@@ -186,14 +219,16 @@ class Hub:
         return len(self._conversations)
 
     def subscribe(
-        self, conversation_id: str, after_seq: Mapping[int, int] | None = None
+        self, conversation_id: str, after_seq: Mapping[int, int] | None = None, user_id: str | None = None
     ) -> tuple[Subscription, list[int]]:
         """Register a socket and queue the frames it missed, in publish order.
 
-        Returns the subscription and the turns whose missed frames are partly gone from the buffer
-        (a gap the client should be told about); empty when the replay is complete.
+        `user_id` (the session's user) also routes that user's alerts from other conversations to it;
+        None leaves the socket out of alert routing. Returns the subscription and the turns whose missed
+        frames are partly gone from the buffer (a gap the client should be told about); empty when the
+        replay is complete.
         """
-        sub = Subscription(conversation_id, self.limits.send_queue_frames, after_seq)
+        sub = Subscription(conversation_id, self.limits.send_queue_frames, after_seq, user_id)
         conv = self._touch(conversation_id)
         gaps: list[int] = []
         if after_seq is not None:
@@ -206,12 +241,12 @@ class Hub:
                 # Fits: resume_frames <= send_queue_frames, checked by HubLimits.
                 sub.offer(frame)
         conv.subscriptions.add(sub)
+        if user_id is not None:
+            self._users.setdefault(user_id, set()).add(sub)
         return sub, gaps
 
     def unsubscribe(self, sub: Subscription) -> None:
-        conv = self._conversations.get(sub.conversation_id)
-        if conv is not None:
-            conv.subscriptions.discard(sub)
+        self._unroute(sub)
         sub.close("unsubscribed")
 
     def publish(self, frame: WireFrame) -> int:
@@ -238,9 +273,38 @@ class Hub:
             else:
                 self.stats.frames_dropped += 1
                 self.stats.queue_overflows += 1
-                conv.subscriptions.discard(sub)
+                self._unroute(sub)
         self.stats.frames_delivered += delivered
         self._evict_conversations()
+        return delivered
+
+    def publish_alert(self, alert: WireAlert) -> int:
+        """Queue a fired alert for its user's sockets on other conversations; returns how many got it.
+
+        Sockets on the alert's own conversation are skipped: they get its frame from the frames topic.
+        A firing already published (same alert id, firing seq at or below the last) is dropped. Never
+        waits; a socket whose queue is full is closed (reason `overflow`) and unrouted, as in publish.
+        """
+        self.stats.alerts_published += 1
+        last = self._alert_firings.get(alert.alert_id)
+        if last is not None and alert.firing_seq <= last:
+            self.stats.alerts_duplicate += 1
+            return 0
+        self._alert_firings[alert.alert_id] = alert.firing_seq
+        self._alert_firings.move_to_end(alert.alert_id)
+        while len(self._alert_firings) > self.limits.alerts_remembered:
+            self._alert_firings.popitem(last=False)
+        delivered = 0
+        for sub in list(self._users.get(alert.user_id, ())):
+            if sub.conversation_id == alert.conversation_id:
+                continue
+            if sub.push(alert.data):
+                delivered += 1
+            else:
+                self.stats.frames_dropped += 1
+                self.stats.queue_overflows += 1
+                self._unroute(sub)
+        self.stats.alerts_delivered += delivered
         return delivered
 
     def next_turn(self, conversation_id: str, client_last_turn: int = -1) -> int:
@@ -259,6 +323,17 @@ class Hub:
             self._expire(conv, now)
             if not conv.frames and not conv.subscriptions:
                 del self._conversations[conversation_id]
+
+    def _unroute(self, sub: Subscription) -> None:
+        conv = self._conversations.get(sub.conversation_id)
+        if conv is not None:
+            conv.subscriptions.discard(sub)
+        if sub.user_id is not None:
+            subs = self._users.get(sub.user_id)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._users[sub.user_id]
 
     def _touch(self, conversation_id: str) -> _Conversation:
         conv = self._conversations.get(conversation_id)

@@ -21,7 +21,7 @@ class GatewayCounters:
     feedback_produced: int = 0
     sockets_opened: int = 0
     errors: Counter[str] = field(default_factory=Counter)
-    """By kind: protocol, auth, broker, bad_frame."""
+    """By kind: protocol, auth, broker, bad_frame, bad_alert."""
 
 
 def render(hub: Hub, counters: GatewayCounters) -> str:
@@ -50,6 +50,12 @@ def render(hub: Hub, counters: GatewayCounters) -> str:
            stats.queue_overflows)
     metric("aisle_gateway_resume_gaps_total", "counter", "Resumes that asked for frames no longer buffered.",
            stats.resume_gaps)
+    metric("aisle_gateway_alerts_received_total", "counter", "Fired alerts read from the alerts topic.",
+           stats.alerts_published)
+    metric("aisle_gateway_alerts_delivered_total", "counter",
+           "Alert frames queued for the user's sockets on other conversations.", stats.alerts_delivered)
+    metric("aisle_gateway_alerts_duplicate_total", "counter", "Alerts dropped as already seen (alert, firing).",
+           stats.alerts_duplicate)
     metric("aisle_gateway_requests_produced_total", "counter", "UserTurn records produced to requests.",
            counters.requests_produced)
     metric("aisle_gateway_feedback_produced_total", "counter", "Feedback records produced to feedback.",

@@ -15,6 +15,11 @@ Gateway -> client: every Frame from the frames topic as
 `{"type", "conversation_id", "turn", "seq", "text", "payload"}` (payload is the parsed JSON object), plus
 the gateway's own replies, which carry no seq: `welcome`, `accepted` (the turn number of an ask),
 `error` (`code`, `message`; the socket stays open unless said otherwise) and `pong`.
+
+A fired alert set in another conversation of the same user arrives as `alert_json` builds it: an
+`alert` frame whose `conversation_id` is that other conversation, with `turn` (the turn it was set in)
+and no `seq`. It is outside the socket's own resume and dedupe (the gateway has already dropped repeats),
+and clients that track seqs per turn of their own conversation ignore it rather than mix it in.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.alerts.notify import alert_record_message
 from pipeline.errors import ContractError
-from pipeline.messages import Frame
+from pipeline.messages import Alert, Frame
 
 MAX_MESSAGE_BYTES = 16 * 1024
 """Largest client message accepted (UTF-8 bytes)."""
@@ -130,6 +136,38 @@ def frame_json(frame: Frame) -> str:
             "turn": frame.turn,
             "seq": frame.seq,
             "text": frame.text,
+            "payload": payload,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def alert_json(alert: Alert) -> str:
+    """The JSON text a socket on another conversation of the alert's user receives for a fired alert.
+
+    The payload has the alert frame's fields (docs/alerts.md) plus `firing` (the alert's firing count)
+    and `fired_at_ms`; there is deliberately no `seq` (see the module docstring).
+    """
+    message = alert_record_message(alert)
+    payload = {
+        "alert_id": alert.alert_id,
+        "kind": alert.kind,
+        "product_id": alert.product_id,
+        "price_cents": alert.price_cents,
+        "threshold_cents": alert.threshold_cents,
+        "currency": alert.currency,
+        "order_id": alert.order_id,
+        "message": message,
+        "firing": alert.seq,
+        "fired_at_ms": alert.fired_at_ms,
+    }
+    return json.dumps(
+        {
+            "type": "alert",
+            "conversation_id": alert.conversation_id,
+            "turn": alert.turn,
+            "text": message,
             "payload": payload,
         },
         separators=(",", ":"),

@@ -1,5 +1,6 @@
-"""The alerts stage: StoreEvents from `store-events` in; fired alerts out to `frames` (open sockets),
-`alerts` (offline shoppers, backend teams) and their new firing state to `alert-registry`.
+"""The alerts stage: StoreEvents from `store-events` in; fired alerts out to `frames` (the sockets of
+the conversation the alert was set in), `alerts` (read by the gateway for the user's sockets on other
+conversations; offline shoppers; backend teams) and their new firing state to `alert-registry`.
 
 The registry (pipeline/alerts/registry.py) is restored at start from the compacted `alert-registry`
 topic and then follows it, so alerts set by the actions stage arrive while the worker runs. For

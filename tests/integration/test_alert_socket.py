@@ -7,6 +7,11 @@ threshold (`record_price_change` and its StoreEvent, as `aisle store simulate` d
 one `alert` frame, however many low-price events follow; another shopper's socket gets nothing. With
 the socket closed, the next drop is still recorded on `alerts`, and the gateway's resume buffer
 hands its frame to the shopper when they reconnect.
+
+A shopper who has moved on to another conversation (the web chat's "new conversation", or another tab)
+is told too: with one socket on the alert's conversation and one on another, a drop gives exactly one
+`alert` frame on each (the second from the gateway reading `alerts`), also when the `Alert` record is
+delivered twice, and another shopper's socket gets none.
 """
 
 from __future__ import annotations
@@ -88,9 +93,10 @@ async def running_alerts_worker(settings: Settings) -> AsyncIterator[StageWorker
         await task
 
 
-async def new_session(base: str) -> dict[str, Any]:
+async def new_session(base: str, **body: Any) -> dict[str, Any]:
+    """POST /session: `{}` for a new shopper; `token=..., new_conversation=True` for another conversation."""
     async with httpx.AsyncClient() as client:
-        response = await client.post(f"http://{base}/session", json={})
+        response = await client.post(f"http://{base}/session", json=body)
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
@@ -114,11 +120,15 @@ async def nothing_else_queued(ws: ClientConnection) -> None:
     assert await receive(ws) == {"type": "pong"}
 
 
-async def frames_received(base: str) -> int:
+async def gateway_metric(base: str, name: str) -> int:
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"http://{base}/metrics")).text
-    line = next(x for x in text.splitlines() if x.startswith("aisle_gateway_frames_received_total "))
+    line = next(x for x in text.splitlines() if x.startswith(f"aisle_gateway_{name} "))
     return int(float(line.split()[1]))
+
+
+async def frames_received(base: str) -> int:
+    return await gateway_metric(base, "frames_received_total")
 
 
 class Shop:
@@ -232,6 +242,90 @@ async def test_an_alert_reaches_the_owners_open_socket_once_and_the_alerts_topic
             await nothing_else_queued(ws)
             await ws.close()
             await other.close()
+    finally:
+        await producer.stop()
+        await store.close()
+
+
+async def test_an_alert_reaches_every_open_socket_of_its_user_once_whichever_conversation(
+    kafka_settings: Settings, tmp_path: Path,
+) -> None:
+    settings = dataclasses.replace(kafka_settings, home=tmp_path, session_secret="alert-socket-test-secret-0123456789")
+    product = next(iter(read_products(settings.shared_data / PRODUCTS_FILE)))
+    store = await open_store(settings)
+    await load_catalog(store, [product])
+    offer = await store.get_offer(product.asin)
+    assert offer is not None
+    threshold = offer.price_cents - 100
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=1)
+    await producer.start()
+    shop = Shop(settings, store, producer, product.asin)
+    try:
+        async with running_gateway(settings) as base, running_alerts_worker(settings) as worker:
+            stage = cast(AlertsStage, worker.stage)
+            home = await new_session(base)
+            # The shopper moved on: a new conversation for the same user, as the web chat's button asks.
+            elsewhere = await new_session(base, token=home["token"], new_conversation=True)
+            assert elsewhere["user_id"] == home["user_id"]
+            assert elsewhere["conversation_id"] != home["conversation_id"]
+            stranger = await new_session(base)
+            ws_home = await open_socket(base, home["token"], after_seq={})
+            ws_elsewhere = await open_socket(base, elsewhere["token"], after_seq={})
+            ws_stranger = await open_socket(base, stranger["token"], after_seq={})
+
+            rule = AlertRule(
+                "al-socket-2", home["user_id"], home["conversation_id"], 0, product.asin, "price_below",
+                threshold, offer.currency, created_at_ms=now_ms(), expires_at_ms=now_ms() + DEFAULT_TTL_MS,
+            )
+            await (await producer.send(settings.topic("alert-registry"), codec.encode(rule), key=rule.alert_id.encode()))
+
+            async def registered() -> bool:
+                return stage.registry.get(rule.alert_id) is not None
+
+            await eventually(registered, "the running alerts worker followed the new alert")
+            drop = await shop.set_price(threshold - 250)
+
+            # The alert's own conversation: the frame from `frames`, resumable (it has a seq).
+            on_home = await receive(ws_home)
+            assert (on_home["type"], on_home["conversation_id"], on_home["turn"], on_home["seq"]) == (
+                "alert", home["conversation_id"], 0, drop.at_ms)
+            # The other conversation: the same alert, from `alerts`, naming the conversation it was set in.
+            on_elsewhere = await receive(ws_elsewhere)
+            assert (on_elsewhere["type"], on_elsewhere["conversation_id"], on_elsewhere["turn"]) == (
+                "alert", home["conversation_id"], 0)
+            assert "seq" not in on_elsewhere
+            for message in (on_home, on_elsewhere):
+                payload = message["payload"]
+                assert (payload["alert_id"], payload["product_id"], payload["price_cents"]) == (
+                    rule.alert_id, product.asin, threshold - 250)
+            assert f"{(threshold - 250) // 100}.{(threshold - 250) % 100:02d}" in on_elsewhere["text"]
+
+            # Still low, and the drop redelivered: the worker fires nothing more.
+            await shop.set_price(threshold - 300)
+            await shop.send(drop)
+
+            async def all_processed() -> bool:
+                return worker.stats.processed >= shop.published
+
+            await eventually(all_processed, "the alerts worker processed every store event")
+            assert worker.stats.dead_lettered == 0
+            (fired,) = await read_alerts(settings, producer)
+            # The Alert delivered twice (at-least-once): the gateway drops the copy.
+            topic = settings.topic("alerts")
+            await (await producer.send(topic, codec.encode(fired), key=fired.conversation_id.encode()))
+
+            async def gateway_read_both() -> bool:
+                return await gateway_metric(base, "alerts_received_total") >= 2
+
+            await eventually(gateway_read_both, "the gateway read the alert and its copy")
+            await asyncio.sleep(0.5)  # a second frame on `frames`, had one been produced, arrives in ms
+            for ws in (ws_home, ws_elsewhere, ws_stranger):
+                await nothing_else_queued(ws)
+            assert await gateway_metric(base, "alerts_delivered_total") == 1
+            assert await gateway_metric(base, "alerts_duplicate_total") == 1
+            assert await frames_received(base) == 1
+            for ws in (ws_home, ws_elsewhere, ws_stranger):
+                await ws.close()
     finally:
         await producer.stop()
         await store.close()

@@ -119,6 +119,12 @@
         if (num(m.seq) === null) { showError(m); return; }
         break;
     }
+    // Frames are this conversation's; the one exception is a price alert the shopper set in another
+    // conversation, which the gateway sends without a seq. It must not touch this page's turns or seqs.
+    if (session && str(m.conversation_id) && m.conversation_id !== session.conversation_id) {
+      if (m.type === "alert") showOtherAlert(m);
+      return;
+    }
     if (num(m.turn) === null || num(m.seq) === null) return;
     // At-least-once below us: a frame at or below the last seq of its turn is a duplicate.
     const key = String(m.turn);
@@ -137,6 +143,14 @@
       const bubble = pendingAsks.shift();
       if (bubble) bubble.querySelector(".meta").textContent = "not sent: try again";
     }
+    scrollDown();
+  }
+
+  function showOtherAlert(m) {
+    const p = obj(m.payload);
+    const box = el("div", "alert elsewhere", str(m.text) || str(p.message) || "Price alert");
+    box.appendChild(el("span", "meta", "set in another conversation"));
+    log.appendChild(box);
     scrollDown();
   }
 

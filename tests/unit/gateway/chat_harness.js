@@ -98,6 +98,10 @@ setImmediate(async () => {
   ];
   frames.forEach((f, seq) => ws.receive(Object.assign({ conversation_id: "c", turn: 0, seq: seq }, f)));
   ws.receive(Object.assign({ conversation_id: "c", turn: 0, seq: 0 }, frames[0])); // a duplicate
+  // A price alert set in another conversation of this shopper (no seq), and a stray frame of another
+  // conversation: the first is shown apart from this conversation's turns, the second not at all.
+  ws.receive({ type: "alert", conversation_id: "c-other", turn: 0, text: "Price alert: " + EVIL, payload: { alert_id: "al-1", firing: 0 } });
+  ws.receive({ type: "text", conversation_id: "c-other", turn: 0, seq: 99, text: "NOT MINE", payload: {} });
   const log = ids.log;
   report.text = log.textContent;
   report.imgs = log.querySelectorAll("img").length;
@@ -106,6 +110,7 @@ setImmediate(async () => {
   report.table_cells = log.querySelectorAll("td").map((c) => c.textContent);
   report.polyline = log.querySelectorAll("polyline").map((p) => p.attrs.points);
   report.occurrences = report.text.split(EVIL).length - 1;
+  report.elsewhere = log.querySelectorAll(".elsewhere").map((n) => ({ text: n.textContent, in_turn: n.parentNode !== log }));
   log.querySelectorAll(".chip")[0].fire("click");
   report.chip_ask = ws.sent[ws.sent.length - 1];
   log.querySelectorAll(".action")[1].fire("click");

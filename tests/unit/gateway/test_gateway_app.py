@@ -6,7 +6,7 @@ import asyncio
 import json
 import queue
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from starlette.testclient import TestClient
@@ -15,16 +15,20 @@ from starlette.websockets import WebSocketDisconnect
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError
 from pipeline.gateway import create_app
-from pipeline.messages import Feedback, Frame, UserTurn
+from pipeline.messages import Alert, Feedback, Frame, UserTurn
+
+T = TypeVar("T")
 
 
 class FakeBus:
-    """Records what the gateway produces; frames pushed from the test thread reach the hub in order."""
+    """Records what the gateway produces; frames and alerts pushed from the test thread reach the hub
+    in order (as GatewayBus and AlertSource)."""
 
     def __init__(self) -> None:
         self.requests: list[UserTurn] = []
         self.feedback: list[Feedback] = []
         self.frames: queue.Queue[Frame] = queue.Queue()
+        self.alerts: queue.Queue[Alert] = queue.Queue()
         self.fail = False
 
     async def start(self) -> None:
@@ -42,11 +46,18 @@ class FakeBus:
         self.feedback.append(feedback)
 
     async def run_frames(self, on_frame: Callable[[Frame], None], on_bad_frame: Callable[[Exception], None]) -> None:
-        while True:
-            # Everything pushed so far goes to the hub without yielding, like one fetched batch.
-            while not self.frames.empty():
-                on_frame(self.frames.get_nowait())
-            await asyncio.sleep(0.002)
+        await _pump(self.frames, on_frame)
+
+    async def run_alerts(self, on_alert: Callable[[Alert], None], on_bad_alert: Callable[[Exception], None]) -> None:
+        await _pump(self.alerts, on_alert)
+
+
+async def _pump(source: queue.Queue[T], deliver: Callable[[T], None]) -> None:
+    while True:
+        # Everything pushed so far goes to the hub without yielding, like one fetched batch.
+        while not source.empty():
+            deliver(source.get_nowait())
+        await asyncio.sleep(0.002)
 
 
 Client = tuple[TestClient, FakeBus]
@@ -142,6 +153,42 @@ def test_frames_reach_only_their_conversation(gateway: Client) -> None:
         # B's first message is the reply to its ping: none of A's frames were queued before it.
         ws_b.send_json({"type": "ping"})
         assert receive(ws_b) == {"type": "pong"}
+
+
+def test_an_alert_reaches_every_socket_of_its_user_once(gateway: Client) -> None:
+    client, bus = gateway
+    home = session(client)
+    elsewhere = session(client, token=home["token"], new_conversation=True)
+    stranger = session(client)
+    alert = Alert("al-1", home["conversation_id"], 0, 0, home["user_id"], "B01", "price_below", 4000, 3899, "USD",
+                  fired_at_ms=1_700_000_000_000)
+    with (
+        client.websocket_connect("/ws") as ws_home,
+        client.websocket_connect("/ws") as ws_elsewhere,
+        client.websocket_connect("/ws") as ws_stranger,
+    ):
+        hello(ws_home, home["token"])
+        hello(ws_elsewhere, elsewhere["token"])
+        hello(ws_stranger, stranger["token"])
+        # As the alerts stage writes it: the frame on the alert's conversation, the Alert on `alerts`,
+        # and the Alert once more (an at-least-once redelivery).
+        bus.frames.put(Frame(home["conversation_id"], 0, 1_700_000_000_000, "alert", text="Price alert: Kettle"))
+        bus.alerts.put(alert)
+        bus.alerts.put(alert)
+        got = receive(ws_home)
+        assert (got["type"], got["seq"], got["text"]) == ("alert", 1_700_000_000_000, "Price alert: Kettle")
+        other = receive(ws_elsewhere)
+        assert (other["type"], other["conversation_id"], other["turn"]) == ("alert", home["conversation_id"], 0)
+        assert "seq" not in other  # outside that socket's own resume and dedupe
+        assert other["text"] == "Price alert: B01 is now $38.99 (you asked for $40.00 or less)."
+        assert (other["payload"]["alert_id"], other["payload"]["firing"]) == ("al-1", 0)
+        for ws in (ws_home, ws_elsewhere, ws_stranger):  # nothing more for anyone
+            ws.send_json({"type": "ping"})
+            assert receive(ws) == {"type": "pong"}
+    metrics = client.get("/metrics").text
+    for line in ["aisle_gateway_alerts_received_total 2", "aisle_gateway_alerts_delivered_total 1",
+                 "aisle_gateway_alerts_duplicate_total 1"]:
+        assert line in metrics
 
 
 def test_reconnect_with_resume_gets_the_rest_exactly_once(gateway: Client) -> None:
@@ -244,3 +291,35 @@ def test_health_metrics_and_the_chat_page(gateway: Client) -> None:
     index = client.get("/")
     assert index.status_code == 200 and "script-src 'self'" in index.headers["content-security-policy"]
     assert client.get("/static/chat.js").status_code == 200
+
+
+class FramesOnlyBus:
+    """A bus that is no AlertSource (as the replay and terminal-client tests' fakes): frames still flow."""
+
+    def __init__(self) -> None:
+        self.inner = FakeBus()
+        self.start, self.stop = self.inner.start, self.inner.stop
+        self.send_request, self.send_feedback = self.inner.send_request, self.inner.send_feedback
+        self.run_frames = self.inner.run_frames
+
+
+def test_a_bus_without_alerts_still_serves_frames() -> None:
+    bus = FramesOnlyBus()
+    with TestClient(create_app(Settings(session_secret="x" * 32), bus=bus)) as client:
+        assert client.get("/healthz").json()["status"] == "ok"
+        s = session(client)
+        with client.websocket_connect("/ws") as ws:
+            hello(ws, s["token"])
+            bus.inner.frames.put(card(s["conversation_id"], 0, 0))
+            assert receive(ws)["text"] == "0.0"
+
+
+class DeadAlertsBus(FakeBus):
+    async def run_alerts(self, on_alert: Callable[[Alert], None], on_bad_alert: Callable[[Exception], None]) -> None:
+        raise BrokerUnavailableError("alerts consumer gone")
+
+
+def test_health_says_when_the_alerts_consumer_stopped() -> None:
+    with TestClient(create_app(Settings(session_secret="x" * 32), bus=DeadAlertsBus())) as client:
+        response = client.get("/healthz")
+        assert (response.status_code, response.json()["status"]) == (503, "alerts consumer stopped")

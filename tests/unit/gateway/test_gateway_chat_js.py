@@ -1,5 +1,6 @@
 """The web chat's script, run in node against a fake DOM (chat_harness.js): untrusted text stays text,
-every frame type renders, duplicates are dropped, clicks send the right messages, reconnects resume."""
+every frame type renders, duplicates are dropped, clicks send the right messages, reconnects resume,
+an alert set in another conversation is shown apart and other conversations' frames are ignored."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def test_the_script_never_writes_html() -> None:
 
 
 def test_hostile_strings_are_shown_as_text(report: dict[str, Any]) -> None:
-    # text, card title, compare header, a pro and a chip: five places, all text, no element made from them.
-    assert report["occurrences"] == 5
+    # text, card title, compare header, a pro, a chip and an alert from another conversation: six places,
+    # all text, no element made from them.
+    assert report["occurrences"] == 6
     assert report["imgs"] == 0  # the card's javascript: image URL was refused too
 
 
@@ -62,3 +64,14 @@ def test_the_page_asks_and_reports_clicks(report: dict[str, Any]) -> None:
 def test_a_reconnect_resumes_after_the_last_seq(report: dict[str, Any]) -> None:
     assert report["resume_hello"]["after_seq"] == {"0": 10}
     assert report["resume_hello"]["last_turn"] == 0
+
+
+def test_an_alert_from_another_conversation_is_shown_apart_and_other_frames_are_ignored(
+    report: dict[str, Any],
+) -> None:
+    (shown,) = report["elsewhere"]
+    assert shown["text"].startswith("Price alert: ") and shown["text"].endswith("set in another conversation")
+    assert not shown["in_turn"]  # in the log itself, not inside this conversation's turn 0
+    assert "NOT MINE" not in report["text"]
+    # Neither touched this conversation's seqs: the resume still asks after turn 0's own last seq (10).
+    assert report["resume_hello"]["after_seq"] == {"0": 10}

@@ -1,4 +1,5 @@
-"""The routing core: isolation between conversations, the bounded queue, resume, dedupe."""
+"""The routing core: isolation between conversations, the bounded queue, resume, dedupe, and fired
+alerts to every socket of their user."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.gateway.hub import Hub, HubLimits, Subscription, SubscriptionClosed, WireFrame
+from pipeline.gateway.hub import Hub, HubLimits, Subscription, SubscriptionClosed, WireAlert, WireFrame
 
 
 class FakeClock:
@@ -21,6 +22,15 @@ class FakeClock:
 def frame(conversation_id: str, turn: int, seq: int) -> WireFrame:
     data = json.dumps({"c": conversation_id, "turn": turn, "seq": seq})
     return WireFrame(conversation_id, turn, seq, data)
+
+
+def alert(alert_id: str, firing_seq: int, user_id: str = "u1", conversation_id: str = "A") -> WireAlert:
+    data = json.dumps({"alert": alert_id, "firing": firing_seq})
+    return WireAlert(alert_id, firing_seq, user_id, conversation_id, data)
+
+
+def alerts_in(batch: list[str]) -> list[tuple[str, int]]:
+    return [(m["alert"], m["firing"]) for m in map(json.loads, batch) if "alert" in m]
 
 
 def keys(batch: list[str]) -> list[tuple[int, int]]:
@@ -176,3 +186,75 @@ def test_limits_that_cannot_work_are_refused() -> None:
         HubLimits(send_queue_frames=0)
     with pytest.raises(ConfigError):
         HubLimits(resume_age_s=0)
+    with pytest.raises(ConfigError):
+        HubLimits(alerts_remembered=0)
+
+
+async def test_an_alert_reaches_its_users_sockets_on_other_conversations_once_each() -> None:
+    hub, _ = make_hub()
+    home, _ = hub.subscribe("A", user_id="u1")  # the conversation the alert was set in
+    b1, _ = hub.subscribe("B", user_id="u1")  # two tabs on another conversation
+    b2, _ = hub.subscribe("B", user_id="u1")
+    c, _ = hub.subscribe("C", user_id="u1")
+    stranger, _ = hub.subscribe("D", user_id="u2")
+    anonymous, _ = hub.subscribe("E")  # no user: not routed alerts
+    assert hub.publish_alert(alert("al-1", 0)) == 3
+    for sub in (b1, b2, c):
+        assert alerts_in(await sub.take()) == [("al-1", 0)]
+    # The alert's own conversation gets the frame from the frames topic, not a second copy from here.
+    assert (home.queued, stranger.queued, anonymous.queued) == (0, 0, 0)
+    assert hub.stats.alerts_delivered == 3
+    assert hub.sockets_open == 6  # the user index does not count a socket twice
+
+
+async def test_alert_frames_leave_the_sockets_resume_state_alone() -> None:
+    hub, _ = make_hub()
+    sub, _ = hub.subscribe("B", {0: 3}, user_id="u1")
+    hub.publish_alert(alert("al-1", 0))  # set in conversation A, turn 0
+    hub.publish(frame("B", 0, 4))  # B's own turn 0 goes on
+    batch = await sub.take()
+    assert alerts_in(batch) == [("al-1", 0)]
+    assert keys(batch[1:]) == [(0, 4)]
+
+
+async def test_redelivered_alerts_are_dropped_and_later_firings_pass() -> None:
+    hub, _ = make_hub()
+    sub, _ = hub.subscribe("B", user_id="u1")
+    for alert_id, firing in [("al-1", 0), ("al-1", 0), ("al-2", 0), ("al-1", 1), ("al-1", 0), ("al-2", 0)]:
+        hub.publish_alert(alert(alert_id, firing))
+    assert alerts_in(await sub.take()) == [("al-1", 0), ("al-2", 0), ("al-1", 1)]
+    assert (hub.stats.alerts_published, hub.stats.alerts_duplicate) == (6, 3)
+
+
+async def test_the_alert_duplicate_filter_is_bounded() -> None:
+    hub, _ = make_hub(alerts_remembered=2)
+    sub, _ = hub.subscribe("B", user_id="u1")
+    for alert_id in ["al-1", "al-2", "al-3"]:
+        hub.publish_alert(alert(alert_id, 0))
+    hub.publish_alert(alert("al-3", 0))  # remembered: dropped
+    hub.publish_alert(alert("al-1", 0))  # forgotten (least recent of three, limit two): goes out again
+    assert alerts_in(await sub.take()) == [("al-1", 0), ("al-2", 0), ("al-3", 0), ("al-1", 0)]
+
+
+async def test_closed_sockets_leave_the_user_index() -> None:
+    hub, _ = make_hub(send_queue_frames=1, resume_frames=1)
+    gone, _ = hub.subscribe("B", user_id="u1")
+    hub.unsubscribe(gone)
+    full, _ = hub.subscribe("C", user_id="u1")
+    assert full.push("a reply")  # the queue (one message) is now full
+    assert hub.publish_alert(alert("al-1", 0)) == 0
+    assert full.close_reason == "overflow"
+    assert hub.stats.queue_overflows == 1
+    assert hub.publish_alert(alert("al-2", 0)) == 0  # nobody left to route to
+    assert hub.sockets_open == 0
+    with pytest.raises(SubscriptionClosed):
+        await gone.take()
+
+
+async def test_a_socket_overflowed_by_frames_gets_no_more_alerts() -> None:
+    hub, _ = make_hub(send_queue_frames=1, resume_frames=1)
+    sub, _ = hub.subscribe("B", user_id="u1")
+    hub.publish(frame("B", 0, 0))
+    hub.publish(frame("B", 0, 1))  # overflows
+    assert sub.close_reason == "overflow"
+    assert hub.publish_alert(alert("al-1", 0)) == 0

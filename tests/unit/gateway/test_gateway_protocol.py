@@ -13,10 +13,11 @@ from pipeline.gateway.protocol import (
     FeedbackRequest,
     Hello,
     ProtocolError,
+    alert_json,
     frame_json,
     parse_client_message,
 )
-from pipeline.messages import Frame
+from pipeline.messages import Alert, Frame
 
 
 def test_ask_is_parsed_and_trimmed() -> None:
@@ -91,3 +92,25 @@ def test_frame_json_parses_payload_and_survives_a_bad_one() -> None:
     assert good == {"type": "card", "conversation_id": "c", "turn": 1, "seq": 2, "text": "", "payload": {"title": "<b>x</b>"}}
     assert json.loads(frame_json(Frame("c", 1, 3, "card", payload="[not json")))["payload"] == {}
     assert json.loads(frame_json(Frame("c", 1, 4, "card", payload="[1]")))["payload"] == {}
+
+
+def test_alert_json_is_an_alert_frame_of_the_alerts_conversation_without_a_seq() -> None:
+    alert = Alert("al-1", "c-home", 2, 1, "u1", "B01", "price_below", 4000, 3899, "USD", fired_at_ms=17)
+    message = json.loads(alert_json(alert))
+    assert (message["type"], message["conversation_id"], message["turn"]) == ("alert", "c-home", 2)
+    assert "seq" not in message
+    assert message["text"] == "Price alert: B01 is now $38.99 (you asked for $40.00 or less)."
+    assert message["payload"] == {
+        "alert_id": "al-1", "kind": "price_below", "product_id": "B01", "price_cents": 3899,
+        "threshold_cents": 4000, "currency": "USD", "order_id": None, "message": message["text"],
+        "firing": 1, "fired_at_ms": 17,
+    }
+
+
+def test_alert_json_says_what_an_auto_buy_did() -> None:
+    bought = Alert("al-2", "c", 0, 0, "u1", "B01", "auto_buy", 4000, 3899, "USD", order_id="o-9")
+    assert json.loads(alert_json(bought))["text"] == (
+        "Auto-buy: bought B01 at $38.99 (your target: $40.00). Order o-9.")
+    not_bought = Alert("al-3", "c", 0, 0, "u1", "B01", "auto_buy", 4000, 3899, "EUR")
+    text = json.loads(alert_json(not_bought))["text"]
+    assert text.startswith("Auto-buy: B01 dropped to 38.99 EUR (your target: 40.00 EUR), but no order was placed")
