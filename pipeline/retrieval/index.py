@@ -13,8 +13,8 @@ Qdrant's scoring; Qdrant holds the points and their payloads. A server is search
 payload indexes (created here for every filter field) and HNSW.
 
 Search modes: "dense", "bm25", and "hybrid" (both, fused client-side by reciprocal rank; see
-fusion.py). The default is dense: on ePQA it ties hybrid (nDCG@10 0.862 vs 0.861) at about
-half the latency; see docs/retrieval.md. A search never
+fusion.py). The default is dense: on ePQA it ties hybrid (nDCG@10 0.862 vs 0.861); see
+docs/retrieval.md. A search never
 raises on odd input: an empty, over-long or non-English query, or a product id the index does not
 hold, returns no hits and a `reason`. Qdrant failures raise DependencyError.
 """
