@@ -49,6 +49,8 @@ class Embedder:
         self._dense: Any = None
         self._sparse: Any = None
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self._queries: list[tuple[str, bool, asyncio.Future[tuple[list[float], SparseVector]]]] = []
+        self._draining: asyncio.Task[None] | None = None
 
     dim = DENSE_DIM
 
@@ -109,13 +111,39 @@ class Embedder:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.sparse_documents, texts)
 
     async def aquery(self, text: str, with_dense: bool = True) -> tuple[list[float], SparseVector]:
-        """Both query vectors for one text in one hop to the worker thread; the dense one is [] when
-        `with_dense` is False (BM25-only searches skip the model)."""
+        """Both query vectors for one text; the dense one is [] when `with_dense` is False (BM25-only
+        searches skip the model).
 
-        def both() -> tuple[list[float], SparseVector]:
-            return (self.dense([text])[0] if with_dense else []), self.sparse_query(text)
+        Queries that arrive while the thread is busy are embedded together in one model call as soon
+        as it is free: with many conversations at once, one batch of 8 short queries costs far less
+        than 8 calls in a row, and a query that finds the thread idle starts at once (no added wait).
+        """
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[tuple[list[float], SparseVector]] = loop.create_future()
+        self._queries.append((text, with_dense, answer))
+        if self._draining is None or self._draining.done():
+            self._draining = loop.create_task(self._drain_queries())
+        return await answer
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, both)
+    async def _drain_queries(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queries:
+            batch, self._queries = self._queries, []
+            try:
+                vectors = await loop.run_in_executor(self._executor, self._query_batch, [(t, d) for t, d, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - each waiting caller gets the error
+                for _, _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(exc)
+                continue
+            for (_, _, answer), result in zip(batch, vectors):
+                if not answer.done():  # a caller that was cancelled no longer waits
+                    answer.set_result(result)
+
+    def _query_batch(self, queries: Sequence[tuple[str, bool]]) -> list[tuple[list[float], SparseVector]]:
+        wanted = [text for text, with_dense in queries if with_dense]
+        dense = iter(self.dense(wanted) if wanted else [])
+        return [((next(dense) if with_dense else []), self.sparse_query(text)) for text, with_dense in queries]
 
     def close(self) -> None:
         """Stop the worker thread (waits for a running batch)."""

@@ -4,6 +4,8 @@ Qdrant's own answers, on that catalog and on random vectors."""
 
 from __future__ import annotations
 
+import asyncio
+
 import dataclasses
 import random
 import uuid
@@ -233,3 +235,25 @@ class _EightDims:
     """Stands in for the embedder where only its dimension is read (vectors are given)."""
 
     dim = 8
+
+
+async def test_concurrent_queries_are_embedded_together_and_get_their_own_vectors() -> None:
+    embedder = Embedder(MODELS_DIR)
+    try:
+        texts = [f"is it good for {use}?" for use in ("travel", "camping", "kids", "the office", "gifts", "cooking")]
+        alone = [await embedder.aquery(text) for text in texts]
+        calls: list[int] = []
+        batch = embedder._query_batch
+
+        def counted(queries: list[tuple[str, bool]]) -> list[tuple[list[float], object]]:
+            calls.append(len(queries))
+            return batch(queries)  # type: ignore[return-value]
+
+        embedder._query_batch = counted  # type: ignore[method-assign,assignment]
+        together = await asyncio.gather(*(embedder.aquery(text, with_dense=i != 2) for i, text in enumerate(texts)))
+        assert calls == [6], "queries asked in the same moment go to the model in one batch"
+        for i, ((dense, sparse), (dense_alone, sparse_alone)) in enumerate(zip(together, alone)):
+            assert sparse == sparse_alone
+            assert dense == [] if i == 2 else max(abs(a - b) for a, b in zip(dense, dense_alone)) < 1e-5
+    finally:
+        embedder.close()
