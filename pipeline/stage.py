@@ -8,7 +8,7 @@ decoding, ordering by key, producing outputs, committing offsets and dead-letter
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -25,6 +25,20 @@ class Output:
     topic: str
     key: str
     value: Any
+
+
+class FollowedTable(Protocol):
+    """A compacted topic a stage follows (pipeline/runtime/table.py): restored at `start`, then every
+    record handed to the callback it was opened with, as it arrives."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+OpenTable = Callable[[Callable[[str, Any], None]], FollowedTable]
+"""Opens a followed table with the callback (key, value) for each record; the stage's build() binds
+it to a topic, so the stage class itself stays free of Kafka."""
 
 
 class Stage(Protocol):

@@ -28,7 +28,7 @@ from pipeline.alerts.registry import AlertRegistry, Firing, state_key
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StoreConflictError
 from pipeline.messages import StoreEvent
-from pipeline.stage import Output
+from pipeline.stage import FollowedTable, Output
 from pipeline.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,10 @@ PURGE_INTERVAL_MS = 3_600_000
 """How often alerts that stopped watching are tombstoned in the registry topic."""
 
 
-class Table(Protocol):
-    """The changelog-backed table the registry lives in (pipeline/runtime/table.py)."""
-
-    async def start(self) -> None: ...
+class Table(FollowedTable, Protocol):
+    """A followed table the stage also writes (the registry: pipeline/runtime/table.py)."""
 
     async def put(self, key: str, value: Any) -> None: ...
-
-    async def stop(self) -> None: ...
 
 
 TableFactory = Callable[[Callable[[str, Any], None]], Table]

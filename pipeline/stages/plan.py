@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
@@ -32,7 +32,7 @@ from pipeline.planner.embedding import EmbedFn, IntentEmbeddings
 from pipeline.planner.planner import PlannerOptions, PlanOutcome, plan_turn
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.model_files import ModelPaths
-from pipeline.stage import Output
+from pipeline.stage import FollowedTable, OpenTable, Output
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,6 @@ MAX_CONVERSATIONS = 10_000
 """Conversations whose latest state the stage keeps (least recently used go first)."""
 MAX_USERS = 100_000
 """Shoppers whose memory the stage keeps in process (least recently used go first; the topic keeps all)."""
-
-
-class HistoryTable(Protocol):
-    """The changelog-backed table of conversation states (pipeline/runtime/table.py)."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-OpenHistory = Callable[[Callable[[str, Any], None]], HistoryTable]
 
 
 class PlanStage:
@@ -63,12 +52,12 @@ class PlanStage:
 
     def __init__(self, options: PlannerOptions, *, llm: LlmClient | None = None, embed: EmbedFn | None = None,
                  close_embed: Callable[[], None] | None = None, max_conversations: int = MAX_CONVERSATIONS,
-                 open_history: OpenHistory | None = None, open_memory: OpenHistory | None = None) -> None:
+                 open_history: OpenTable | None = None, open_memory: OpenTable | None = None) -> None:
         self.options = options
         self._open_history = open_history
-        self._history_table: HistoryTable | None = None
+        self._history_table: FollowedTable | None = None
         self._open_memory = open_memory
-        self._memory_table: HistoryTable | None = None
+        self._memory_table: FollowedTable | None = None
         self._memories: OrderedDict[str, UserMemory] = OrderedDict()
         self._llm = llm
         self._embed = embed
@@ -164,10 +153,10 @@ def build(settings: Settings) -> PlanStage:
     # Opened here, outside the stage class, so the class stays free of Kafka (as in stages/alerts.py).
     from pipeline.runtime.table import ChangelogTable
 
-    def open_history(apply: Callable[[str, Any], None]) -> HistoryTable:
+    def open_history(apply: Callable[[str, Any], None]) -> FollowedTable:
         return ChangelogTable(settings, "conversation-state", apply, what="conversation history")
 
-    def open_memory(apply: Callable[[str, Any], None]) -> HistoryTable:
+    def open_memory(apply: Callable[[str, Any], None]) -> FollowedTable:
         return ChangelogTable(settings, "user-memory", apply, what="account memory")
 
     if embedder is None:

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pipeline.actions.language import LanguageActions, outcome_evidence, without_action_steps
 from pipeline.alerts.registry import AlertRegistry
@@ -29,7 +29,7 @@ from pipeline.memory.answer import memory_evidence
 from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, RetrievalStep, StepFailure
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
-from pipeline.stage import Output
+from pipeline.stage import FollowedTable, OpenTable, Output
 from pipeline.store.base import Store
 from pipeline.store.records import SearchFilters
 from pipeline.store.sqlite import open_store
@@ -256,17 +256,6 @@ async def _not_acted(step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
                          f"action:{plan.conversation_id}:{plan.turn}")]
 
 
-class RegistryTable(Protocol):
-    """The changelog-backed alert registry (pipeline/runtime/table.py), followed for list and cancel."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-OpenRegistry = Callable[[Callable[[str, Any], None]], RegistryTable]
-
-
 class RetrieveStage:
     name = "retrieve"
     input_topic = "plans"
@@ -274,13 +263,13 @@ class RetrieveStage:
 
     def __init__(self, settings: Settings, fetchers: Mapping[str, Fetch] | None = None,
                  limits: EvidenceLimits = EvidenceLimits(), *, actions: LanguageActions | None = None,
-                 open_registry: OpenRegistry | None = None) -> None:
+                 open_registry: OpenTable | None = None) -> None:
         self.settings = settings
         self.limits = limits
         self._fetchers = dict(fetchers) if fetchers is not None else None
         self._actions = actions
         self._open_registry = open_registry
-        self._registry_table: RegistryTable | None = None
+        self._registry_table: FollowedTable | None = None
         self._store: Store | None = None
         self._index: PassageIndex | None = None
         self._embedder: Embedder | None = None
@@ -333,7 +322,7 @@ class RetrieveStage:
 def build(settings: Settings) -> RetrieveStage:
     from pipeline.runtime.table import ChangelogTable
 
-    def open_registry(apply: Callable[[str, Any], None]) -> RegistryTable:
+    def open_registry(apply: Callable[[str, Any], None]) -> FollowedTable:
         return ChangelogTable(settings, "alert-registry", apply, what="retrieve's alert registry")
 
     return RetrieveStage(settings, open_registry=open_registry)
