@@ -10,8 +10,9 @@ each intent. Each is answered by the real cores, in this process, one conversati
     streamed) -> TurnHydrator (incremental parser, grounding guard, store lookups, suggestions)
 
 Requests go out as replayed traffic (client "replay", a run id), so no cart, order or alert is changed.
-The raw answer is parsed again with the same parser to see what the model wrote; the frames show
-what survived. Per intent:
+The model is scored on what the LLM itself streamed (recorded at the client, so what generate adds
+around it, such as a stated price-history lead or the closing of a directive cut by the token limit,
+is not the model's), parsed with the same parser and hydrated on its own. Per intent:
 
 - wrote: answers with at least one well-formed directive;
 - valid: answers with at least one directive the shopper saw (a frame made from the model's markup:
@@ -22,6 +23,7 @@ what survived. Per intent:
 - counters summed over the answers: directives written, malformed, other dropped (unknown tag, stray
   closing tag, truncated, over-long), ungrounded ids blocked by the grounding guard, model suggestions
   written and kept;
+- useful as shown: `useful` over the whole answer the shopper saw, generate's additions included;
 - the suggestions frame: answers showing a product that end with two or three follow-ups.
 
 Answers not written by a model (TokenChunk.model "direct": the system states an action's outcome) are
@@ -33,17 +35,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline.catalog import read_catalog
 from pipeline.config import Settings
 from pipeline.errors import AisleError, ConfigError, StageError
-from pipeline.generation.direct import stated_lead
-from pipeline.generation.prompt import grounded_ids
+from pipeline.llm.client import ChatMessage, Constraint, LlmClient, StreamChunk
 from pipeline.eval.planner import Item, _default_embed, _default_llm, load_items, sample
 from pipeline.markup.parser import Directive, MarkupParser
 from pipeline.markup.resolve import CatalogReader
@@ -187,10 +190,11 @@ class _Answer:
     model: str | None
     seconds: float
     error: str | None = None
-    lead: str = ""
-    """The start of `raw` the system stated itself (generation/direct.py `stated_lead`), not the model."""
+    model_text: str = ""
+    """What the LLM streamed, as it streamed it: `raw` without what generate adds around it (a stated
+    lead, the closing of a directive the token limit cut, a fallback after an answer with no words)."""
     model_frames: list[Frame] = field(default_factory=list)
-    """The model's part of the answer (after `lead`) hydrated on its own: what the model's markup made."""
+    """`model_text` hydrated on its own: what the model's markup made."""
 
 
 def select(items: Sequence[Item], options: MarkupEvalOptions) -> list[Item]:
@@ -213,6 +217,7 @@ async def run_markup_eval(settings: Settings, options: MarkupEvalOptions,
     if not items:
         raise ConfigError("no requests selected")
     started = time.time()
+    load_before = os.getloadavg()[0]
     async with contextlib.AsyncExitStack() as stack:
         planner_options = PlannerOptions.from_settings(settings)
         llm = await _default_llm(settings, stack) if planner_options.mode != "rules" else None
@@ -221,7 +226,9 @@ async def run_markup_eval(settings: Settings, options: MarkupEvalOptions,
         stages: list[Stage] = []
         # Built without the alert registry the retrieve worker follows on Kafka: replayed turns never
         # act, so no broker is needed.
-        for stage in (RetrieveStage(settings), GenerateStage(settings)):
+        client = _RecordingClient(settings)
+        stack.push_async_callback(client.aclose)
+        for stage in (RetrieveStage(settings), GenerateStage(settings, client)):
             await stage.start()
             stack.push_async_callback(stage.stop)
             stages.append(stage)
@@ -250,10 +257,32 @@ async def run_markup_eval(settings: Settings, options: MarkupEvalOptions,
         "limit": options.limit,
         "concurrency": options.concurrency,
         "seconds": round(time.time() - started, 1),
+        "cpus": os.cpu_count(),
+        "load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "useful_definitions": dict(USEFUL),
         "summary": summarise(rows),
         "rows": rows,
     }
+
+
+_streamed: ContextVar[list[str] | None] = ContextVar("markup_eval_streamed", default=None)
+"""The running turn's list of LLM pieces (generate's reader task inherits the context, so the list)."""
+
+
+class _RecordingClient(LlmClient):
+    """The LLM client generate uses, also keeping what the model streamed for the turn being asked."""
+
+    async def stream_chat(self, messages: Sequence[ChatMessage], *, model: str, max_tokens: int = 256,
+                          temperature: float = 0.0, constraint: Constraint | None = None, stop: Sequence[str] = (),
+                          seed: int | None = None) -> AsyncGenerator[StreamChunk, None]:
+        pieces = _streamed.get()
+        async with contextlib.aclosing(super().stream_chat(
+                messages, model=model, max_tokens=max_tokens, temperature=temperature, constraint=constraint,
+                stop=stop, seed=seed)) as chunks:
+            async for chunk in chunks:
+                if pieces is not None:
+                    pieces.append(chunk.text)
+                yield chunk
 
 
 async def _answer(index: int, item: Item, settings: Settings, planner_options: PlannerOptions, llm: JsonLlm | None,
@@ -283,6 +312,8 @@ async def _answer(index: int, item: Item, settings: Settings, planner_options: P
             raise StageError("the retrieve stage gave no evidence bundle")
         hydrator = TurnHydrator(conversation, turn_no)
         last: TokenChunk | None = None
+        streamed: list[str] = []
+        _streamed.set(streamed)
         async for out in generate.process(bundle):
             chunk = out.value
             if isinstance(chunk, TokenChunk):
@@ -293,14 +324,11 @@ async def _answer(index: int, item: Item, settings: Settings, planner_options: P
     except AisleError as exc:
         return _Answer(plan, "".join(raw), frames, model, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
     seconds = time.monotonic() - started
-    text = "".join(raw)
-    lead = stated_lead(bundle, grounded_ids(bundle)) or ""
-    lead = lead if lead and text.startswith(lead) else ""
-    model_frames = frames
-    if lead and last is not None:
-        model_frames = await _hydrate_alone(text[len(lead):], last, reader, timeout_s)
+    model_text = "".join(streamed)
+    model_frames = await _hydrate_alone(model_text, last, reader, timeout_s) if last is not None else []
     errors = [f.payload for f in frames if f.type == "error"]
-    return _Answer(plan, text, frames, model, seconds, errors[0] if errors else None, lead, model_frames)
+    return _Answer(plan, "".join(raw), frames, model, seconds, errors[0] if errors else None, model_text,
+                   model_frames)
 
 
 async def _hydrate_alone(text: str, final: TokenChunk, reader: CatalogReader, timeout_s: float) -> list[Frame]:
@@ -317,7 +345,7 @@ async def _hydrate_alone(text: str, final: TokenChunk, reader: CatalogReader, ti
 def _row(item: Item, answer: _Answer) -> dict[str, Any]:
     asked = list(item.products or ()) or ([item.page_product_id] if item.page_product_id else [])
     # The model is scored on its own markup; the suggestions frame and `useful_shown` on what was shown.
-    score = score_answer(item.intent, asked, answer.raw[len(answer.lead):], answer.model_frames)
+    score = score_answer(item.intent, asked, answer.model_text, answer.model_frames)
     shown = score_answer(item.intent, asked, answer.raw, answer.frames)
     score.suggestions_frame, score.products_shown = shown.suggestions_frame, shown.products_shown
     return {
@@ -330,7 +358,8 @@ def _row(item: Item, answer: _Answer) -> dict[str, Any]:
         "seconds": round(answer.seconds, 2),
         "error": answer.error,
         "raw": answer.raw[:2_000],
-        "stated_lead": answer.lead,
+        "model_text": answer.model_text[:2_000],
+        "system_added": len(answer.raw) != len(answer.model_text),
         "useful_shown": shown.useful,
         "frames": dict(Counter(f.type for f in answer.frames)),
         **asdict(score),
@@ -361,7 +390,7 @@ def _block(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "valid": share(sum(bool(r["shown"]) for r in modelled), n),
         "useful": share(sum(bool(r["useful"]) for r in modelled), n),
         "useful_shown": share(sum(bool(r.get("useful_shown")) for r in modelled), n),
-        "with_stated_lead": sum(bool(r.get("stated_lead")) for r in modelled),
+        "system_added": sum(bool(r.get("system_added")) for r in modelled),
         "directives": sum(int(r["wrote"]) for r in modelled),
         "malformed": sum(int(r["malformed"]) for r in modelled),
         "dropped": sum(int(r["dropped"]) for r in modelled),
@@ -378,7 +407,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     """The report as a markdown table, one row per intent, then the definitions of `useful`."""
     lines = [f"Model {report['model']} at {report['llm_url']}, grammar {'on' if report['grammar'] else 'off'}, "
              f"planner {report['planner_mode']}; {report['limit'] or 'all'} requests per intent, "
-             f"{report['concurrency']} at a time, {report['seconds']} s in all.", "",
+             f"{report['concurrency']} at a time, {report['seconds']} s in all{_machine(report)}", "",
              "| intent | model answers | wrote markup | valid directive | useful directive | useful as shown "
              "| directives | malformed | other dropped | ungrounded blocked | model suggestions kept/written "
              "| 2-3 follow-ups (answers showing a product) | s p50 |",
@@ -394,13 +423,21 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"| {b['suggest_kept']}/{b['suggest_written']} "
             f"| {_pct(b['suggestions_2_3'])} ({b['showing_product']}) | {_num(b['seconds_p50'])} |")
     total = report["summary"]["all"]
-    lines += ["", "Rates are over the answers a model wrote. Left out: "
+    lines += ["", "Rates are over the answers a model wrote, scored on what the model streamed. Left out: "
               f"{total['stated_by_system']} answers the system stated in full (no model), {total['failed']} that "
-              f"failed. {total['with_stated_lead']} answers began with a lead the system stated (a price-history "
-              "chart): the model is scored without it, \"useful as shown\" with it."]
+              f"failed. In {total['system_added']} answers generate added to the model's text (a stated "
+              "price-history lead, the closing of a directive cut by the token limit, a fallback after an answer "
+              "without words); \"useful as shown\" counts what the shopper saw, additions included."]
     lines += ["", "Useful directive, per intent:"]
     lines += [f"- {intent}: {what}" for intent, what in report["useful_definitions"].items()]
     return "\n".join(lines)
+
+
+def _machine(report: Mapping[str, Any]) -> str:
+    if not report.get("load_1m"):
+        return "."
+    before, after = report["load_1m"]
+    return f" on {report['cpus']} CPUs, 1-minute load {before} before and {after} after."
 
 
 def _pct(value: float | None) -> str:

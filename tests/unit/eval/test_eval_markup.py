@@ -93,7 +93,7 @@ def test_summary_rates_leave_out_system_stated_and_failed_answers() -> None:
         _row(I.COMPARISON, model=SYSTEM_MODEL, wrote=1, shown=["card"]),
         _row(I.COMPARISON, error="DependencyError: down", raw=""),
         _row(I.ORDER_STATUS),
-        _row(I.PRICE_HISTORY, stated_lead="<price-history id=\"A\"/> Lows. ", useful_shown=True),
+        _row(I.PRICE_HISTORY, system_added=True, useful_shown=True),
     ]
     summary = summarise(rows)
     cmp = summary[I.COMPARISON]
@@ -104,21 +104,21 @@ def test_summary_rates_leave_out_system_stated_and_failed_answers() -> None:
     assert summary["all"]["answers"] == 4
     assert list(summary) == ["all", I.COMPARISON, I.PRICE_HISTORY, I.ORDER_STATUS]
     price = summary[I.PRICE_HISTORY]
-    assert (price["useful"], price["useful_shown"], price["with_stated_lead"]) == (0.0, 1.0, 1)
+    assert (price["useful"], price["useful_shown"], price["system_added"]) == (0.0, 1.0, 1)
     report = {"model": "m", "llm_url": "u", "grammar": True, "planner_mode": "rules", "limit": 2, "concurrency": 1,
               "seconds": 3.0, "summary": summary, "useful_definitions": {I.COMPARISON: "a table"}}
     text = render_markdown(report)
     assert "| comparison | 2 (+1 stated) | 100% | 50% | 50% | 50% |" in text
     assert "| order_status | 1 | 0% | 0% | – | – |" in text
-    assert "1 answers the system stated in full (no model), 1 that failed. 1 answers began with a lead" in text
+    assert "1 answers the system stated in full (no model), 1 that failed. In 1 answers generate added" in text
 
 
-async def test_a_system_stated_lead_counts_as_shown_not_as_the_models() -> None:
+async def test_what_generate_adds_counts_as_shown_not_as_the_models() -> None:
     from pipeline.eval.markup import _Answer, _row
 
     lead = f'<price-history id="{A}"/> Lowest in 30 days: $40.01. '
     model_part = "It is a fair price."
-    answer = _Answer(None, lead + model_part, await frames_of(lead + model_part), "smol", 1.0, None, lead,
+    answer = _Answer(None, lead + model_part, await frames_of(lead + model_part), "smol", 1.0, None, model_part,
                      await frames_of(model_part))
     row = _row(Item("hand_written", "has it been cheaper?", I.PRICE_HISTORY, A, (), (A,)), answer)
     assert (row["wrote"], row["useful"], row["useful_shown"]) == (0, False, True)
