@@ -17,7 +17,7 @@ from pipeline.llm.client import ChatMessage
 from pipeline.memory.preferences import describe
 from pipeline.messages import ConversationState, EvidenceBundle, EvidenceItem
 
-PROMPT_VERSION = "answer-v1"
+PROMPT_VERSION = "answer-v2"
 
 _SYSTEM = (
     "You are Aisle, a shopping assistant. Answer the shopper in one to three short sentences, using only "
@@ -48,6 +48,41 @@ _EXAMPLE_ANSWER = (
     "Reviewers say it boils two cups in about three minutes. <product id=\"B000TEST01\"/> "
     "<suggest>What is its capacity?|Does it switch off automatically?</suggest>"
 )
+_TWO_KETTLES = (
+    "EVIDENCE:\n"
+    "[1] product B000TEST01: Acme Travel Kettle, 0.8 l, 1000 W, weight 0.6 kg\n"
+    "[2] product B000TEST02: Zeta Steel Kettle, 1.7 l, 2200 W, weight 1.1 kg\n\n"
+)
+# Per intent, an exchange whose answer *starts* with the directive the intent calls for: the small model
+# copies the first tokens of an example most faithfully, and once it has written '<' the grammar keeps
+# the directive well formed and its ids in the evidence (`aisle eval markup`, docs/benchmarks.md). Not for
+# comparisons: the model then repeats one id in `<compare ids=...` up to the token limit (the grammar's id
+# list is unbounded), which measured no better than the default example and twice as slow.
+_EXAMPLES: dict[str, tuple[str, str]] = {
+    "product_question": (
+        _EXAMPLE_USER,
+        "<product id=\"B000TEST01\"/> Reviewers say it boils two cups in about three minutes. "
+        "<suggest>What is its capacity?|Does it switch off automatically?</suggest>",
+    ),
+    "product_search": (
+        _TWO_KETTLES + "QUESTION: show me electric kettles",
+        "<carousel ids=\"B000TEST01,B000TEST02\"/> Two kettles: the Acme holds 0.8 l, the Zeta 1.7 l. "
+        "<suggest>Which one is lighter?|What do customers say about the first one?</suggest>",
+    ),
+    "review_summary": (
+        "EVIDENCE:\n"
+        "[1] review B000TEST01: boils water for two cups in about three minutes\n"
+        "[2] review B000TEST01: the lid feels loose after a month\n\n"
+        "QUESTION: what do customers say about it?",
+        "<reviews id=\"B000TEST01\"/> Most like how fast it boils; some say the lid gets loose. "
+        "<suggest>What is its capacity?|Has it been cheaper before?</suggest>",
+    ),
+    "cart_action": (
+        "EVIDENCE:\n[1] product B000TEST01: Acme Travel Kettle, 0.8 l, 1000 W\n\nQUESTION: add it to my cart",
+        "<action type=\"add_to_cart\" id=\"B000TEST01\"/> Tap the button to add the Acme Travel Kettle. "
+        "<suggest>What is its capacity?|What do customers say about it?</suggest>",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -98,8 +133,9 @@ def build_messages(
     """The chat messages for the answer model."""
     plan = bundle.plan
     system = _SYSTEM.format(intent_hint=_INTENT_HINTS.get(plan.intent, ""))
-    messages = [ChatMessage("system", system), ChatMessage("user", _EXAMPLE_USER),
-                ChatMessage("assistant", _EXAMPLE_ANSWER)]
+    example_user, example_answer = _EXAMPLES.get(plan.intent, (_EXAMPLE_USER, _EXAMPLE_ANSWER))
+    messages = [ChatMessage("system", system), ChatMessage("user", example_user),
+                ChatMessage("assistant", example_answer)]
     if history is not None:
         for memory in history.turns[-limits.history_turns:]:
             messages.append(ChatMessage("user", clean(memory.question)[: limits.question_chars]))

@@ -47,3 +47,18 @@ def test_degraded_answer_uses_only_evidence_and_grounded_ids() -> None:
     assert "not available" in text and "Quiet script alert(1)" in text
     assert '<product id="B0BBBBBBBB"/>' in text and "B0AAAAAAAA" not in text
     assert "nothing in the catalog" in degraded_answer(bundle([]), [])
+
+
+def test_each_product_intent_has_an_example_that_starts_with_its_directive() -> None:
+    import lark
+
+    from pipeline.markup.grammar import build_lark
+
+    grammar = lark.Lark(build_lark(["B000TEST01", "B000TEST02"]), start="root")
+    starts = {"product_question": "<product id=", "product_search": "<carousel ids=",
+              "review_summary": "<reviews id=", "cart_action": '<action type="add_to_cart"'}
+    for intent, start in starts.items():
+        messages = build_messages(bundle(ITEMS, intent=intent))
+        assert messages[2].role == "assistant" and messages[2].content.startswith(start), intent
+        grammar.parse(messages[2].content)  # the example is something the generation grammar admits
+    assert build_messages(bundle(ITEMS, intent="order_status"))[2].content.startswith("Reviewers say")
