@@ -375,6 +375,7 @@ def summarise(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def _block(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     modelled = [r for r in rows if r["model"] != SYSTEM_MODEL and not (r["error"] and not r["raw"])]
     n = len(modelled)
+    calling = [r for r in modelled if r["intent"] in USEFUL]  # intents that call for a directive
     showing = [r for r in modelled if r["products_shown"]]
     seconds = [float(r["seconds"]) for r in modelled]
 
@@ -388,8 +389,8 @@ def _block(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "failed": sum(bool(r["error"]) and not r["raw"] for r in rows),
         "wrote": share(sum(r["wrote"] > 0 for r in modelled), n),
         "valid": share(sum(bool(r["shown"]) for r in modelled), n),
-        "useful": share(sum(bool(r["useful"]) for r in modelled), n),
-        "useful_shown": share(sum(bool(r.get("useful_shown")) for r in modelled), n),
+        "useful": share(sum(bool(r["useful"]) for r in calling), len(calling)),
+        "useful_shown": share(sum(bool(r.get("useful_shown")) for r in calling), len(calling)),
         "system_added": sum(bool(r.get("system_added")) for r in modelled),
         "directives": sum(int(r["wrote"]) for r in modelled),
         "malformed": sum(int(r["malformed"]) for r in modelled),
@@ -414,7 +415,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for intent, b in report["summary"].items():
         name = "**all**" if intent == "all" else intent
-        has_useful = intent == "all" or intent in USEFUL
+        has_useful = b["useful"] is not None
         answers = str(b["answers"]) + (f" (+{b['stated_by_system']} stated)" if b["stated_by_system"] else "")
         lines.append(
             f"| {name} | {answers} | {_pct(b['wrote'])} | {_pct(b['valid'])} "
@@ -423,7 +424,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"| {b['suggest_kept']}/{b['suggest_written']} "
             f"| {_pct(b['suggestions_2_3'])} ({b['showing_product']}) | {_num(b['seconds_p50'])} |")
     total = report["summary"]["all"]
-    lines += ["", "Rates are over the answers a model wrote, scored on what the model streamed. Left out: "
+    lines += ["", "Rates are over the answers a model wrote, scored on what the model streamed; the useful rates "
+              "only over the intents that call for a directive (listed below). Left out: "
               f"{total['stated_by_system']} answers the system stated in full (no model), {total['failed']} that "
               f"failed. In {total['system_added']} answers generate added to the model's text (a stated "
               "price-history lead, the closing of a directive cut by the token limit, a fallback after an answer "

@@ -102,6 +102,8 @@ def test_summary_rates_leave_out_system_stated_and_failed_answers() -> None:
     assert (cmp["directives"], cmp["malformed"], cmp["ungrounded"]) == (3, 1, 2)
     assert (cmp["showing_product"], cmp["suggestions_2_3"]) == (2, 0.5)
     assert summary["all"]["answers"] == 4
+    assert summary["all"]["useful"] == round(1 / 3, 4)  # the order-status answer calls for no directive
+    assert summary[I.ORDER_STATUS]["useful"] is None
     assert list(summary) == ["all", I.COMPARISON, I.PRICE_HISTORY, I.ORDER_STATUS]
     price = summary[I.PRICE_HISTORY]
     assert (price["useful"], price["useful_shown"], price["system_added"]) == (0.0, 1.0, 1)
