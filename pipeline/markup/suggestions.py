@@ -269,11 +269,14 @@ def _kind(kind: str, targets: Sequence[str], turn: TurnFacts, facts: Mapping[str
                 yield from _checked(_phrasings(pid, turn, *_attribute_templates(name)), [pid], kind, turn, facts)
 
 
-def _phrasings(pid: str, turn: TurnFacts, about_it: str, about_ref: str) -> list[str]:
-    """The question about "it", then about "the n-th one" (which resolves before the page does)."""
+def _phrasings(pid: str, turn: TurnFacts, about_it: str, *about_ref: str) -> list[str]:
+    """The question about "it", then about "the n-th one" (which resolves before the page does), in
+    each wording offered (the planner reads "the package ..." as an order, "the first one's package"
+    not)."""
     out = [about_it]
     if pid in turn.shown and turn.shown.index(pid) < len(_ORDINAL_WORDS):
-        out.append(about_ref.format(ref=f"the {_ORDINAL_WORDS[turn.shown.index(pid)]} one"))
+        ref = f"the {_ORDINAL_WORDS[turn.shown.index(pid)]} one"
+        out += [template.format(ref=ref) for template in about_ref]
     return out
 
 
@@ -306,11 +309,14 @@ def _attribute_words(name: str) -> list[str]:
     return [w for w in words if w not in _STOP and w not in ("item", "description")]
 
 
-def _attribute_templates(name: str) -> tuple[str, str]:
-    if name in _TEMPLATES:
-        return _TEMPLATES[name]
+def _attribute_templates(name: str) -> tuple[str, ...]:
+    """(about "it", about {ref}, about {ref} possessive)."""
     words = " ".join(w for w in name.lower().split("_") if w and w not in ("item", "description")) or name
-    return f"What is its {words}?", f"What is the {words} of {{ref}}?"
+    verb = "are" if words.endswith("s") and not words.endswith("ss") else "is"
+    possessive = f"What {verb} {{ref}}'s {words}?"
+    if name in _TEMPLATES:
+        return (*_TEMPLATES[name], possessive)
+    return f"What is its {words}?", f"What is the {words} of {{ref}}?", possessive
 
 
 def _clean(text: str) -> str:

@@ -212,3 +212,10 @@ async def test_generated_suggestions_plan_as_intended_through_the_real_planner()
             assert outcome.plan.intent in ANSWERABLE_INTENTS, question
             assert outcome.plan.resolved_product_ids, question
             assert set(outcome.plan.resolved_product_ids) <= {A, B}
+
+
+def test_a_wording_the_planner_would_misread_gives_way_to_another() -> None:
+    # "the package weight of the first one" reads as an order ("the package"); the possessive does not.
+    items = candidates(turn([A], grounded=[A, B]), {A: facts(A, attrs=("item_package_weight",), reviews=0, history=0),
+                                                    B: facts(B)})
+    assert items == ["What is the first one's package weight?"]
