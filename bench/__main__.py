@@ -24,6 +24,8 @@ from bench import BenchmarkSkipped
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RESULTS_DIR = DOCS / "benchmarks"
 REPORT = DOCS / "benchmarks.md"
+QUALITY = DOCS / "eval" / "quality.md"
+"""Quality results written by hand from `aisle eval` runs (not timings); appended to the report as is."""
 
 # In the order they appear in the report. A benchmark whose prerequisites are missing (models not
 # built, LLM server down) raises BenchmarkSkipped with the reason, which the report records.
@@ -116,6 +118,8 @@ def write_report() -> None:
         path = RESULTS_DIR / f"{name}.json"
         if path.exists():
             lines += _section(name, json.loads(path.read_text()))
+    if QUALITY.exists():
+        lines += [QUALITY.read_text().rstrip(), ""]
     REPORT.write_text("\n".join(lines).rstrip() + "\n")
 
 
