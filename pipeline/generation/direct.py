@@ -31,12 +31,20 @@ def direct_answer(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
 
 
 def stated_lead(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
-    """For a price-history turn: the chart and the store's 30/90-day lows, before the model speaks."""
-    if bundle.plan.intent != "price_history":
-        return None
+    """What a turn opens with before the model speaks: for a price-history question the chart and the
+    store's 30/90-day lows; for a review summary the "what customers say" block (the 135M model never
+    writes that directive itself: docs/eval/quality.md). None for other turns."""
     allowed = set(grounded)
-    item = next((i for i in bundle.items if i.source == "price_history" and i.product_id in allowed), None)
-    if item is None:
-        return None
-    sentence = clean(item.text)
-    return f"<price-history id=\"{item.product_id}\"/> {sentence[:1].upper()}{sentence[1:]}. "
+    intent = bundle.plan.intent
+    if intent == "price_history":
+        item = next((i for i in bundle.items if i.source == "price_history" and i.product_id in allowed), None)
+        if item is None:
+            return None
+        sentence = clean(item.text)
+        return f"<price-history id=\"{item.product_id}\"/> {sentence[:1].upper()}{sentence[1:]}. "
+    if intent == "review_summary":
+        asked = [pid for pid in bundle.plan.resolved_product_ids if pid in allowed]
+        reviewed = [i.product_id for i in bundle.items if i.source == "review" and i.product_id in allowed]
+        target = next((pid for pid in asked if pid in reviewed), reviewed[0] if reviewed else None)
+        return f"<reviews id=\"{target}\"/> " if target else None
+    return None

@@ -177,6 +177,8 @@ def _context(bundle: EvidenceBundle) -> dict[str, str]:
         facts["prompt_version"] = PROMPT_VERSION  # the model answered, from this prompt
     if request.run_id:
         facts["run_id"] = request.run_id
+    if request.page_product_id:
+        facts["page_product_id"] = request.page_product_id  # hydrate's suggestions may then say "it"
     return facts
 
 

@@ -113,3 +113,12 @@ async def test_an_answer_cut_inside_a_directive_is_closed_before_the_evidence_an
     chunks = await run(GenerateStage(Settings(), client=llm), evidence())  # type: ignore[arg-type]
     text = "".join(c.text for c in chunks)
     assert text.startswith("<suggest>Is it big?|Is it</suggest> I could not put an answer into words")
+
+
+async def test_a_review_summary_opens_with_the_reviews_block_of_the_product_asked_about() -> None:
+    llm = FakeLlm(["Customers like it."])
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "what do people say?"), "review_summary", [],
+                resolved_product_ids=["B0BBBBBBBB"])
+    reviews = [EvidenceItem("review", "great", 1.0, "B0AAAAAAAA"), EvidenceItem("review", "fine", 0.9, "B0BBBBBBBB")]
+    chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, reviews))  # type: ignore[arg-type]
+    assert "".join(c.text for c in chunks) == '<reviews id="B0BBBBBBBB"/> Customers like it.'
