@@ -30,6 +30,7 @@ from bench.runtime import percentile
 from pipeline import codec
 from pipeline.admin import apply_topics
 from pipeline.config import Settings
+from pipeline.generation.direct import DIRECT_MODEL
 from pipeline.generation.prompt import build_messages
 from pipeline.llm.client import LlmClient
 from pipeline.llm.router import ModelRouter
@@ -94,7 +95,8 @@ async def _pipeline(settings: Settings, n: int, products: list[str]) -> tuple[di
     settings = dataclasses.replace(settings, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.", generate_max_tokens=MAX_TOKENS,
                                    generate_grammar=False, planner_mode="rules")
     apply_topics(settings, [s for s in load_topics(settings.default_partitions)
-                            if s.name in {"requests", "plans", "evidence", "tokens", "dead-letters", "conversation-state"}])
+                            if s.name in {"requests", "plans", "evidence", "tokens", "dead-letters", "conversation-state",
+                                                 "user-memory", "alert-registry"}])
     stop = asyncio.Event()
     workers = [StageWorker(build_plan(settings), settings), StageWorker(RetrieveStage(settings), settings),
                StageWorker(GenerateStage(settings), settings)]
@@ -135,9 +137,11 @@ async def _pipeline(settings: Settings, n: int, products: list[str]) -> tuple[di
                     if isinstance(message, EvidenceBundle):
                         bundles[message.conversation_id] = message
                     elif isinstance(message, TokenChunk):
-                        if message.text and message.conversation_id not in first_at:
-                            first_at[message.conversation_id] = now
-                        chars += len(message.text)
+                        # Text the system added (a fallback, a closed directive) is not model throughput.
+                        if message.model != DIRECT_MODEL:
+                            if message.text and message.conversation_id not in first_at:
+                                first_at[message.conversation_id] = now
+                            chars += len(message.text)
                         if message.final:
                             done.add(message.conversation_id)
         elapsed = time.monotonic() - start

@@ -47,11 +47,13 @@ class _Turn:
     offset: int = 0
 
     def chunk(self, text: str, *, final: bool = False, error: str | None = None,
-              context: dict[str, str] | None = None) -> Output:
+              context: dict[str, str] | None = None, stated: bool = False) -> Output:
+        """The next chunk; `stated` marks text the system wrote, not the model (its `model` is
+        DIRECT_MODEL), so readers can tell the model's words from the system's."""
         chunk = TokenChunk(
             self.bundle.conversation_id, self.bundle.turn, self.seq, text, self.offset,
-            final=final, grounded_product_ids=self.grounded, error=error, model=self.model,
-            context=context or {},
+            final=final, grounded_product_ids=self.grounded, error=error,
+            model=DIRECT_MODEL if stated else self.model, context=context or {},
         )
         self.seq += 1
         self.offset += len(text)
@@ -90,7 +92,7 @@ class GenerateStage:
             yield turn.chunk("", final=True, context=_context(message))
             return
         if (lead := stated_lead(message, grounded)) is not None:
-            yield turn.chunk(lead)
+            yield turn.chunk(lead, stated=True)
         streamed: list[str] = []
         try:
             async for text in self._stream(message, turn):
@@ -98,16 +100,16 @@ class GenerateStage:
                 yield turn.chunk(text)
         except DependencyError as exc:
             # Whatever streamed stays; the degraded answer follows it, then an error on the final chunk.
-            yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded))
+            yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded), stated=True)
             yield turn.chunk("", final=True, error=f"llm_unavailable: {exc}", context=_context(message))
             return
         answer = "".join(streamed)
         if closer := closing_suffix(answer):
             # Cut off inside a directive by the token limit: close it, so what follows stays text.
-            yield turn.chunk(closer)
+            yield turn.chunk(closer, stated=True)
             answer += closer
         if not visible_text(answer):
-            yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded, SILENT))
+            yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded, SILENT), stated=True)
         yield turn.chunk("", final=True, context=_context(message))
 
     async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncIterator[str]:

@@ -96,6 +96,7 @@ async def test_a_price_history_answer_leads_with_the_chart_and_the_stored_lows()
     text = "".join(c.text for c in chunks)
     assert text.startswith('<price-history id="B0AAAAAAAA"/> Price history (simulated): now $40.00; lowest in 30 days $35.00')
     assert text.endswith("It was cheaper.") and chunks[-1].context["prompt_version"]
+    assert chunks[0].model == "direct" and chunks[1].model != "direct", "the system's words are told from the model's"
 
 
 async def test_an_answer_of_only_markup_is_followed_by_the_evidence_answer() -> None:
