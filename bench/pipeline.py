@@ -8,8 +8,12 @@ In one run, for 1, 8 and 32 concurrent conversations:
                is excluded; it is measured by `python -m pipeline.eval.planner`), retrieve and generate
                run as workers in this process; TTFT is request sent -> first TokenChunk on `tokens`
 
+At 1 conversation, 8 run one after another (ROUNDS), so its p50 is not a single sample.
 TTFT overhead = pipeline p50 - direct p50 at the same concurrency. Throughput compares characters
 per second of answer text (the pipeline sees chunks, not tokens); direct tokens/s is reported too.
+Only the model's text counts on the pipeline side: chunks the system states itself (model `direct`:
+a review-summary or price-history lead, a closed directive, a fallback) are left out of both TTFT
+and throughput. The benchmark process pins itself off the LLM server's cores, as workers do.
 Needs the broker, the LLM server (`make llm-up`), the models and an ingested catalog (`aisle ingest`).
 """
 
@@ -43,6 +47,8 @@ from pipeline.stages.retrieve import RetrieveStage
 from pipeline.topics import load_topics
 
 CONCURRENCY = (1, 8, 32)
+ROUNDS = {1: 8}
+"""Rounds per concurrency (default 1): at 1 conversation, 8 one after another."""
 MAX_TOKENS = 48
 QUESTIONS = [
     "is this good for travel?", "how long does the battery last?", "what do reviewers complain about?",
@@ -64,7 +70,8 @@ def _product_ids(settings: Settings, n: int) -> list[str]:
     return [p.asin for _, p in zip(range(n), read_products(settings.shared_data / PRODUCTS_FILE))]
 
 
-async def _direct(settings: Settings, bundles: list[EvidenceBundle]) -> dict[str, float]:
+async def _direct(settings: Settings, bundles: list[EvidenceBundle], n: int) -> dict[str, float]:
+    """The bundles' prompts straight to vLLM, n at a time (rounds one after another, as _pipeline)."""
     router = ModelRouter.from_settings(settings)
     ttft: list[float] = []
     chars = tokens = 0
@@ -83,15 +90,17 @@ async def _direct(settings: Settings, bundles: list[EvidenceBundle]) -> dict[str
                 tokens += 1
 
         started = time.monotonic()
-        await asyncio.gather(*(one(b) for b in bundles))
+        for first_of_round in range(0, len(bundles), n):
+            await asyncio.gather(*(one(b) for b in bundles[first_of_round:first_of_round + n]))
         elapsed = time.monotonic() - started
     return {"ttft_p50_ms": percentile(ttft, 0.5), "ttft_p99_ms": percentile(ttft, 0.99),
             "chars_per_s": chars / elapsed, "tokens_per_s": tokens / elapsed}
 
 
 async def _pipeline(settings: Settings, n: int, products: list[str]) -> tuple[dict[str, float], list[EvidenceBundle]]:
-    """Run n conversations through the stages; returns the measurements and the evidence bundles
-    the pipeline built (so `direct` streams exactly the same prompts)."""
+    """Run n conversations at a time through the stages, in ROUNDS[n] rounds one after another (so a
+    p50 at low concurrency is not one sample); returns the measurements and the evidence bundles the
+    pipeline built (so `direct` streams exactly the same prompts)."""
     settings = dataclasses.replace(settings, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.", generate_max_tokens=MAX_TOKENS,
                                    generate_grammar=False, planner_mode="rules")
     apply_topics(settings, [s for s in load_topics(settings.default_partitions)
@@ -111,7 +120,7 @@ async def _pipeline(settings: Settings, n: int, products: list[str]) -> tuple[di
     first_at: dict[str, float] = {}
     bundles: dict[str, EvidenceBundle] = {}
     done: set[str] = set()
-    chars = 0
+    counted = [0]  # characters of the model's text, updated by _until_done
     try:
         while not all(w.ready for w in workers):  # stages started (models loaded), partitions assigned
             for task in tasks:
@@ -119,31 +128,15 @@ async def _pipeline(settings: Settings, n: int, products: list[str]) -> tuple[di
                     task.result()
             await asyncio.sleep(0.1)
         start = time.monotonic()
-        for i in range(n):
-            conv = f"bench-{i}"
-            turn = UserTurn(conv, 0, 0, "bench", QUESTIONS[i % len(QUESTIONS)], page_product_id=products[i % len(products)])
-            sent_at[conv] = time.monotonic()
-            await producer.send(settings.topic("requests"), codec.encode(turn), key=conv.encode())
         deadline = time.monotonic() + 600
-        while len(done) < n and time.monotonic() < deadline:
-            for task in tasks:
-                if task.done():
-                    task.result()  # a worker that died (e.g. a missing topic) ends the run with its error
-                    raise RuntimeError("a stage worker stopped during the benchmark")
-            for records in (await tokens.getmany(timeout_ms=100)).values():
-                now = time.monotonic()
-                for record in records:
-                    message = codec.decode(record.value)
-                    if isinstance(message, EvidenceBundle):
-                        bundles[message.conversation_id] = message
-                    elif isinstance(message, TokenChunk):
-                        # Text the system added (a fallback, a closed directive) is not model throughput.
-                        if message.model != DIRECT_MODEL:
-                            if message.text and message.conversation_id not in first_at:
-                                first_at[message.conversation_id] = now
-                            chars += len(message.text)
-                        if message.final:
-                            done.add(message.conversation_id)
+        rounds = ROUNDS.get(n, 1)
+        for r in range(rounds):
+            for i in range(r * n, (r + 1) * n):
+                conv = f"bench-{i}"
+                turn = UserTurn(conv, 0, 0, "bench", QUESTIONS[i % len(QUESTIONS)], page_product_id=products[i % len(products)])
+                sent_at[conv] = time.monotonic()
+                await producer.send(settings.topic("requests"), codec.encode(turn), key=conv.encode())
+            await _until_done(tasks, tokens, (r + 1) * n, deadline, bundles, first_at, done, counted)
         elapsed = time.monotonic() - start
     finally:
         stop.set()
@@ -154,9 +147,34 @@ async def _pipeline(settings: Settings, n: int, products: list[str]) -> tuple[di
     ttft = [(first_at[c] - sent_at[c]) * 1000 for c in first_at]
     planner = [b.plan.planner_ms for b in bundles.values()]
     return ({"ttft_p50_ms": percentile(ttft, 0.5), "ttft_p99_ms": percentile(ttft, 0.99),
-             "chars_per_s": chars / elapsed, "planner_p50_ms": percentile(planner, 0.5) if planner else 0.0,
+             "chars_per_s": counted[0] / elapsed, "planner_p50_ms": percentile(planner, 0.5) if planner else 0.0,
              "answered": float(len(done))},
-            [bundles[c] for c in sorted(bundles)])
+            [bundles[c] for c in sorted(bundles, key=lambda c: int(c.rsplit("-", 1)[1]))])
+
+
+async def _until_done(tasks: list[asyncio.Task[None]], tokens: AIOKafkaConsumer, total: int, deadline: float,
+                      bundles: dict[str, EvidenceBundle], first_at: dict[str, float], done: set[str],
+                      counted: list[int]) -> None:
+    """Read `tokens` and `evidence` until `total` conversations have finished."""
+    while len(done) < total and time.monotonic() < deadline:
+        for task in tasks:
+            if task.done():
+                task.result()  # a worker that died (e.g. a missing topic) ends the run with its error
+                raise RuntimeError("a stage worker stopped during the benchmark")
+        for records in (await tokens.getmany(timeout_ms=100)).values():
+            now = time.monotonic()
+            for record in records:
+                message = codec.decode(record.value)
+                if isinstance(message, EvidenceBundle):
+                    bundles[message.conversation_id] = message
+                elif isinstance(message, TokenChunk):
+                    # Text the system added (a fallback, a closed directive) is not model throughput.
+                    if message.model != DIRECT_MODEL:
+                        if message.text and message.conversation_id not in first_at:
+                            first_at[message.conversation_id] = now
+                        counted[0] += len(message.text)
+                    if message.final:
+                        done.add(message.conversation_id)
 
 
 async def run_async(settings: Settings) -> dict[str, Any]:
@@ -176,7 +194,7 @@ async def run_async(settings: Settings) -> dict[str, Any]:
         # The pipeline runs once to build the bundles (and warm the cache), then direct and pipeline
         # are measured on equal terms: the same prompts, both warm.
         cold, bundles = await _pipeline(settings, n, products)
-        direct = await _direct(settings, bundles)
+        direct = await _direct(settings, bundles, n)
         pipeline, _ = await _pipeline(settings, n, products)
         results[f"c{n}"] = {
             "direct": direct,

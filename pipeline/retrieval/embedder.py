@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,9 @@ class Embedder:
     def __init__(self, models_dir: Path, batch_size: int = 64, threads: int | None = None) -> None:
         self._paths = ModelPaths.under(models_dir)
         self._batch_size = batch_size
-        self._threads = threads
+        # onnxruntime sizes its pool by the machine's cores, not the ones this process may use; pinned
+        # to one core (pipeline/runtime/affinity.py), two spinning threads made a query 3x slower.
+        self._threads = threads if threads is not None else _usable_cores()
         self._dense: Any = None
         self._sparse: Any = None
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
@@ -155,3 +158,7 @@ def _sparse(embedding: Any) -> SparseVector:
         indices=tuple(int(i) for i in embedding.indices),
         values=tuple(float(v) for v in embedding.values),
     )
+
+
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
