@@ -15,6 +15,8 @@ from pipeline.generation.prompt import clean
 from pipeline.messages import EvidenceBundle
 
 DIRECT_SOURCES = frozenset({"action", "memory"})
+MAX_COMPARED = 4
+"""Products in a stated comparison table (the grammar and hydrate allow 2-4)."""
 DIRECT_MODEL = "direct"
 """TokenChunk.model for these answers: no model wrote them."""
 
@@ -32,8 +34,9 @@ def direct_answer(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
 
 def stated_lead(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
     """What a turn opens with before the model speaks: for a price-history question the chart and the
-    store's 30/90-day lows; for a review summary the "what customers say" block (the 135M model never
-    writes that directive itself: docs/eval/quality.md). None for other turns."""
+    store's 30/90-day lows; for a review summary the "what customers say" block; for a comparison of
+    known products the table (hydrate fills it with catalog attributes). The 135M model almost never
+    writes the last two itself (docs/eval/quality.md). None for other turns."""
     allowed = set(grounded)
     intent = bundle.plan.intent
     if intent == "price_history":
@@ -47,4 +50,7 @@ def stated_lead(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
         reviewed = [i.product_id for i in bundle.items if i.source == "review" and i.product_id in allowed]
         target = next((pid for pid in asked if pid in reviewed), reviewed[0] if reviewed else None)
         return f"<reviews id=\"{target}\"/> " if target else None
+    if intent == "comparison":
+        compared = [pid for pid in bundle.plan.resolved_product_ids if pid in allowed][:MAX_COMPARED]
+        return f"<compare ids=\"{','.join(compared)}\"/> " if len(compared) >= 2 else None
     return None

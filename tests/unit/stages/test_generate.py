@@ -1,3 +1,4 @@
+import dataclasses
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -123,3 +124,15 @@ async def test_a_review_summary_opens_with_the_reviews_block_of_the_product_aske
     reviews = [EvidenceItem("review", "great", 1.0, "B0AAAAAAAA"), EvidenceItem("review", "fine", 0.9, "B0BBBBBBBB")]
     chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, reviews))  # type: ignore[arg-type]
     assert "".join(c.text for c in chunks) == '<reviews id="B0BBBBBBBB"/> Customers like it.'
+
+
+async def test_a_comparison_of_known_products_opens_with_their_table() -> None:
+    llm = FakeLlm(["The first is lighter."])
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "which is lighter?"), "comparison", [],
+                resolved_product_ids=["B0AAAAAAAA", "B0BBBBBBBB"])
+    items = [EvidenceItem("product", "a", 1.0, "B0AAAAAAAA"), EvidenceItem("product", "b", 1.0, "B0BBBBBBBB")]
+    chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, items))  # type: ignore[arg-type]
+    assert "".join(c.text for c in chunks) == '<compare ids="B0AAAAAAAA,B0BBBBBBBB"/> The first is lighter.'
+    one = dataclasses.replace(plan, resolved_product_ids=["B0AAAAAAAA"])
+    chunks = await run(GenerateStage(Settings(), client=FakeLlm(["x"])), EvidenceBundle("c1", 0, 0, one, items))  # type: ignore[arg-type]
+    assert "".join(c.text for c in chunks) == "x", "a comparison needs two known products"
