@@ -428,7 +428,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
               "only over the intents that call for a directive (listed below). Left out: "
               f"{total['stated_by_system']} answers the system stated in full (no model), {total['failed']} that "
               f"failed. In {total['system_added']} answers generate added to the model's text (a stated "
-              "price-history lead, the closing of a directive cut by the token limit, a fallback after an answer "
+              "lead (price history, review summary or comparison), the closing of a directive cut by the token limit, a fallback after an answer "
               "without words); \"useful as shown\" counts what the shopper saw, additions included."]
     lines += ["", "Useful directive, per intent:"]
     lines += [f"- {intent}: {what}" for intent, what in report["useful_definitions"].items()]
