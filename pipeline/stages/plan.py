@@ -108,8 +108,12 @@ class PlanStage:
         return self._states.get(conversation_id)
 
     def remember_user(self, memory: UserMemory) -> None:
-        """Keep `memory` as its shopper's latest (the topic's record, or one this stage just wrote)."""
-        self._memories[memory.user_id] = memory
+        """Keep `memory` as its shopper's latest (the topic's record, or one this stage just wrote),
+        unless a newer one is kept: the table may hand back an older record after this stage wrote a
+        newer one (last write wins, by `updated_at_ms`)."""
+        kept = self._memories.get(memory.user_id)
+        if kept is None or kept.updated_at_ms <= memory.updated_at_ms:
+            self._memories[memory.user_id] = memory
         self._memories.move_to_end(memory.user_id)
         while len(self._memories) > MAX_USERS:
             self._memories.popitem(last=False)

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, StageError
-from pipeline.messages import ConversationState, Plan, TurnMemory, UserTurn
+from pipeline.messages import ConversationState, Plan, TurnMemory, UserMemory, UserTurn
 from pipeline.planner.planner import PlannerOptions
 from pipeline.stages.plan import PlanStage, build
 
@@ -103,3 +103,10 @@ async def test_account_memory_is_written_per_user_applied_to_searches_and_forgot
     assert out[0].value.preferences == {"pets": "cat"} and out[1].value.intent == "account_memory"
     [plan] = await plans(stage, UserTurn("c2", 2, 0, "u1", "show me scratching posts"))
     assert "max_price_cents" not in plan.steps[0].filters
+
+
+def test_an_older_memory_record_read_back_does_not_replace_a_newer_one() -> None:
+    stage = PlanStage(PlannerOptions(mode="rules"))
+    stage.remember_user(UserMemory("c2", 1, 0, "u1", {"pets": "cat"}, updated_at_ms=2_000))
+    stage.remember_user(UserMemory("c1", 0, 0, "u1", {"budget_cents": "3000"}, updated_at_ms=1_000))
+    assert stage.preferences("u1") == {"pets": "cat"}
