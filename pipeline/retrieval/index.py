@@ -36,6 +36,7 @@ from pipeline.errors import DependencyError
 from pipeline.retrieval.columns import PassageColumns, Ranking
 from pipeline.retrieval.embedder import Embedder, SparseVector
 from pipeline.retrieval.fusion import best_first, combine
+from pipeline.retrieval.local_storage import tune_local_storage
 from pipeline.retrieval.passages import Passage
 from pipeline.retrieval.query import FILTER_FIELDS, SEARCH_MODES, SearchFilter, SearchMode, candidate_depth
 
@@ -105,6 +106,7 @@ class PassageIndex:
                 path = settings.home / "qdrant"
                 path.mkdir(parents=True, exist_ok=True)
                 client = QdrantClient(path=str(path))
+                tune_local_storage(client)
         except _QDRANT_ERRORS as exc:
             raise DependencyError(f"cannot open the Qdrant index: {exc}") from exc
         return cls(client, embedder, local=settings.qdrant_url is None, collection=collection)
@@ -136,6 +138,7 @@ class PassageIndex:
             sparse_vectors_config={BM25: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
         if self._local:  # a new collection: its columns start empty and follow every write
+            await self._call(tune_local_storage, self._client)
             self._columns = PassageColumns(self._embedder.dim)
         else:  # local mode has no payload indexes (and warns if asked)
             for name in FILTER_FIELDS:

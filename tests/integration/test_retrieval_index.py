@@ -257,3 +257,19 @@ async def test_concurrent_queries_are_embedded_together_and_get_their_own_vector
             assert dense == [] if i == 2 else max(abs(a - b) for a, b in zip(dense, dense_alone)) < 1e-5
     finally:
         embedder.close()
+
+
+def test_embedded_storage_writes_ahead_instead_of_syncing_every_point(tmp_path: Path) -> None:
+    from qdrant_client import QdrantClient, models
+
+    from pipeline.retrieval.local_storage import tune_local_storage
+
+    client = QdrantClient(path=str(tmp_path / "q"))
+    try:
+        client.create_collection("c", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
+        assert tune_local_storage(client) == 1, "qdrant-client moved its storage: local writes are slow again"
+        connection = client._client.collections["c"].storage.storage  # type: ignore[union-attr]
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    finally:
+        client.close()
