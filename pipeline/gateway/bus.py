@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -31,6 +31,7 @@ from pipeline.runtime.headers import hop_name
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_MS = 1000
+R = TypeVar("R")
 """How long one getmany call waits when the frames (or alerts) topic is idle."""
 # The stages carry these forward, so a turn's latency breakdown starts at the socket.
 HOP_IN = hop_name("gateway", "in")
@@ -178,29 +179,9 @@ class KafkaBus:
             raise BrokerUnavailableError(f"could not produce to {topic}") from exc
 
     async def run_frames(self, on_frame: Callable[[Frame], None], on_bad_frame: Callable[[Exception], None]) -> None:
-        consumer = self._consumer
-        if consumer is None:
+        if self._consumer is None:
             raise BrokerUnavailableError("gateway bus is not started")
-        while True:
-            try:
-                batches = await consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
-            except KafkaError as exc:
-                # aiokafka reconnects by itself; log and keep polling rather than drop every socket.
-                log.warning("frames fetch failed: %s", exc)
-                on_bad_frame(exc)
-                continue
-            for records in batches.values():
-                for record in records:
-                    try:
-                        frame = codec.decode_as(record.value or b"", Frame)
-                    except ContractError as exc:
-                        # Not dead-lettered: every gateway process reads every frame, so N processes
-                        # would write N copies. The render stage owns what goes on `frames`.
-                        log.warning("undecodable frame at %s:%s: %s", record.partition, record.offset, exc)
-                        on_bad_frame(exc)
-                        continue
-                    on_frame(frame)
-
+        await _follow(self._consumer, Frame, on_frame, on_bad_frame, "frame")
 
     async def run_alerts(self, on_alert: Callable[[Alert], None], on_bad_alert: Callable[[Exception], None]) -> None:
         consumer = self._alerts_consumer
@@ -209,24 +190,32 @@ class KafkaBus:
                 raise BrokerUnavailableError("gateway bus is not started")
             await asyncio.Event().wait()  # no `alerts` topic (warned at start): nothing to read, ever
             return
-        while True:
-            try:
-                batches = await consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
-            except KafkaError as exc:
-                log.warning("alerts fetch failed: %s", exc)
-                on_bad_alert(exc)
-                continue
-            for records in batches.values():
-                for record in records:
-                    try:
-                        alert = codec.decode_as(record.value or b"", Alert)
-                    except ContractError as exc:
-                        # Not dead-lettered, as for frames: N gateway processes would write N copies.
-                        log.warning("undecodable alert at %s:%s: %s", record.partition, record.offset, exc)
-                        on_bad_alert(exc)
-                        continue
-                    on_alert(alert)
+        await _follow(consumer, Alert, on_alert, on_bad_alert, "alert")
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+async def _follow(consumer: AIOKafkaConsumer, value_type: type[R], deliver: Callable[[R], None],
+                  on_bad: Callable[[Exception], None], what: str) -> None:
+    """Decode every record of `consumer` as `value_type` and hand it to `deliver`, forever."""
+    while True:
+        try:
+            batches = await consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
+        except KafkaError as exc:
+            # aiokafka reconnects by itself; log and keep polling rather than drop every socket.
+            log.warning("%s fetch failed: %s", what, exc)
+            on_bad(exc)
+            continue
+        for records in batches.values():
+            for record in records:
+                try:
+                    value = codec.decode_as(record.value or b"", value_type)
+                except ContractError as exc:
+                    # Not dead-lettered: every gateway process reads every record, so N processes
+                    # would write N copies. The stage that wrote it owns what goes on its topic.
+                    log.warning("undecodable %s at %s:%s: %s", what, record.partition, record.offset, exc)
+                    on_bad(exc)
+                    continue
+                deliver(value)

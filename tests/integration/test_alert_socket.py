@@ -23,19 +23,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import httpx
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from pipeline import codec
 from pipeline.alerts.registry import DEFAULT_TTL_MS
 from pipeline.catalog import PRODUCTS_FILE, read_products
 from pipeline.config import Settings
-from pipeline.gateway import create_app
 from pipeline.messages import Alert, AlertRule, StoreEvent
 from pipeline.runtime.service import load_stage_factory
 from pipeline.runtime.worker import StageWorker
@@ -43,6 +41,7 @@ from pipeline.stages.alerts import AlertsStage
 from pipeline.store.base import Store
 from pipeline.store.loader import load_catalog
 from pipeline.store.sqlite import open_store
+from tests.integration.gateway_client import new_session, open_socket, receive, running_gateway
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 TIMEOUT_S = 30.0
@@ -61,21 +60,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
 
 
 @asynccontextmanager
-async def running_gateway(settings: Settings) -> AsyncIterator[str]:
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-@asynccontextmanager
 async def running_alerts_worker(settings: Settings) -> AsyncIterator[StageWorker]:
     worker = StageWorker(load_stage_factory("alerts")(settings), settings)
     stop = asyncio.Event()
@@ -91,27 +75,6 @@ async def running_alerts_worker(settings: Settings) -> AsyncIterator[StageWorker
     finally:
         stop.set()
         await task
-
-
-async def new_session(base: str, **body: Any) -> dict[str, Any]:
-    """POST /session: `{}` for a new shopper; `token=..., new_conversation=True` for another conversation."""
-    async with httpx.AsyncClient() as client:
-        response = await client.post(f"http://{base}/session", json=body)
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
-
-
-async def receive(ws: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT_S))
-    return message
-
-
-async def open_socket(base: str, token: str, **hello: Any) -> ClientConnection:
-    ws = await connect(f"ws://{base}/ws")
-    await ws.send(json.dumps({"type": "hello", "token": token, **hello}))
-    assert (await receive(ws))["type"] == "welcome"
-    return ws
 
 
 async def nothing_else_queued(ws: ClientConnection) -> None:

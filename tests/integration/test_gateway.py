@@ -9,40 +9,19 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from websockets.asyncio.client import ClientConnection, connect
 
 from pipeline import codec
 from pipeline.admin import apply_topics
 from pipeline.config import Settings
-from pipeline.gateway import create_app
 from pipeline.messages import Frame, UserTurn
 from pipeline.topics import load_topics
+from tests.integration.gateway_client import RECEIVE_TIMEOUT_S, new_session, open_socket, receive, running_gateway
 
 pytestmark = pytest.mark.kafka
-RECEIVE_TIMEOUT_S = 20.0
-
-
-@asynccontextmanager
-async def running_gateway(settings: Settings) -> AsyncIterator[str]:
-    """A gateway process's app on an ephemeral port; yields host:port."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture
@@ -62,26 +41,6 @@ async def gateway_settings(kafka_bootstrap: str) -> Settings:
 async def gateway(gateway_settings: Settings) -> AsyncIterator[tuple[Settings, str]]:
     async with running_gateway(gateway_settings) as base:
         yield gateway_settings, base
-
-
-async def new_session(base: str) -> dict[str, Any]:
-    async with httpx.AsyncClient() as client:
-        response = await client.post(f"http://{base}/session", json={})
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
-
-
-async def receive(ws: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT_S))
-    return message
-
-
-async def open_socket(base: str, token: str, **hello: Any) -> ClientConnection:
-    ws = await connect(f"ws://{base}/ws")
-    await ws.send(json.dumps({"type": "hello", "token": token, **hello}))
-    assert (await receive(ws))["type"] == "welcome"
-    return ws
 
 
 async def frames_received(base: str) -> int:
