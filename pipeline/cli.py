@@ -6,8 +6,9 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -15,6 +16,8 @@ from rich.table import Table
 
 from pipeline.config import Settings, env_var_name
 from pipeline.errors import AisleError
+
+T = TypeVar("T")
 
 console = Console()
 
@@ -211,6 +214,21 @@ def eval_retrieval(ctx: _Context, mode: str, out: Path) -> None:
     _write_report(out, report, render_markdown(report))
 
 
+def _with_phase_bars(start: Callable[[Callable[[str, int, int], None]], Coroutine[Any, Any, T]]) -> T:
+    """Run an evaluation with one progress bar per phase it reports (phase, done, total)."""
+    from rich.progress import Progress
+
+    with Progress(console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        return asyncio.run(start(progress))
+
+
 def _write_report(out: Path, report: Any, markdown: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -344,8 +362,6 @@ def eval_answers(ctx: _Context, which: str, limit: int, direct: bool, concurrenc
     """Answer quality on ePQA (similarity, ROUGE-L, grounding, per intent) and review summaries."""
     import dataclasses
 
-    from rich.progress import Progress
-
     from pipeline.eval.answers import AnswerEvalOptions, render_markdown, run_answer_eval
 
     settings = ctx.settings
@@ -355,15 +371,7 @@ def eval_answers(ctx: _Context, which: str, limit: int, direct: bool, concurrenc
         settings = dataclasses.replace(settings, llm_model_small=model, llm_model_large=model)
     options = AnswerEvalOptions(sets=("epqa", "reviews") if which == "all" else (which,), limit=limit,
                                 direct=direct, concurrency=concurrency)
-    with Progress(console=console) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)
-
-        report = asyncio.run(run_answer_eval(settings, options, progress))
+    report = _with_phase_bars(lambda progress: run_answer_eval(settings, options, progress))
     _write_report(out, report, render_markdown(report))
 
 
@@ -380,23 +388,13 @@ def eval_markup(ctx: _Context, limit: int, intents: tuple[str, ...], concurrency
     """How often the default model writes valid, useful display markup, per intent (docs/markup.md)."""
     import dataclasses
 
-    from rich.progress import Progress
-
     from pipeline.eval.markup import MarkupEvalOptions, render_markdown, run_markup_eval
 
     settings = ctx.settings
     if grammar is not None:
         settings = dataclasses.replace(settings, generate_grammar=grammar)
     options = MarkupEvalOptions(limit=limit, intents=intents, concurrency=concurrency)
-    with Progress(console=console) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)
-
-        report = asyncio.run(run_markup_eval(settings, options, progress))
+    report = _with_phase_bars(lambda progress: run_markup_eval(settings, options, progress))
     _write_report(out, report, render_markdown(report))
 
 
@@ -460,7 +458,7 @@ def status(ctx: _Context) -> None:
     import httpx
 
     from pipeline.admin import admin_client, consumer_lag
-    from pipeline.launcher import COMPONENTS, GATEWAY, process_status
+    from pipeline.launcher import COMPONENTS, process_status
     from pipeline.runtime.service import STAGE_INPUTS
 
     s = ctx.settings
