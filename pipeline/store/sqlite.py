@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from pipeline.config import Settings
-from pipeline.errors import AisleError, DependencyError, NotFoundError, StoreConflictError
+from pipeline.errors import AisleError, DependencyError, NotFoundError
 from pipeline.store import _orders, _rows
 from pipeline.store.migrations import apply_migrations
 from pipeline.store.records import (
