@@ -198,19 +198,9 @@ def eval_group() -> None:
 @pass_ctx
 def eval_retrieval(ctx: _Context, mode: str, out: Path) -> None:
     """nDCG@5/10, MRR and recall@5 on ePQA questions, per mode and evidence source."""
-    from rich.progress import Progress
-
     from pipeline.eval.retrieval import render_markdown, run_retrieval_eval
 
-    with Progress(console=console) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)
-
-        report = asyncio.run(run_retrieval_eval(ctx.settings, mode, progress))
+    report = _with_phase_bars(lambda progress: run_retrieval_eval(ctx.settings, mode, progress))
     _write_report(out, report, render_markdown(report))
 
 
