@@ -114,6 +114,19 @@ class Shop:
         await (await self.producer.send(topic, codec.encode(event), key=event.product_id.encode()))
         self.published += 1
 
+    async def still_low_and_redelivered(self, drop: StoreEvent, price_cents: int, worker: StageWorker) -> None:
+        """Another low price, then `drop` delivered again; returns once the worker has processed all."""
+        await self.set_price(price_cents)
+        await self.send(drop)
+        await self.processed_by(worker, "every store event")
+
+    async def processed_by(self, worker: StageWorker, what: str) -> None:
+        async def all_processed() -> bool:
+            return worker.stats.processed >= self.published
+
+        await eventually(all_processed, f"the alerts worker processed {what}")
+        assert worker.stats.dead_lettered == 0
+
 
 async def test_an_alert_reaches_the_owners_open_socket_once_and_the_alerts_topic_when_offline(
     kafka_settings: Settings, tmp_path: Path,
@@ -162,14 +175,7 @@ async def test_an_alert_reaches_the_owners_open_socket_once_and_the_alerts_topic
             assert f"{(threshold - 250) // 100}.{(threshold - 250) % 100:02d}" in frame["text"]
 
             # Still low (another event, and the drop redelivered): no second frame.
-            await shop.set_price(threshold - 300)
-            await shop.send(drop)
-
-            async def all_processed() -> bool:
-                return worker.stats.processed >= shop.published
-
-            await eventually(all_processed, "the alerts worker processed every store event")
-            assert worker.stats.dead_lettered == 0
+            await shop.still_low_and_redelivered(drop, threshold - 300, worker)
             await asyncio.sleep(1.0)  # a second frame, had one been produced, reaches the gateway in ms
             assert await frames_received(base) == 1
             await nothing_else_queued(ws)
@@ -179,7 +185,7 @@ async def test_an_alert_reaches_the_owners_open_socket_once_and_the_alerts_topic
             # Offline: back above (re-arms), then a new drop.
             await shop.set_price(threshold + 500)
             second = await shop.set_price(threshold - 400)
-            await eventually(all_processed, "the alerts worker processed the offline drop")
+            await shop.processed_by(worker, "the offline drop")
 
             alerts: list[Alert] = []
 
@@ -264,14 +270,7 @@ async def test_an_alert_reaches_every_open_socket_of_its_user_once_whichever_con
             assert f"{(threshold - 250) // 100}.{(threshold - 250) % 100:02d}" in on_elsewhere["text"]
 
             # Still low, and the drop redelivered: the worker fires nothing more.
-            await shop.set_price(threshold - 300)
-            await shop.send(drop)
-
-            async def all_processed() -> bool:
-                return worker.stats.processed >= shop.published
-
-            await eventually(all_processed, "the alerts worker processed every store event")
-            assert worker.stats.dead_lettered == 0
+            await shop.still_low_and_redelivered(drop, threshold - 300, worker)
             (fired,) = await read_alerts(settings, producer)
             # The Alert delivered twice (at-least-once): the gateway drops the copy.
             topic = settings.topic("alerts")
