@@ -32,7 +32,7 @@ from websockets.asyncio.client import ClientConnection
 
 from pipeline import codec
 from pipeline.alerts.registry import DEFAULT_TTL_MS
-from pipeline.catalog import PRODUCTS_FILE, read_products
+from pipeline.catalog import PRODUCTS_FILE, Product, read_products
 from pipeline.config import Settings
 from pipeline.messages import Alert, AlertRule, StoreEvent
 from pipeline.runtime.service import load_stage_factory
@@ -40,6 +40,7 @@ from pipeline.runtime.worker import StageWorker
 from pipeline.stages.alerts import AlertsStage
 from pipeline.store.base import Store
 from pipeline.store.loader import load_catalog
+from pipeline.store.records import Offer
 from pipeline.store.sqlite import open_store
 from tests.integration.gateway_client import new_session, open_socket, receive, running_gateway
 
@@ -120,6 +121,10 @@ class Shop:
         await self.send(drop)
         await self.processed_by(worker, "every store event")
 
+    async def close(self) -> None:
+        await self.producer.stop()
+        await self.store.close()
+
     async def processed_by(self, worker: StageWorker, what: str) -> None:
         async def all_processed() -> bool:
             return worker.stats.processed >= self.published
@@ -128,19 +133,25 @@ class Shop:
         assert worker.stats.dead_lettered == 0
 
 
-async def test_an_alert_reaches_the_owners_open_socket_once_and_the_alerts_topic_when_offline(
-    kafka_settings: Settings, tmp_path: Path,
-) -> None:
+async def open_shop(kafka_settings: Settings, tmp_path: Path) -> tuple[Settings, Product, Shop, Offer]:
+    """Settings for one test, a store holding one real product, and its current offer (close the shop)."""
     settings = dataclasses.replace(kafka_settings, home=tmp_path, session_secret="alert-socket-test-secret-0123456789")
     product = next(iter(read_products(settings.shared_data / PRODUCTS_FILE)))
     store = await open_store(settings)
     await load_catalog(store, [product])
     offer = await store.get_offer(product.asin)
     assert offer is not None
-    threshold = offer.price_cents - 100  # the current price does not fire
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=1)
     await producer.start()
-    shop = Shop(settings, store, producer, product.asin)
+    return settings, product, Shop(settings, store, producer, product.asin), offer
+
+
+async def test_an_alert_reaches_the_owners_open_socket_once_and_the_alerts_topic_when_offline(
+    kafka_settings: Settings, tmp_path: Path,
+) -> None:
+    settings, product, shop, offer = await open_shop(kafka_settings, tmp_path)
+    producer = shop.producer
+    threshold = offer.price_cents - 100  # the current price does not fire
     try:
         async with running_gateway(settings) as base, running_alerts_worker(settings) as worker:
             stage = cast(AlertsStage, worker.stage)
@@ -212,23 +223,15 @@ async def test_an_alert_reaches_the_owners_open_socket_once_and_the_alerts_topic
             await ws.close()
             await other.close()
     finally:
-        await producer.stop()
-        await store.close()
+        await shop.close()
 
 
 async def test_an_alert_reaches_every_open_socket_of_its_user_once_whichever_conversation(
     kafka_settings: Settings, tmp_path: Path,
 ) -> None:
-    settings = dataclasses.replace(kafka_settings, home=tmp_path, session_secret="alert-socket-test-secret-0123456789")
-    product = next(iter(read_products(settings.shared_data / PRODUCTS_FILE)))
-    store = await open_store(settings)
-    await load_catalog(store, [product])
-    offer = await store.get_offer(product.asin)
-    assert offer is not None
+    settings, product, shop, offer = await open_shop(kafka_settings, tmp_path)
+    producer = shop.producer
     threshold = offer.price_cents - 100
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=1)
-    await producer.start()
-    shop = Shop(settings, store, producer, product.asin)
     try:
         async with running_gateway(settings) as base, running_alerts_worker(settings) as worker:
             stage = cast(AlertsStage, worker.stage)
@@ -289,8 +292,7 @@ async def test_an_alert_reaches_every_open_socket_of_its_user_once_whichever_con
             for ws in (ws_home, ws_elsewhere, ws_stranger):
                 await ws.close()
     finally:
-        await producer.stop()
-        await store.close()
+        await shop.close()
 
 
 async def read_alerts(settings: Settings, producer: AIOKafkaProducer) -> list[Alert]:
