@@ -101,7 +101,7 @@ class GenerateStage:
         except DependencyError as exc:
             # Whatever streamed stays; the degraded answer follows it, then an error on the final chunk.
             yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded), stated=True)
-            yield turn.chunk("", final=True, error=f"llm_unavailable: {exc}", context=_context(message))
+            yield turn.chunk("", final=True, error=f"llm_unavailable: {exc}", context=_context(message, PROMPT_VERSION))
             return
         answer = "".join(streamed)
         if closer := closing_suffix(answer):
@@ -110,7 +110,7 @@ class GenerateStage:
             answer += closer
         if not visible_text(answer):
             yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded, SILENT), stated=True)
-        yield turn.chunk("", final=True, context=_context(message))
+        yield turn.chunk("", final=True, context=_context(message, PROMPT_VERSION))
 
     async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncIterator[str]:
         """Coalesced pieces of the answer, flushed by size or age (Coalescer)."""
@@ -170,13 +170,14 @@ def visible_text(answer: str) -> bool:
     return any(ch.isalnum() for ch in "".join(words))
 
 
-def _context(bundle: EvidenceBundle) -> dict[str, str]:
-    """The turn's facts for render's finished-turn record (TokenChunk.context)."""
+def _context(bundle: EvidenceBundle, prompt_version: str | None = None) -> dict[str, str]:
+    """The turn's facts for render's finished-turn record (TokenChunk.context); `prompt_version`
+    only when the model answered from that prompt."""
     request = bundle.plan.request
     facts = {"user_id": request.user_id, "question": request.text[:2_000], "intent": bundle.plan.intent,
              "plan_path": bundle.plan.path}
-    if request.text.strip() and direct_answer(bundle, []) is None:
-        facts["prompt_version"] = PROMPT_VERSION  # the model answered, from this prompt
+    if prompt_version is not None:
+        facts["prompt_version"] = prompt_version
     if request.run_id:
         facts["run_id"] = request.run_id
     if request.page_product_id:
