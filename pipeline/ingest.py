@@ -3,7 +3,11 @@
 The store load compares rows and rewrites only what changed. The index is rebuilt only when its
 inputs changed: a stamp under AISLE_HOME records the catalog file's digest and the passage format, so
 a second run skips the embedding work (the point ids are deterministic, so rewriting would change
-nothing either, only take minutes).
+nothing either, only take minutes). The stamp also names where the index lives (the server URL or the
+embedded Qdrant Edge folder), so an index written by another engine or elsewhere is rebuilt.
+
+After the write, the index is optimised (HNSW and merged segments; phase "optimize", which reports
+no steps: total -1 until it is done).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 from pipeline.catalog import PRODUCTS_FILE, REVIEW_SETS_FILE, MalformedLine
 from pipeline.config import Settings
 from pipeline.retrieval.embedder import Embedder
-from pipeline.retrieval.index import PassageIndex
+from pipeline.retrieval.index import PassageIndex, index_location
 from pipeline.retrieval.ingest import ingest_catalog
 from pipeline.store.loader import LoadReport, load_shared_catalog
 from pipeline.store.sqlite import open_store
@@ -26,7 +30,7 @@ INDEX_FORMAT = "passages-v2"
 """Bump when pipeline/retrieval/passages.py changes what it indexes, to force a re-index."""
 
 Progress = Callable[[str, int, int], None]
-"""progress(phase, done, total): phase is "store" or "index"."""
+"""progress(phase, done, total): phase is "store", "index" or "optimize"; total -1 means unknown."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def _catalog_digest(settings: Settings) -> str:
     digest = hashlib.sha256()
     for name in (PRODUCTS_FILE, REVIEW_SETS_FILE):
         digest.update((settings.shared_data / name).read_bytes())
-    where = settings.qdrant_url or str(settings.home / "qdrant")
+    where = index_location(settings)  # the engine's folder: an index of another engine is not trusted
     return hashlib.sha256(f"{INDEX_FORMAT}|{where}|{digest.hexdigest()}".encode()).hexdigest()
 
 
@@ -79,6 +83,11 @@ async def ingest(settings: Settings, *, force_index: bool = False, progress: Pro
         written = await ingest_catalog(
             settings, index, progress=(lambda done, total: progress("index", done, total)) if progress else None
         )
+        if progress:
+            progress("optimize", 0, -1)
+        await index.optimize()
+        if progress:
+            progress("optimize", 1, 1)
     finally:
         index.close()
         embedder.close()

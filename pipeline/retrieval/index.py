@@ -4,17 +4,17 @@
       vectors   dense  384-dim MiniLM, cosine
                 bm25   sparse, term frequencies; Qdrant applies IDF (Modifier.IDF)
       payload   kind, product_id, text, category?, attr_name?, title?, + any extra_payload
-                (e.g. price_cents, rating, in_stock from the store)
+                (e.g. price_cents, rating, in_stock from the store), each filter field indexed
 
-Qdrant runs embedded (local mode, files under <AISLE_HOME>/qdrant) unless Settings.qdrant_url names
-a server. Local mode is single-process (it locks its folder) and pure Python, so in embedded mode
-searches are answered from numpy columns kept in step with the collection (columns.py), with
-Qdrant's scoring; Qdrant holds the points and their payloads. A server is searched directly, with
-payload indexes (created here for every filter field) and HNSW.
+Qdrant runs embedded unless Settings.qdrant_url names a server: one Qdrant Edge shard per collection
+under <AISLE_HOME>/qdrant-edge/ (edge.py; Qdrant's Rust engine in this process, one process per
+folder). Both engines get the same requests: a dense and/or a BM25 nearest-neighbour query with the
+same filter and depth, in one batch; hybrid fuses the two lists here (fusion.py), so both modes
+rank alike. After a bulk write, `optimize()` builds HNSW and merged segments (embedded mode; a
+server optimises by itself).
 
 Search modes: "dense", "bm25", and "hybrid" (both, fused client-side by reciprocal rank; see
-fusion.py). The default is dense: on ePQA it ties hybrid (nDCG@10 0.862 vs 0.861); see
-docs/retrieval.md. A search never
+fusion.py). The default is dense: on ePQA it ties hybrid; see docs/retrieval.md. A search never
 raises on odd input: an empty, over-long or non-English query, or a product id the index does not
 hold, returns no hits and a `reason`. Qdrant failures raise DependencyError.
 """
@@ -26,33 +26,26 @@ import concurrent.futures
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
-from pipeline.retrieval.columns import PassageColumns, Ranking
+from pipeline.retrieval.edge import BM25, DENSE, EdgeEngine, Scored, VectorQuery, shard_path
 from pipeline.retrieval.embedder import Embedder, SparseVector
 from pipeline.retrieval.fusion import best_first, combine
-from pipeline.retrieval.local_storage import tune_local_storage
 from pipeline.retrieval.passages import Passage
 from pipeline.retrieval.query import FILTER_FIELDS, SEARCH_MODES, SearchFilter, SearchMode, candidate_depth
 
 __all__ = ["BM25", "COLLECTION", "DEFAULT_MODE", "DENSE", "MAX_QUERY_CHARS", "SEARCH_MODES", "Hit", "PassageIndex",
-           "Progress", "SearchFilter", "SearchMode", "SearchResult", "query_problem"]
+           "Progress", "SearchFilter", "SearchMode", "SearchResult", "index_location", "query_problem"]
 
 DEFAULT_MODE: SearchMode = "dense"
 COLLECTION = "aisle_passages"
-DENSE = "dense"
-BM25 = "bm25"
 MAX_QUERY_CHARS = 2_000
 """Longer queries are refused: no shopper types this much, and MiniLM reads only 256 word pieces."""
-_FIELD_SCHEMAS = {"kind": models.PayloadSchemaType.KEYWORD, "product_id": models.PayloadSchemaType.KEYWORD,
-                  "category": models.PayloadSchemaType.KEYWORD, "price_cents": models.PayloadSchemaType.INTEGER,
-                  "rating": models.PayloadSchemaType.FLOAT, "in_stock": models.PayloadSchemaType.BOOL}
-_QDRANT_ERRORS = (UnexpectedResponse, ResponseHandlingException, ValueError, RuntimeError, OSError)
 
 Progress = Callable[[int, int], None]
 """progress(done, total) after each upserted batch; total is -1 when the input length is unknown."""
@@ -77,72 +70,73 @@ class SearchResult:
     """Why there are no hits (None when there are)."""
 
 
+class Engine(Protocol):
+    """What PassageIndex needs of a Qdrant: EdgeEngine (embedded) or _ServerEngine (QDRANT_URL).
+
+    Synchronous; PassageIndex calls it from its one Qdrant thread. Failures raise one of ERRORS.
+    """
+
+    ERRORS: tuple[type[BaseException], ...]
+
+    def exists(self) -> bool: ...
+    def create(self, dim: int) -> None: ...
+    def upsert(self, batch: Sequence[Passage], dense: Sequence[Sequence[float]],
+               sparse: Sequence[SparseVector]) -> None: ...
+    def query(self, requests: Sequence[VectorQuery], where: SearchFilter, depth: int) -> list[list[Scored]]: ...
+    def count(self, where: SearchFilter) -> int: ...
+    def optimize(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+def index_location(settings: Settings, collection: str = COLLECTION) -> str:
+    """Where the index lives: the server URL, or the embedded shard's folder."""
+    return settings.qdrant_url or str(shard_path(settings.home, collection))
+
+
 class PassageIndex:
     """Embeds and stores passages, and searches them. Use `open()` to build one from Settings.
 
-    All Qdrant calls run on one worker thread: the embedded client is not thread-safe, and this keeps
-    the event loop free while local mode computes.
+    All Qdrant calls run on one worker thread: neither engine is shared across threads, and this
+    keeps the event loop free while Qdrant works (optimize() takes minutes at scale).
     """
 
-    def __init__(self, client: QdrantClient, embedder: Embedder, *, local: bool, collection: str = COLLECTION):
-        self._client = client
+    def __init__(self, engine: Engine, embedder: Embedder):
+        self._engine = engine
         self._embedder = embedder
-        self._local = local
-        self._collection = collection
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant")
-        self._columns: PassageColumns | None = None
-        """Embedded mode's search engine (columns.py); None until built, or after a failed write."""
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder, collection: str = COLLECTION) -> PassageIndex:
-        """Connect to QDRANT_URL, or open the embedded index under AISLE_HOME/qdrant.
+        """Connect to QDRANT_URL, or open the embedded shard under AISLE_HOME/qdrant-edge/<collection>.
 
-        Raises DependencyError if the folder is locked by another process or the server is unreachable.
+        Raises DependencyError if the shard is held by another process (or cannot be read) or the
+        server is unreachable.
         """
+        engine: Engine
         try:
             if settings.qdrant_url:
-                client = QdrantClient(url=settings.qdrant_url)
+                engine = _ServerEngine(QdrantClient(url=settings.qdrant_url), collection)
             else:
-                path = settings.home / "qdrant"
-                path.mkdir(parents=True, exist_ok=True)
-                client = QdrantClient(path=str(path))
-                tune_local_storage(client)
-        except _QDRANT_ERRORS as exc:
-            raise DependencyError(f"cannot open the Qdrant index: {exc}") from exc
-        return cls(client, embedder, local=settings.qdrant_url is None, collection=collection)
+                engine = EdgeEngine(shard_path(settings.home, collection))
+        except (*_ServerEngine.ERRORS, *EdgeEngine.ERRORS) as exc:
+            raise DependencyError(f"cannot open the Qdrant index at {index_location(settings, collection)}: "
+                                  f"{exc}") from exc
+        return cls(engine, embedder)
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         def run() -> Any:
             try:
                 return fn(*args, **kwargs)
-            except _QDRANT_ERRORS as exc:
+            except self._engine.ERRORS as exc:
                 raise DependencyError(f"qdrant {getattr(fn, '__name__', 'call')} failed: {exc}") from exc
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, run)
 
-    @property
-    def columns(self) -> PassageColumns | None:
-        """Embedded mode's search columns once built (None on a server); benchmarks time them alone."""
-        return self._columns
-
     # ---- writing ---------------------------------------------------------------------------------
 
     async def ensure_collection(self) -> None:
-        """Create the collection (and, on a server, its payload indexes) if it does not exist."""
-        if await self._call(self._client.collection_exists, self._collection):
-            return
-        await self._call(
-            self._client.create_collection,
-            self._collection,
-            vectors_config={DENSE: models.VectorParams(size=self._embedder.dim, distance=models.Distance.COSINE)},
-            sparse_vectors_config={BM25: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
-        if self._local:  # a new collection: its columns start empty and follow every write
-            await self._call(tune_local_storage, self._client)
-            self._columns = PassageColumns(self._embedder.dim)
-        else:  # local mode has no payload indexes (and warns if asked)
-            for name in FILTER_FIELDS:
-                await self._call(self._client.create_payload_index, self._collection, name, _FIELD_SCHEMAS[name])
+        """Create the collection and a payload index per filter field if it does not exist."""
+        await self._call(self._engine.create, self._embedder.dim)
 
     async def upsert(self, passages: Iterable[Passage], batch_size: int = 256, progress: Progress | None = None) -> int:
         """Embed and store passages in batches; returns how many were written. Idempotent by point id."""
@@ -172,36 +166,21 @@ class PassageIndex:
 
     async def write_vectors(self, batch: Sequence[Passage], dense: Sequence[Sequence[float]], sparse: Sequence[SparseVector]) -> None:
         """Store passages whose vectors are already computed (the benchmark reuses vectors this way)."""
-        points = [
-            models.PointStruct(
-                id=p.point_id,
-                vector={DENSE: list(d), BM25: models.SparseVector(indices=list(s.indices), values=list(s.values))},
-                payload=dict(p.payload),
-            )
-            for p, d, s in zip(batch, dense, sparse, strict=True)
-        ]
+        await self._call(self._engine.upsert, batch, dense, sparse)
 
-        def write() -> None:
-            try:
-                self._client.upsert(self._collection, points=points, wait=True)
-                if self._columns is not None:
-                    self._columns.add([p.point_id for p in batch], dense, sparse, [p.payload for p in batch])
-            except BaseException:
-                self._columns = None  # maybe out of step now: rebuilt from Qdrant on the next search
-                raise
+    async def optimize(self) -> bool:
+        """After a bulk write: build HNSW and merged segments (embedded mode; a server does this itself).
 
-        await self._call(write)
+        Blocks the Qdrant thread, not the event loop, for seconds to minutes (docs/retrieval.md gives the
+        measured times). Returns True if anything was rebuilt.
+        """
+        return bool(await self._call(self._engine.optimize))
 
     # ---- reading ---------------------------------------------------------------------------------
 
     async def count(self, where: SearchFilter = SearchFilter()) -> int:
         """Points matching a filter (0 if the collection does not exist yet)."""
-        if self._local:
-            return int(await self._call(lambda: self._columns_now().count(where) if self._exists() else 0))
-        if not await self._call(self._client.collection_exists, self._collection):
-            return 0
-        result = await self._call(self._client.count, self._collection, count_filter=_qdrant_filter(where), exact=True)
-        return int(result.count)
+        return int(await self._call(lambda: self._engine.count(where) if self._engine.exists() else 0))
 
     async def search(self, query: str, mode: SearchMode = DEFAULT_MODE, where: SearchFilter = SearchFilter(),
                      limit: int = 10) -> SearchResult:
@@ -215,78 +194,112 @@ class PassageIndex:
     async def search_vectors(self, dense: Sequence[float], sparse: SparseVector, mode: SearchMode = DEFAULT_MODE,
                              where: SearchFilter = SearchFilter(), limit: int = 10) -> SearchResult:
         """Search with precomputed query vectors (lets benchmarks time the index alone)."""
-        if self._local:
-            hits, reason = await self._call(self._search_columns, dense, sparse, mode, where, limit)
-        else:
-            hits, reason = await self._search_qdrant(dense, sparse, mode, where, limit)
+        hits, reason = await self._call(self._search, dense, sparse, mode, where, limit)
         return SearchResult(hits=hits, mode=mode, reason=None if hits else reason)
 
-    def _search_columns(self, dense: Sequence[float], sparse: SparseVector, mode: SearchMode, where: SearchFilter,
-                        limit: int) -> tuple[tuple[Hit, ...], str]:
-        """Embedded mode, on the Qdrant thread: rank from the columns, then read the hits' payloads."""
-        if not self._exists():
+    def _search(self, dense: Sequence[float], sparse: SparseVector, mode: SearchMode, where: SearchFilter,
+                limit: int) -> tuple[tuple[Hit, ...], str]:
+        """On the Qdrant thread: Qdrant filters and scores (both queries in one batch); fusion here."""
+        if not self._engine.exists():
             return (), _EMPTY_INDEX
-        columns = self._columns_now()
-        ranking = columns.search(dense, sparse, mode, where, limit)
-        if ranking is None:
-            return (), _NO_WORDS
-        if not ranking:
-            missing = bool(where.product_ids) and columns.count(SearchFilter(product_ids=where.product_ids)) == 0
-            return (), _no_match(where, missing)
-        records = self._client.retrieve(self._collection, [pid for pid, _ in ranking], with_payload=True)
-        payloads = {str(record.id): record.payload or {} for record in records}
-        return tuple(_hit_from(pid, score, payloads.get(pid, {})) for pid, score in ranking), ""
-
-    async def _search_qdrant(self, dense: Sequence[float], sparse: SparseVector, mode: SearchMode,
-                             where: SearchFilter, limit: int) -> tuple[tuple[Hit, ...], str]:
-        """Server mode: Qdrant filters and scores; both queries go in one batch call."""
-        if not await self._call(self._client.collection_exists, self._collection):
-            return (), _EMPTY_INDEX
-        qfilter = _qdrant_filter(where)
-        depth = candidate_depth(mode, limit)
-        requests: list[models.QueryRequest] = []
+        requests: list[VectorQuery] = []
         if mode in ("dense", "hybrid"):
-            requests.append(models.QueryRequest(query=list(dense), using=DENSE, filter=qfilter, limit=depth,
-                                                with_payload=True))
+            requests.append((DENSE, dense))
         if mode in ("bm25", "hybrid") and sparse.indices:
-            requests.append(models.QueryRequest(
-                query=models.SparseVector(indices=list(sparse.indices), values=list(sparse.values)),
-                using=BM25, filter=qfilter, limit=depth, with_payload=True))
+            requests.append((BM25, sparse))
         if not requests:
             return (), _NO_WORDS
-        responses = await self._call(self._client.query_batch_points, self._collection, requests=requests)
-        payloads = {str(p.id): p.payload or {} for response in responses for p in response.points}
-        lists: list[Ranking] = [best_first((str(p.id), float(p.score)) for p in response.points)
-                                for response in responses]
-        ranking = combine(lists, fuse=mode == "hybrid", limit=limit)
+        answers = self._engine.query(requests, where, candidate_depth(mode, limit))
+        payloads = {pid: payload for answer in answers for pid, _, payload in answer}
+        ranking = combine([best_first((pid, score) for pid, score, _ in answer) for answer in answers],
+                          fuse=mode == "hybrid", limit=limit)
         if ranking:
             return tuple(_hit_from(pid, score, payloads[pid]) for pid, score in ranking), ""
-        missing = bool(where.product_ids) and await self.count(SearchFilter(product_ids=where.product_ids)) == 0
+        missing = bool(where.product_ids) and self._engine.count(SearchFilter(product_ids=where.product_ids)) == 0
         return (), _no_match(where, missing)
 
-    def _exists(self) -> bool:
+    def close(self) -> None:
+        """Flush and close the engine (releases the embedded folder's lock) and stop the worker thread."""
+        self._executor.submit(self._engine.close).result()
+        self._executor.shutdown(wait=True)
+
+
+class _ServerEngine:
+    """A Qdrant server (QDRANT_URL) through qdrant-client: the same requests as EdgeEngine's."""
+
+    ERRORS: tuple[type[BaseException], ...] = (UnexpectedResponse, ResponseHandlingException, ValueError,
+                                               RuntimeError, OSError)
+    _FIELD_SCHEMAS = {"kind": models.PayloadSchemaType.KEYWORD, "product_id": models.PayloadSchemaType.KEYWORD,
+                      "category": models.PayloadSchemaType.KEYWORD, "price_cents": models.PayloadSchemaType.INTEGER,
+                      "rating": models.PayloadSchemaType.FLOAT, "in_stock": models.PayloadSchemaType.BOOL}
+
+    def __init__(self, client: QdrantClient, collection: str) -> None:
+        self._client = client
+        self._collection = collection
+
+    def exists(self) -> bool:
         return bool(self._client.collection_exists(self._collection))
 
-    def _columns_now(self) -> PassageColumns:
-        """The columns of an embedded collection, built by one scroll the first time (Qdrant thread)."""
-        if self._columns is None:
-            columns = PassageColumns(self._embedder.dim)
-            offset: Any = None
-            while True:
-                points, offset = self._client.scroll(self._collection, limit=2_048, offset=offset,
-                                                     with_payload=list(FILTER_FIELDS), with_vectors=True)
-                vectors = [p.vector if isinstance(p.vector, dict) else {} for p in points]
-                columns.add([str(p.id) for p in points], [v[DENSE] for v in vectors],
-                            [_sparse_of(v.get(BM25)) for v in vectors], [p.payload or {} for p in points])
-                if offset is None:
-                    break
-            self._columns = columns
-        return self._columns
+    def create(self, dim: int) -> None:
+        if self.exists():
+            return
+        self._client.create_collection(
+            self._collection,
+            vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+            sparse_vectors_config={BM25: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        for name in FILTER_FIELDS:
+            self._client.create_payload_index(self._collection, name, self._FIELD_SCHEMAS[name])
+
+    def upsert(self, batch: Sequence[Passage], dense: Sequence[Sequence[float]], sparse: Sequence[SparseVector]) -> None:
+        points = [
+            models.PointStruct(id=p.point_id, payload=dict(p.payload),
+                               vector={DENSE: list(d), BM25: models.SparseVector(indices=list(s.indices),
+                                                                                 values=list(s.values))})
+            for p, d, s in zip(batch, dense, sparse, strict=True)
+        ]
+        self._client.upsert(self._collection, points=points, wait=True)
+
+    def query(self, requests: Sequence[VectorQuery], where: SearchFilter, depth: int) -> list[list[Scored]]:
+        qfilter = server_filter(where)
+        batch = [models.QueryRequest(query=_server_vector(vector), using=using, filter=qfilter, limit=depth,
+                                     with_payload=True)
+                 for using, vector in requests]
+        responses = self._client.query_batch_points(self._collection, requests=batch)
+        return [[(str(p.id), float(p.score), p.payload or {}) for p in response.points] for response in responses]
+
+    def count(self, where: SearchFilter) -> int:
+        return int(self._client.count(self._collection, count_filter=server_filter(where), exact=True).count)
+
+    def optimize(self) -> bool:
+        return False  # a server runs its optimisers by itself
 
     def close(self) -> None:
-        """Close the client (releases local mode's folder lock) and stop the worker thread."""
-        self._executor.submit(self._client.close).result()
-        self._executor.shutdown(wait=True)
+        self._client.close()
+
+
+def _server_vector(vector: Sequence[float] | SparseVector) -> list[float] | models.SparseVector:
+    if isinstance(vector, SparseVector):
+        return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+    return list(vector)
+
+
+def server_filter(where: SearchFilter) -> models.Filter | None:
+    """The qdrant-client filter meaning what SearchFilter says (edge.edge_filter is its embedded twin)."""
+    must: list[models.Condition] = []
+    for key, values in (("product_id", where.product_ids), ("kind", where.kinds), ("category", where.categories)):
+        if len(values) == 1:
+            must.append(models.FieldCondition(key=key, match=models.MatchValue(value=values[0])))
+        elif values:
+            must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
+    if where.min_price_cents is not None or where.max_price_cents is not None:
+        must.append(models.FieldCondition(key="price_cents", range=models.Range(gte=where.min_price_cents,
+                                                                                lte=where.max_price_cents)))
+    if where.min_rating is not None:
+        must.append(models.FieldCondition(key="rating", range=models.Range(gte=where.min_rating)))
+    if where.in_stock_only:
+        must.append(models.FieldCondition(key="in_stock", match=models.MatchValue(value=True)))
+    return models.Filter(must=must) if must else None
 
 
 def query_problem(query: str) -> str | None:
@@ -308,24 +321,6 @@ def _is_latin(ch: str) -> bool:
     return ch.isascii() or unicodedata.name(ch, "").startswith("LATIN")
 
 
-def _qdrant_filter(where: SearchFilter) -> models.Filter | None:
-    """The Qdrant filter meaning what columns.PassageColumns.select means (tested to agree)."""
-    must: list[models.Condition] = []
-    for key, values in (("product_id", where.product_ids), ("kind", where.kinds), ("category", where.categories)):
-        if len(values) == 1:
-            must.append(models.FieldCondition(key=key, match=models.MatchValue(value=values[0])))
-        elif values:
-            must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
-    if where.min_price_cents is not None or where.max_price_cents is not None:
-        must.append(models.FieldCondition(key="price_cents", range=models.Range(gte=where.min_price_cents,
-                                                                                lte=where.max_price_cents)))
-    if where.min_rating is not None:
-        must.append(models.FieldCondition(key="rating", range=models.Range(gte=where.min_rating)))
-    if where.in_stock_only:
-        must.append(models.FieldCondition(key="in_stock", match=models.MatchValue(value=True)))
-    return models.Filter(must=must) if must else None
-
-
 _EMPTY_INDEX = "the index is empty (run ingestion first)"
 _NO_WORDS = "the query has no searchable words"
 
@@ -334,10 +329,6 @@ def _no_match(where: SearchFilter, products_missing: bool) -> str:
     if products_missing:
         return f"no indexed passages for product(s) {', '.join(where.product_ids)}"
     return "no passage matched the query and filters"
-
-
-def _sparse_of(vector: Any) -> SparseVector:
-    return SparseVector(tuple(vector.indices), tuple(vector.values)) if vector is not None else SparseVector((), ())
 
 
 def _hit_from(point_id: str, score: float, payload: Mapping[str, Any]) -> Hit:

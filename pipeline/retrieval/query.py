@@ -1,7 +1,7 @@
-"""What a search asks for: a mode and a filter, shared by both search engines.
+"""What a search asks for: a mode and a filter, shared by both Qdrant engines.
 
-Embedded mode answers searches from numpy columns (columns.py); a Qdrant server (QDRANT_URL)
-answers them itself (index.py). Both read these types, so a filter means the same thing to both.
+Embedded mode (a Qdrant Edge shard, edge.py) and a Qdrant server (QDRANT_URL, index.py) translate
+these types into the same Qdrant filter, so a filter means the same thing to both.
 """
 
 from __future__ import annotations
