@@ -82,7 +82,7 @@ class Settings:
     worker_cpus: str = "auto"
     """AISLE_WORKER_CPUS: cores for workers, the gateway and the broker: auto (every core but AISLE_LLM_CPUS when the LLM server is local), all (no pinning), or a list such as 1-3."""
     qdrant_url: str | None = None
-    """QDRANT_URL: a Qdrant server; unset means embedded local mode under AISLE_HOME."""
+    """QDRANT_URL: a Qdrant server; unset means embedded (a Qdrant Edge shard under AISLE_HOME/qdrant-edge)."""
     planner_deadline_ms: int = 300
     """AISLE_PLANNER_DEADLINE_MS: after this the deterministic planner answers."""
     planner_mode: str = "rules"
