@@ -15,23 +15,23 @@ retrieve stage and the ePQA evaluation ask) and *catalog filter* (all passages o
 price within a third of a random product's price, rating >= 4, in stock: the index's own store-field
 filters, evaluated over the whole collection; the table gives how many rows matched, on average).
 
-**Engines.** Embedded mode is Qdrant's local mode for storage plus numpy columns that answer every
-search (pipeline/retrieval/columns.py, tested to rank as Qdrant does). A tier is written through
-PassageIndex (embedded Qdrant + columns) when its projected ingest time, from the previous tier's
-rate, fits TIER_BUDGET_S (15 min), and stopped at twice that. Local mode commits every point to
-SQLite in a transaction of its own and holds every point as Python objects; with its SQLite in WAL
-mode (pipeline/retrieval/local_storage.py) the 10k tier writes about 2,000 points/s, but the rate
-falls as the collection grows, and on 2026-12-01 the 100k tier was stopped after 30 min at 1,094,534
-of 1,258,000 points (608 points/s on average, 13.9 GB peak RSS). A tier that is stopped (or projected
-over budget) loads the columns directly and times the search engine alone, which is what answers a
-query in embedded mode; where a tier is measured both ways, the full search
-adds the hop to the Qdrant thread and the payload read of the hits (`p50` against `engine`). A
-Qdrant server (QDRANT_URL) would serve 100k products with its payload indexes and HNSW; no server
-binary can be installed on this machine, so that path is not measured.
+**Engine.** Every tier is written through PassageIndex in embedded mode: one Qdrant Edge shard
+(pipeline/retrieval/edge.py; Qdrant's Rust engine in this process, with a payload index per filter
+field), in batches of BATCH (512) points with the vectors given, then `optimize()` (merged segments
+and HNSW, as `aisle ingest` does after writing). Searches go through PassageIndex.search_vectors,
+as the retrieve stage's do (the hop to the Qdrant thread, Qdrant's filtered dense and BM25 queries in
+one batch, RRF fusion here). Then the index is closed and opened again, as a restarted retrieve
+worker would, and the first search after opening is timed (*reopen*). A Qdrant server (QDRANT_URL)
+gets the same requests; no server binary can be installed on this machine, so that path is not
+measured.
 
-Columns: *ingest docs/s* is index writes per second (points, vectors given); *disk MB* is the
-embedded Qdrant folder; *columns MB* the numpy columns in memory; *RSS* the benchmark process's peak
-resident memory so far; *load* the 1-minute load average before and after the tier (2 shared cores).
+Columns: *write pts/s* is index writes per second (points, vectors given); *optimize s* the
+`optimize()` call; *ingest docs/s* points / (write + optimize); *disk MB* the shard's folder after
+optimize, as allocated on disk (`du`; the files' apparent size, `disk_apparent_mb` in the JSON, is larger:
+the engine preallocates and mmaps sparse files); *RSS* the benchmark process's peak resident memory so far; *reopen s* opening the shard
+again plus its first search; *load* the 1-minute load average before and after the tier (2 shared
+cores). Tiers can be picked for a quick run: `python -m bench.retrieval 1000 10000` prints the
+numbers without writing the report; `python -m bench retrieval` runs all three and writes it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import random
 import resource
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline.config import Settings
-from pipeline.retrieval.columns import PassageColumns
 from pipeline.retrieval.embedder import Embedder, SparseVector
-from pipeline.retrieval.index import PassageIndex, SearchFilter
+from pipeline.retrieval.index import PassageIndex, SearchFilter, index_location
 from pipeline.retrieval.ingest import catalog_passages, catalog_products
 from pipeline.retrieval.metrics import percentile
 from pipeline.retrieval.passages import EVIDENCE_KINDS, Passage, point_id
@@ -64,9 +63,6 @@ from pipeline.retrieval.passages import EVIDENCE_KINDS, Passage, point_id
 TIERS = (1_000, 10_000, 100_000)
 BASE_PRODUCTS = 200
 QUERIES = 200
-TIER_BUDGET_S = 900.0
-"""A tier is written through embedded Qdrant only if its projected ingest time fits; a tier that
-runs past twice this is stopped."""
 BATCH = 512
 LIMIT = 10
 EMBED_SAMPLE = 256
@@ -189,35 +185,26 @@ def _latency(times_ms: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(times_ms, 50), 2), "p99_ms": round(percentile(times_ms, 99), 2)}
 
 
-def _time(run: Callable[[], Any], count: int) -> tuple[list[float], list[Any]]:
-    times, results = [], []
-    for _ in range(count):
-        started = time.perf_counter()
-        results.append(run())
-        times.append((time.perf_counter() - started) * 1000)
-    return times, results
-
-
-def _engine_latency(columns: PassageColumns, queries: list[Query], filters: list[SearchFilter]) -> dict[str, Any]:
+async def _timed_searches(index: PassageIndex, queries: list[Query], filters: list[SearchFilter]) -> dict[str, Any]:
     for (dense, sparse), where in zip(queries[:3], filters[:3]):  # warm caches
-        columns.search(dense, sparse, "hybrid", where, LIMIT)
-    jobs = iter(zip(queries, filters))
-
-    def one() -> Any:
-        (dense, sparse), where = next(jobs)
-        return columns.search(dense, sparse, "hybrid", where, LIMIT)
-
-    times, rankings = _time(one, len(filters))
-    matched = [columns.count(where) for where in filters]
-    return {**_latency(times), "empty": sum(1 for r in rankings if not r),
-            "rows_matched_mean": round(sum(matched) / len(matched), 1)}
+        await index.search_vectors(dense, sparse, mode="hybrid", where=where, limit=LIMIT)
+    times: list[float] = []
+    empty = 0
+    for (dense, sparse), where in zip(queries, filters):
+        started = time.perf_counter()
+        found = await index.search_vectors(dense, sparse, mode="hybrid", where=where, limit=LIMIT)
+        times.append((time.perf_counter() - started) * 1000)
+        empty += not found.hits
+    matched = [await index.count(where) for where in filters]
+    return {**_latency(times), "empty": empty, "rows_matched_mean": round(sum(matched) / len(matched), 1)}
 
 
 async def _index_tier(settings: Settings, embedder: Embedder, base: _Base, tier: _Tier, queries: list[Query],
                       progress: Progress) -> dict[str, Any]:
-    """Write the tier through PassageIndex (embedded Qdrant + columns), then search it."""
-    index = PassageIndex.open(settings, embedder, collection=f"bench_{tier.products}")
-    task = progress.add_task(f"{tier.products:>7,} products: embedded Qdrant", total=tier.points)
+    """Write the tier through PassageIndex (embedded: a Qdrant Edge shard), optimize, search, reopen."""
+    collection = f"bench_{tier.products}"
+    index = PassageIndex.open(settings, embedder, collection=collection)
+    task = progress.add_task(f"{tier.products:>7,} products: write", total=tier.points)
     written = 0
     try:
         await index.ensure_collection()
@@ -226,68 +213,39 @@ async def _index_tier(settings: Settings, embedder: Embedder, base: _Base, tier:
             await index.write_vectors(batch, dense.tolist(), sparse)
             written += len(batch)
             progress.update(task, completed=written)
-            if time.perf_counter() - started > 2 * TIER_BUDGET_S:
-                rate = written / (time.perf_counter() - started)
-                return {"stopped": f"stopped after {2 * TIER_BUDGET_S:.0f} s at {written:,} of {tier.points:,} points "
-                                   f"({rate:.0f} points/s)", "ingest_docs_per_s": round(rate, 1)}
-        ingest_s = time.perf_counter() - started
+        write_s = time.perf_counter() - started
+        progress.update(task, description=f"{tier.products:>7,} products: optimize (HNSW)", total=None)
+        started = time.perf_counter()
+        await index.optimize()
+        optimize_s = time.perf_counter() - started
+        progress.update(task, description=f"{tier.products:>7,} products: search", completed=0, total=None)
         result: dict[str, Any] = {
-            "engine": "PassageIndex: embedded Qdrant + columns",
+            "engine": "PassageIndex: embedded Qdrant Edge",
             "points": written,
-            "ingest_s": round(ingest_s, 1),
-            "ingest_docs_per_s": round(written / ingest_s, 1),
-            "disk_mb": round(_dir_bytes(settings.home / "qdrant") / 1e6, 1),
+            "write_s": round(write_s, 1),
+            "write_docs_per_s": round(written / write_s, 1),
+            "optimize_s": round(optimize_s, 1),
+            "ingest_docs_per_s": round(written / (write_s + optimize_s), 1),
+            "disk_mb": round(_dir_bytes(Path(index_location(settings, collection))) / 1e6, 1),
+            "disk_apparent_mb": round(_dir_bytes(Path(index_location(settings, collection)), apparent=True) / 1e6, 1),
         }
-        columns = index.columns
-        if columns is None:
-            raise RuntimeError("embedded index without columns after a clean ingest")
-        result["columns_mb"] = round(columns.nbytes / 1e6, 1)
         for shape, filters in _filters(tier, base, len(queries)).items():
-            for (dense_q, sparse_q), where in zip(queries[:3], filters[:3]):
-                await index.search_vectors(dense_q, sparse_q, mode="hybrid", where=where, limit=LIMIT)
-            times: list[float] = []
-            empty = 0
-            for (dense_q, sparse_q), where in zip(queries, filters):
-                t0 = time.perf_counter()
-                found = await index.search_vectors(dense_q, sparse_q, mode="hybrid", where=where, limit=LIMIT)
-                times.append((time.perf_counter() - t0) * 1000)
-                empty += not found.hits
-            engine = _engine_latency(columns, queries, filters)
-            result[shape] = {**_latency(times), "engine_p50_ms": engine["p50_ms"], "engine_p99_ms": engine["p99_ms"],
-                             "empty": empty, "rows_matched_mean": engine["rows_matched_mean"]}
-        return result
+            result[shape] = await _timed_searches(index, queries, filters)
     finally:
         index.close()
         progress.remove_task(task)
-
-
-def _columns_tier(base: _Base, tier: _Tier, queries: list[Query], reason: str, progress: Progress) -> dict[str, Any]:
-    """Load the tier into the search columns alone, then time the engine."""
-    task = progress.add_task(f"{tier.products:>7,} products: columns only", total=tier.points)
-    columns = PassageColumns(base.dense.shape[1])
-    terms_per_point = sum(len(s.indices) for s in base.sparse) / len(base.sparse)
-    columns.reserve(tier.points, int(tier.points * terms_per_point * 1.05) + 1)
-    written = 0
     started = time.perf_counter()
-    for batch, dense, sparse in tier.batches(base, seed=tier.products):
-        columns.add([p.point_id for p in batch], dense, sparse, [p.payload for p in batch])
-        written += len(batch)
-        progress.update(task, completed=written)
-    load_s = time.perf_counter() - started
-    progress.remove_task(task)
-    result: dict[str, Any] = {
-        "engine": "columns only (the embedded search engine, loaded directly)",
-        "why": reason.rstrip("."),
-        "points": written,
-        "columns_load_docs_per_s": round(written / load_s, 1),
-        "columns_mb": round(columns.nbytes / 1e6, 1),
-    }
-    for shape, filters in _filters(tier, base, len(queries)).items():
-        result[shape] = _engine_latency(columns, queries, filters)
+    reopened = PassageIndex.open(settings, embedder, collection=collection)
+    try:
+        (dense_q, sparse_q), where = queries[0], _filters(tier, base, 1)["one_product"][0]
+        await reopened.search_vectors(dense_q, sparse_q, mode="hybrid", where=where, limit=LIMIT)
+        result["reopen_s"] = round(time.perf_counter() - started, 2)
+    finally:
+        reopened.close()
     return result
 
 
-async def _run(settings: Settings) -> dict[str, Any]:
+async def _run(settings: Settings, tiers_wanted: tuple[int, ...]) -> dict[str, Any]:
     embedder = Embedder(settings.home / "models")
     console = Console(stderr=True)
     try:
@@ -298,30 +256,19 @@ async def _run(settings: Settings) -> dict[str, Any]:
     finally:
         embedder.close()
     tiers: dict[str, Any] = {}
-    rate: float | None = None
     columns = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        console=console)
     with columns as progress:
-        for products in TIERS:
+        for products in tiers_wanted:
             tier = _Tier.make(products, base)
             load_before = round(os.getloadavg()[0], 2)
-            projected = None if rate is None else tier.points / rate
-            if projected is not None and projected > TIER_BUDGET_S:
-                reason = (f"embedded Qdrant: projected ingest {projected / 60:.0f} min for {tier.points:,} points at "
-                          f"{rate:,.0f} points/s, over the {TIER_BUDGET_S / 60:.0f} min budget")
-                record = _columns_tier(base, tier, queries, reason, progress)
-            else:
-                home = settings.home / "bench" / f"tier_{products}"
+            home = settings.home / "bench" / f"tier_{products}"
+            shutil.rmtree(home, ignore_errors=True)
+            try:
+                record = await _index_tier(dataclasses.replace(settings, home=home, qdrant_url=None), embedder,
+                                           base, tier, queries, progress)
+            finally:
                 shutil.rmtree(home, ignore_errors=True)
-                try:
-                    record = await _index_tier(dataclasses.replace(settings, home=home, qdrant_url=None), embedder,
-                                               base, tier, queries, progress)
-                finally:
-                    shutil.rmtree(home, ignore_errors=True)
-                rate = record.get("ingest_docs_per_s")
-                if "stopped" in record:  # still time the engine at this size
-                    record = {**_columns_tier(base, tier, queries, f"embedded Qdrant: {record['stopped']}", progress),
-                              "ingest_docs_per_s": rate}
             tiers[str(products)] = {"products": products, **record, "rss_peak_mb": _peak_rss_mb(),
                                     "load_1m": [load_before, round(os.getloadavg()[0], 2)]}
             console.print(f"{products:,} products: {json.dumps(tiers[str(products)])}")
@@ -334,45 +281,38 @@ async def _run(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _dir_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+def _dir_bytes(path: Path, apparent: bool = False) -> int:
+    """Bytes allocated on disk (as `du`), or the files' apparent sizes, which count preallocated holes."""
+    files = [f.stat() for f in path.rglob("*") if f.is_file()]
+    return sum(st.st_size for st in files) if apparent else sum(st.st_blocks * 512 for st in files)
 
 
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)  # Linux reports KiB
 
 
-def run() -> dict[str, Any]:
-    """Run every tier; see the module docstring. Returns the numbers as a dict."""
-    return asyncio.run(_run(Settings.from_env()))
+def run(tiers: tuple[int, ...] = TIERS) -> dict[str, Any]:
+    """Run the tiers (all three by default); see the module docstring. Returns the numbers as a dict."""
+    return asyncio.run(_run(Settings.from_env(), tiers))
 
 
 def markdown(results: dict[str, Any]) -> str:
     """The tiers as one table, then the ePQA quality table if `aisle eval retrieval` has written it."""
     lines = [f"Data: {results['data']}. Embedding alone: {results['embed_docs_per_s']:,.0f} passages/s. "
-             f"{results['queries_per_shape']} hybrid queries per shape, top {LIMIT}.", "",
-             "| products | points | engine | ingest docs/s | disk MB | columns MB | RSS MB | one product p50 / p99 ms "
-             "(engine) | catalog filter p50 / p99 ms (engine) | catalog filter rows | load 1 min |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    notes = []
+             f"{results['queries_per_shape']} hybrid queries per shape, top {LIMIT}, through PassageIndex on an "
+             "embedded Qdrant Edge shard.", "",
+             "| products | points | write pts/s | optimize s | ingest docs/s | disk MB | RSS MB | one product p50 / p99 ms "
+             "| catalog filter p50 / p99 ms | catalog filter rows | reopen s | load 1 min |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for products, t in results["tiers"].items():
-        direct = "PassageIndex" in t["engine"]
-
         def shape(s: dict[str, Any]) -> str:
-            if direct:
-                return f"{s['p50_ms']:.2f} / {s['p99_ms']:.2f} ({s['engine_p50_ms']:.2f} / {s['engine_p99_ms']:.2f})"
-            return f"({s['p50_ms']:.2f} / {s['p99_ms']:.2f})"
+            return f"{s['p50_ms']:.2f} / {s['p99_ms']:.2f}" + (f" ({s['empty']} empty)" if s["empty"] else "")
 
-        ingest = f"{t['ingest_docs_per_s']:,.0f}" if "ingest_docs_per_s" in t else "n/a"
-        disk = f"{t['disk_mb']:,.1f}" if direct else "n/a"
-        lines.append(f"| {int(products):,} | {t['points']:,} | {'embedded Qdrant + columns' if direct else 'columns only'} "
-                     f"| {ingest} | {disk} | {t['columns_mb']:,.1f} | {t['rss_peak_mb']:,.0f} | {shape(t['one_product'])} "
-                     f"| {shape(t['catalog_filter'])} | {t['catalog_filter']['rows_matched_mean']:,.0f} "
+        lines.append(f"| {int(products):,} | {t['points']:,} | {t['write_docs_per_s']:,.0f} | {t['optimize_s']:,.1f} "
+                     f"| {t['ingest_docs_per_s']:,.0f} | {t['disk_mb']:,.1f} | {t['rss_peak_mb']:,.0f} "
+                     f"| {shape(t['one_product'])} | {shape(t['catalog_filter'])} "
+                     f"| {t['catalog_filter']['rows_matched_mean']:,.0f} | {t['reopen_s']:.2f} "
                      f"| {t['load_1m'][0]} → {t['load_1m'][1]} |")
-        if not direct:
-            notes.append(f"{int(products):,} products, columns only: {t['why']}. The columns loaded at "
-                         f"{t['columns_load_docs_per_s']:,.0f} points/s.")
-    lines += ["", *notes]
     if _EVAL_REPORT.exists():
         from pipeline.eval.retrieval import render_markdown
 
@@ -384,5 +324,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip()
 
 
-if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+if __name__ == "__main__":  # python -m bench.retrieval [PRODUCTS ...]: chosen tiers, numbers only
+    import sys
+
+    print(json.dumps(run(tuple(int(n) for n in sys.argv[1:]) or TIERS), indent=2))
