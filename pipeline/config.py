@@ -49,8 +49,9 @@ class Settings:
     """AISLE_LANE_QUEUE_SIZE: messages buffered per conversation before its partition pauses."""
     commit_interval_ms: int = 200
     """AISLE_COMMIT_INTERVAL_MS: how often finished offsets are committed."""
-    producer_linger_ms: int = 1
-    """AISLE_PRODUCER_LINGER_MS: producer batching delay; small, since token chunks are latency-critical."""
+    producer_linger_ms: int = 0
+    """AISLE_PRODUCER_LINGER_MS: producer batching delay; 0 sends at once (four produces lie on a turn's
+    path to its first token, and a lingering batch waits on an event-loop timer)."""
     fetch_max_wait_ms: int = 5
     """AISLE_FETCH_MAX_WAIT_MS: consumer long-poll wait on latency-critical topics."""
     session_timeout_ms: int = 10_000
