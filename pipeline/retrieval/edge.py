@@ -23,7 +23,7 @@ import qdrant_edge as qe
 
 from pipeline.retrieval.embedder import SparseVector
 from pipeline.retrieval.passages import Passage
-from pipeline.retrieval.query import FILTER_FIELDS, SearchFilter
+from pipeline.retrieval.query import Range, SearchFilter, conditions
 
 __all__ = ["EDGE_DIR", "EdgeEngine", "edge_filter", "edge_point", "payload_from_edge", "shard_config", "shard_path"]
 
@@ -73,21 +73,16 @@ def shard_config(dim: int) -> qe.EdgeConfig:
 
 
 def edge_filter(where: SearchFilter) -> qe.Filter | None:
-    """The Edge filter meaning what SearchFilter says (and what index.py's server filter means)."""
+    """The Edge filter for query.conditions(where) (server.py's server_filter is its twin)."""
     must: list[qe.FieldCondition] = []
-    for key, values in (("product_id", where.product_ids), ("kind", where.kinds), ("category", where.categories)):
-        if len(values) == 1:
-            must.append(qe.FieldCondition(key=key, match=qe.MatchValue(values[0])))
-        elif values:
-            must.append(qe.FieldCondition(key=key, match=qe.MatchAny(list(values))))
-    if where.min_price_cents is not None or where.max_price_cents is not None:
-        lower = None if where.min_price_cents is None else float(where.min_price_cents)
-        upper = None if where.max_price_cents is None else float(where.max_price_cents)
-        must.append(qe.FieldCondition(key="price_cents", range=qe.RangeFloat(gte=lower, lte=upper)))
-    if where.min_rating is not None:
-        must.append(qe.FieldCondition(key="rating", range=qe.RangeFloat(gte=float(where.min_rating))))
-    if where.in_stock_only:
-        must.append(qe.FieldCondition(key="in_stock", match=qe.MatchValue(1)))  # stored as 0/1, see above
+    for condition in conditions(where):
+        if isinstance(condition, Range):
+            bounds = qe.RangeFloat(gte=condition.gte, lte=condition.lte)
+            must.append(qe.FieldCondition(key=condition.key, range=bounds))
+            continue
+        values = [int(v) if condition.key in _BOOL_AS_INT else v for v in condition.values]  # 0/1, see above
+        match = qe.MatchValue(values[0]) if len(values) == 1 else qe.MatchAny(values)  # type: ignore[arg-type]
+        must.append(qe.FieldCondition(key=condition.key, match=match))
     return qe.Filter(must=list(must)) if must else None
 
 

@@ -28,8 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from qdrant_client import QdrantClient
 
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
@@ -37,7 +36,8 @@ from pipeline.retrieval.edge import BM25, DENSE, EdgeEngine, Scored, VectorQuery
 from pipeline.retrieval.embedder import Embedder, SparseVector
 from pipeline.retrieval.fusion import best_first, combine
 from pipeline.retrieval.passages import Passage
-from pipeline.retrieval.query import FILTER_FIELDS, SEARCH_MODES, SearchFilter, SearchMode, candidate_depth
+from pipeline.retrieval.query import SEARCH_MODES, SearchFilter, SearchMode, candidate_depth
+from pipeline.retrieval.server import ServerEngine
 
 __all__ = ["BM25", "COLLECTION", "DEFAULT_MODE", "DENSE", "MAX_QUERY_CHARS", "SEARCH_MODES", "Hit", "PassageIndex",
            "Progress", "SearchFilter", "SearchMode", "SearchResult", "index_location", "query_problem"]
@@ -71,7 +71,7 @@ class SearchResult:
 
 
 class Engine(Protocol):
-    """What PassageIndex needs of a Qdrant: EdgeEngine (embedded) or _ServerEngine (QDRANT_URL).
+    """What PassageIndex needs of a Qdrant: EdgeEngine (embedded) or ServerEngine (QDRANT_URL).
 
     Synchronous; PassageIndex calls it from its one Qdrant thread. Failures raise one of ERRORS.
     """
@@ -115,10 +115,10 @@ class PassageIndex:
         engine: Engine
         try:
             if settings.qdrant_url:
-                engine = _ServerEngine(QdrantClient(url=settings.qdrant_url), collection)
+                engine = ServerEngine(QdrantClient(url=settings.qdrant_url), collection)
             else:
                 engine = EdgeEngine(shard_path(settings.home, collection))
-        except (*_ServerEngine.ERRORS, *EdgeEngine.ERRORS) as exc:
+        except (*ServerEngine.ERRORS, *EdgeEngine.ERRORS) as exc:
             raise DependencyError(f"cannot open the Qdrant index at {index_location(settings, collection)}: "
                                   f"{exc}") from exc
         return cls(engine, embedder)
@@ -222,84 +222,6 @@ class PassageIndex:
         """Flush and close the engine (releases the embedded folder's lock) and stop the worker thread."""
         self._executor.submit(self._engine.close).result()
         self._executor.shutdown(wait=True)
-
-
-class _ServerEngine:
-    """A Qdrant server (QDRANT_URL) through qdrant-client: the same requests as EdgeEngine's."""
-
-    ERRORS: tuple[type[BaseException], ...] = (UnexpectedResponse, ResponseHandlingException, ValueError,
-                                               RuntimeError, OSError)
-    _FIELD_SCHEMAS = {"kind": models.PayloadSchemaType.KEYWORD, "product_id": models.PayloadSchemaType.KEYWORD,
-                      "category": models.PayloadSchemaType.KEYWORD, "price_cents": models.PayloadSchemaType.INTEGER,
-                      "rating": models.PayloadSchemaType.FLOAT, "in_stock": models.PayloadSchemaType.BOOL}
-
-    def __init__(self, client: QdrantClient, collection: str) -> None:
-        self._client = client
-        self._collection = collection
-
-    def exists(self) -> bool:
-        return bool(self._client.collection_exists(self._collection))
-
-    def create(self, dim: int) -> None:
-        if self.exists():
-            return
-        self._client.create_collection(
-            self._collection,
-            vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
-            sparse_vectors_config={BM25: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
-        for name in FILTER_FIELDS:
-            self._client.create_payload_index(self._collection, name, self._FIELD_SCHEMAS[name])
-
-    def upsert(self, batch: Sequence[Passage], dense: Sequence[Sequence[float]], sparse: Sequence[SparseVector]) -> None:
-        points = [
-            models.PointStruct(id=p.point_id, payload=dict(p.payload),
-                               vector={DENSE: list(d), BM25: models.SparseVector(indices=list(s.indices),
-                                                                                 values=list(s.values))})
-            for p, d, s in zip(batch, dense, sparse, strict=True)
-        ]
-        self._client.upsert(self._collection, points=points, wait=True)
-
-    def query(self, requests: Sequence[VectorQuery], where: SearchFilter, depth: int) -> list[list[Scored]]:
-        qfilter = server_filter(where)
-        batch = [models.QueryRequest(query=_server_vector(vector), using=using, filter=qfilter, limit=depth,
-                                     with_payload=True)
-                 for using, vector in requests]
-        responses = self._client.query_batch_points(self._collection, requests=batch)
-        return [[(str(p.id), float(p.score), p.payload or {}) for p in response.points] for response in responses]
-
-    def count(self, where: SearchFilter) -> int:
-        return int(self._client.count(self._collection, count_filter=server_filter(where), exact=True).count)
-
-    def optimize(self) -> bool:
-        return False  # a server runs its optimisers by itself
-
-    def close(self) -> None:
-        self._client.close()
-
-
-def _server_vector(vector: Sequence[float] | SparseVector) -> list[float] | models.SparseVector:
-    if isinstance(vector, SparseVector):
-        return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
-    return list(vector)
-
-
-def server_filter(where: SearchFilter) -> models.Filter | None:
-    """The qdrant-client filter meaning what SearchFilter says (edge.edge_filter is its embedded twin)."""
-    must: list[models.Condition] = []
-    for key, values in (("product_id", where.product_ids), ("kind", where.kinds), ("category", where.categories)):
-        if len(values) == 1:
-            must.append(models.FieldCondition(key=key, match=models.MatchValue(value=values[0])))
-        elif values:
-            must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
-    if where.min_price_cents is not None or where.max_price_cents is not None:
-        must.append(models.FieldCondition(key="price_cents", range=models.Range(gte=where.min_price_cents,
-                                                                                lte=where.max_price_cents)))
-    if where.min_rating is not None:
-        must.append(models.FieldCondition(key="rating", range=models.Range(gte=where.min_rating)))
-    if where.in_stock_only:
-        must.append(models.FieldCondition(key="in_stock", match=models.MatchValue(value=True)))
-    return models.Filter(must=must) if must else None
 
 
 def query_problem(query: str) -> str | None:

@@ -106,8 +106,8 @@ class PassageFetcher:
     """Products, reviews and Q&A from the passage index; store filters narrow the products first.
 
     A plan usually asks for several passage sources about the same products with the same query
-    (products, reviews, qa). Each index search costs one scan in embedded Qdrant, so the steps of
-    one plan that differ only in kind share one search over all kinds, split afterwards.
+    (products, reviews, qa). Each index search costs a query embedding and a Qdrant call, so the steps
+    of one plan that differ only in kind share one search over all kinds, split afterwards.
     """
 
     def __init__(self, index: PassageIndex, store: Store, remembered: int = 256) -> None:

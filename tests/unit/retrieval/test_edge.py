@@ -21,7 +21,7 @@ from pipeline.retrieval.edge import (
     shard_path,
 )
 from pipeline.retrieval.embedder import SparseVector
-from pipeline.retrieval.index import server_filter
+from pipeline.retrieval.server import server_filter
 from pipeline.retrieval.passages import Passage
 from pipeline.retrieval.query import FILTER_FIELDS, SearchFilter
 
