@@ -218,6 +218,7 @@ async def _index_tier(settings: Settings, embedder: Embedder, base: _Base, tier:
         started = time.perf_counter()
         await index.optimize()
         optimize_s = time.perf_counter() - started
+        shard = Path(index_location(settings, collection))
         progress.update(task, description=f"{tier.products:>7,} products: search", completed=0, total=None)
         result: dict[str, Any] = {
             "engine": "PassageIndex: embedded Qdrant Edge",
@@ -226,8 +227,8 @@ async def _index_tier(settings: Settings, embedder: Embedder, base: _Base, tier:
             "write_docs_per_s": round(written / write_s, 1),
             "optimize_s": round(optimize_s, 1),
             "ingest_docs_per_s": round(written / (write_s + optimize_s), 1),
-            "disk_mb": round(_dir_bytes(Path(index_location(settings, collection))) / 1e6, 1),
-            "disk_apparent_mb": round(_dir_bytes(Path(index_location(settings, collection)), apparent=True) / 1e6, 1),
+            "disk_mb": round(_dir_bytes(shard) / 1e6, 1),
+            "disk_apparent_mb": round(_dir_bytes(shard, apparent=True) / 1e6, 1),
         }
         for shape, filters in _filters(tier, base, len(queries)).items():
             result[shape] = await _timed_searches(index, queries, filters)
