@@ -64,7 +64,7 @@ class ChangelogTable:
         name = self.settings.topic(self.topic)
         self._producer = await start_with_retry(lambda: make_producer(self.settings), self.what, self.settings)
         self._consumer = await start_with_retry(
-            lambda: make_consumer(self.settings, None, fetch_max_wait_ms=50), self.what, self.settings
+            lambda: make_consumer(self.settings, None), self.what, self.settings
         )
         partitions = await self._partitions(name)
         self._consumer.assign(partitions)
