@@ -1,22 +1,38 @@
 """Time to first token and throughput through plan + retrieve + generate, against vLLM directly.
 
-In one run, for 1, 8 and 32 concurrent conversations:
+For 1, 8 and 32 concurrent conversations, in one run against one LLM server:
 
-    direct     the same prompts streamed straight from the vLLM server (LlmClient); both sides are
-               measured with vLLM's prefix cache warm (a first pipeline run builds the prompts)
-    pipeline   UserTurns produced to `requests`; plan (rules planner, so the planner's own model time
+    direct     each prompt streamed straight from the vLLM server (LlmClient)
+    pipeline   a UserTurn produced to `requests`; plan (rules planner, so the planner's own model time
                is excluded; it is measured by `python -m pipeline.eval.planner`), retrieve and generate
                run as workers in this process; TTFT is request sent -> first TokenChunk on `tokens`
 
-At 1 conversation 16 run one after another, and at 8 conversations 3 rounds (ROUNDS), so a p50 is not
-one or a few samples: on this shared 2-core VM, repeated runs of the same code gave overheads 30 ms
-apart at 1 conversation and 90 ms apart at 8.
-TTFT overhead = pipeline p50 - direct p50 at the same concurrency. Throughput compares characters
-per second of answer text (the pipeline sees chunks, not tokens); direct tokens/s is reported too.
+N concurrent conversations is a closed loop, as serving benchmarks count concurrency (vLLM's
+`--max-concurrency`): N clients, each asking its next question as soon as its answer has ended. Their
+first questions are spread evenly over RAMP_S (a loop that starts as one burst stays bunched for
+turns), and every question opens a fresh conversation, so its prompt never depends on an earlier answer.
+Aggregate throughput is N x characters / seconds the clients spent waiting on answers, which counts
+N streams always in flight and so leaves the ramp and the tail out.
+
+Both sides see the same prompts with vLLM's prefix cache warm: a first pipeline pass builds every
+prompt, then the sides alternate in phases pipeline, direct, direct, pipeline (ABBA), so that slow
+drift of this shared 2-core VM falls on both alike. (Measured one after the other, the same code
+gave overheads 30 ms apart at 1 conversation and 90 ms apart at 8.)
+
+`c8_burst` (reported, no target) is the earlier method: rounds of 8 questions sent at the same
+instant, direct and pipeline alternating by round. Direct hands vLLM 8 prompts at once, which it
+prefills as one batch; the pipeline's prompts reach vLLM spread over the 30-60 ms retrieval needs for
+a burst, so vLLM starts the first one alone and the other seven wait for that step to end.
+
+TTFT overhead = pipeline p50 - direct p50. At 32 it is reported but has no target: the server holds
+16 sequences (AISLE_LLM_MAX_NUM_SEQS), so half the questions wait in vLLM's queue, TTFT is that wait
+(p50 about 2.5 s on both sides) and its p50 moves by a few hundred ms from run to run.
+Throughput compares characters per second of answer text (the pipeline sees chunks, not tokens).
 Only the model's text counts on the pipeline side: chunks the system states itself (model `direct`:
 a review-summary or price-history lead, a closed directive, a fallback) are left out of both TTFT
-and throughput. The benchmark process pins itself off the LLM server's cores, as workers do.
-Needs the broker, the LLM server (`make llm-up`), the models and an ingested catalog (`aisle ingest`).
+and throughput. The benchmark process pins itself off the LLM
+server's cores, as workers do. Needs the broker, the LLM server (`make llm-up`), the models and an
+ingested catalog (`aisle ingest`).
 """
 
 from __future__ import annotations
@@ -26,6 +42,8 @@ import contextlib
 import dataclasses
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -49,9 +67,16 @@ from pipeline.stages.retrieve import RetrieveStage
 from pipeline.topics import load_topics
 
 CONCURRENCY = (1, 8, 32)
-ROUNDS = {1: 16, 8: 3}
-"""Rounds per concurrency (default 1), one after another."""
+TURNS = {1: 12, 8: 3, 32: 2}
+"""Questions each of the N clients asks per phase."""
+RAMP_S = 2.0
+"""Client c of N asks its first question c * RAMP_S / N after the phase starts."""
+PHASES = ("pipeline", "direct", "direct", "pipeline")
+BURST = 8
+"""Conversations per burst round; BURST_ROUNDS rounds per side."""
+BURST_ROUNDS = 2
 MAX_TOKENS = 48
+ANSWER_TIMEOUT_S = 120.0
 QUESTIONS = [
     "is this good for travel?", "how long does the battery last?", "what do reviewers complain about?",
     "is it easy to clean?", "does it come with a warranty?", "what size is it?", "is it loud?",
@@ -65,118 +90,207 @@ TARGETS = [
     ("pipeline / direct aggregate throughput at 32", "c32.throughput_ratio", ">=", 0.9),
 ]
 
+Ask = Callable[[int], Awaitable["Answer"]]
+"""Asks question number k and returns when its answer has ended."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    ttft_ms: float | None
+    """None when the model wrote nothing (the pipeline answered with a fallback)."""
+    chars: int
+    seconds: float
+    """Question sent -> answer ended."""
+
+
+@dataclass
+class Side:
+    """Everything one side measured over its phases, `streams` answers at a time."""
+
+    streams: int
+    answers: list[Answer] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        ttft = [a.ttft_ms for a in self.answers if a.ttft_ms is not None]
+        busy = sum(a.seconds for a in self.answers)
+        return {"ttft_p50_ms": percentile(ttft, 0.5), "ttft_p99_ms": percentile(ttft, 0.99),
+                "chars_per_s": self.streams * sum(a.chars for a in self.answers) / busy if busy else 0.0,
+                "answered": float(len(ttft))}
+
+
+def _question(k: int, products: list[str]) -> tuple[str, str]:
+    return QUESTIONS[k % len(QUESTIONS)], products[k % len(products)]
+
+
+async def _closed_loop(n: int, turns: int, ask: Ask, side: Side) -> None:
+    """n clients, each asking `turns` questions one after another; client c asks c*turns .. c*turns+turns-1."""
+
+    async def client(c: int) -> None:
+        await asyncio.sleep(c * RAMP_S / n)
+        for turn in range(turns):
+            side.answers.append(await ask(c * turns + turn))
+
+    await asyncio.gather(*(client(c) for c in range(n)))
+
+
+async def _burst_round(n: int, round_: int, ask: Ask, side: Side) -> None:
+    """n questions sent at the same instant (question c*BURST_ROUNDS + round_ for client c)."""
+    side.answers.extend(await asyncio.gather(*(ask(c * BURST_ROUNDS + round_) for c in range(n))))
+
+
+@dataclass
+class _Pending:
+    sent_at: float
+    done: asyncio.Future[Answer]
+    first_at: float | None = None
+    chars: int = 0
+
+
+class PipelineRig:
+    """plan, retrieve and generate as workers under a fresh topic prefix, and a reader of `tokens`
+    and `evidence` that resolves each question when its last chunk arrives."""
+
+    def __init__(self, settings: Settings, products: list[str]) -> None:
+        self.settings = dataclasses.replace(settings, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.",
+                                            generate_max_tokens=MAX_TOKENS, generate_grammar=False,
+                                            planner_mode="rules")
+        self.products = products
+        self.bundles: dict[int, EvidenceBundle] = {}
+        """Question number -> the evidence the pipeline built for it (so `direct` sends the same prompt)."""
+        self.planner_ms: list[float] = []
+        self._pending: dict[str, _Pending] = {}
+        self._question_of: dict[str, int] = {}
+        self._asked = 0
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reader: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> PipelineRig:
+        s = self.settings
+        apply_topics(s, [t for t in load_topics(s.default_partitions)
+                         if t.name in {"requests", "plans", "evidence", "tokens", "dead-letters", "conversation-state",
+                                       "user-memory", "alert-registry"}])
+        workers = [StageWorker(build_plan(s), s), StageWorker(RetrieveStage(s), s), StageWorker(GenerateStage(s), s)]
+        self._tasks = [asyncio.create_task(w.run(self._stop)) for w in workers]
+        while not all(w.ready for w in workers):  # models loaded, partitions assigned
+            self._raise_if_a_worker_died()
+            await asyncio.sleep(0.1)
+        self._reader = AIOKafkaConsumer(s.topic("tokens"), s.topic("evidence"), bootstrap_servers=s.kafka_bootstrap_servers,
+                                        auto_offset_reset="earliest", fetch_max_wait_ms=s.fetch_max_wait_ms)
+        await self._reader.start()
+        self._producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, linger_ms=0)
+        await self._producer.start()
+        self._tasks.append(asyncio.create_task(self._read()))
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for closing in (self._producer, self._reader):
+            if closing is not None:
+                await closing.stop()
+        self._tasks[-1].cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.gather(*self._tasks)
+
+    async def ask(self, k: int) -> Answer:
+        assert self._producer is not None
+        question, product = _question(k, self.products)
+        self._asked += 1
+        conv = f"bench-{self._asked}"
+        pending = _Pending(time.monotonic(), asyncio.get_running_loop().create_future())
+        self._pending[conv] = pending
+        self._question_of[conv] = k
+        turn = UserTurn(conv, 0, 0, "bench", question, page_product_id=product)
+        await self._producer.send(self.settings.topic("requests"), codec.encode(turn), key=conv.encode())
+        return await asyncio.wait_for(pending.done, ANSWER_TIMEOUT_S)
+
+    async def _read(self) -> None:
+        assert self._reader is not None
+        while True:
+            self._raise_if_a_worker_died()
+            for records in (await self._reader.getmany(timeout_ms=100)).values():
+                now = time.monotonic()
+                for record in records:
+                    self._take(codec.decode(record.value), now)
+
+    def _take(self, message: Any, now: float) -> None:
+        if isinstance(message, EvidenceBundle):
+            self.bundles[self._question_of[message.conversation_id]] = message
+            self.planner_ms.append(message.plan.planner_ms)
+            return
+        pending = self._pending.get(message.conversation_id) if isinstance(message, TokenChunk) else None
+        if pending is None:
+            return
+        if message.model != DIRECT_MODEL:  # text the system added is not the model's
+            if message.text and pending.first_at is None:
+                pending.first_at = now
+            pending.chars += len(message.text)
+        if message.final and not pending.done.done():
+            ttft = None if pending.first_at is None else (pending.first_at - pending.sent_at) * 1000
+            pending.done.set_result(Answer(ttft, pending.chars, now - pending.sent_at))
+            del self._pending[message.conversation_id]
+
+    def _raise_if_a_worker_died(self) -> None:
+        for task in self._tasks[:3]:
+            if task.done():
+                task.result()  # a worker that died (e.g. a missing topic) ends the run with its error
+                raise RuntimeError("a stage worker stopped during the benchmark")
+
+
+class Direct:
+    """The prompts the pipeline built for each question, streamed straight from vLLM."""
+
+    def __init__(self, client: LlmClient, router: ModelRouter, bundles: dict[int, EvidenceBundle]) -> None:
+        self.client = client
+        self.router = router
+        self.bundles = bundles
+
+    async def ask(self, k: int) -> Answer:
+        bundle = self.bundles[k]
+        started = time.monotonic()
+        first_at: float | None = None
+        chars = 0
+        async for chunk in self.client.stream_chat(build_messages(bundle), model=self.router.for_answer(bundle.plan),
+                                                   max_tokens=MAX_TOKENS, temperature=0.0, seed=0):
+            if chunk.text and first_at is None:
+                first_at = time.monotonic()
+            chars += len(chunk.text)
+        ended = time.monotonic()
+        return Answer(None if first_at is None else (first_at - started) * 1000, chars, ended - started)
+
+
+def _compare(pipeline: Side, direct: Side, planner_ms: list[float]) -> dict[str, Any]:
+    p, d = pipeline.summary(), direct.summary()
+    p["planner_p50_ms"] = percentile(planner_ms, 0.5) if planner_ms else 0.0
+    return {"direct": d, "pipeline": p, "ttft_overhead_p50_ms": p["ttft_p50_ms"] - d["ttft_p50_ms"],
+            "throughput_ratio": p["chars_per_s"] / d["chars_per_s"] if d["chars_per_s"] else 0.0}
+
+
+async def _concurrency(n: int, rig: PipelineRig, direct: Direct) -> dict[str, Any]:
+    turns = TURNS.get(n, 1)
+    await _closed_loop(n, turns, rig.ask, Side(n))  # builds every prompt, warms vLLM's prefix cache
+    sides = {"pipeline": Side(n), "direct": Side(n)}
+    planned = len(rig.planner_ms)
+    for phase in PHASES:
+        await _closed_loop(n, turns, rig.ask if phase == "pipeline" else direct.ask, sides[phase])
+    return _compare(sides["pipeline"], sides["direct"], rig.planner_ms[planned:])
+
+
+async def _burst(rig: PipelineRig, direct: Direct) -> dict[str, Any]:
+    sides = {"pipeline": Side(BURST), "direct": Side(BURST)}
+    planned = len(rig.planner_ms)
+    for round_ in range(BURST_ROUNDS):
+        order = ("pipeline", "direct") if round_ % 2 == 0 else ("direct", "pipeline")
+        for phase in order:
+            await _burst_round(BURST, round_, rig.ask if phase == "pipeline" else direct.ask, sides[phase])
+    return _compare(sides["pipeline"], sides["direct"], rig.planner_ms[planned:])
+
 
 def _product_ids(settings: Settings, n: int) -> list[str]:
     from pipeline.catalog import PRODUCTS_FILE, read_products
 
     return [p.asin for _, p in zip(range(n), read_products(settings.shared_data / PRODUCTS_FILE))]
-
-
-async def _direct(settings: Settings, bundles: list[EvidenceBundle], n: int) -> dict[str, float]:
-    """The bundles' prompts straight to vLLM, n at a time (rounds one after another, as _pipeline)."""
-    router = ModelRouter.from_settings(settings)
-    ttft: list[float] = []
-    chars = tokens = 0
-    async with LlmClient(settings) as client:
-
-        async def one(bundle: EvidenceBundle) -> None:
-            nonlocal chars, tokens
-            start = time.monotonic()
-            first = True
-            async for chunk in client.stream_chat(build_messages(bundle), model=router.for_answer(bundle.plan),
-                                                  max_tokens=MAX_TOKENS, temperature=0.0, seed=0):
-                if first and chunk.text:
-                    ttft.append((time.monotonic() - start) * 1000)
-                    first = False
-                chars += len(chunk.text)
-                tokens += 1
-
-        started = time.monotonic()
-        for first_of_round in range(0, len(bundles), n):
-            await asyncio.gather(*(one(b) for b in bundles[first_of_round:first_of_round + n]))
-        elapsed = time.monotonic() - started
-    return {"ttft_p50_ms": percentile(ttft, 0.5), "ttft_p99_ms": percentile(ttft, 0.99),
-            "chars_per_s": chars / elapsed, "tokens_per_s": tokens / elapsed}
-
-
-async def _pipeline(settings: Settings, n: int, products: list[str]) -> tuple[dict[str, float], list[EvidenceBundle]]:
-    """Run n conversations at a time through the stages, in ROUNDS[n] rounds one after another (so a
-    p50 at low concurrency is not one sample); returns the measurements and the evidence bundles the
-    pipeline built (so `direct` streams exactly the same prompts)."""
-    settings = dataclasses.replace(settings, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.", generate_max_tokens=MAX_TOKENS,
-                                   generate_grammar=False, planner_mode="rules")
-    apply_topics(settings, [s for s in load_topics(settings.default_partitions)
-                            if s.name in {"requests", "plans", "evidence", "tokens", "dead-letters", "conversation-state",
-                                                 "user-memory", "alert-registry"}])
-    stop = asyncio.Event()
-    workers = [StageWorker(build_plan(settings), settings), StageWorker(RetrieveStage(settings), settings),
-               StageWorker(GenerateStage(settings), settings)]
-    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
-    tokens = AIOKafkaConsumer(settings.topic("tokens"), settings.topic("evidence"),
-                              bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest",
-                              fetch_max_wait_ms=5)
-    await tokens.start()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=0)
-    await producer.start()
-    sent_at: dict[str, float] = {}
-    first_at: dict[str, float] = {}
-    bundles: dict[str, EvidenceBundle] = {}
-    done: set[str] = set()
-    counted = [0]  # characters of the model's text, updated by _until_done
-    try:
-        while not all(w.ready for w in workers):  # stages started (models loaded), partitions assigned
-            for task in tasks:
-                if task.done():
-                    task.result()
-            await asyncio.sleep(0.1)
-        start = time.monotonic()
-        deadline = time.monotonic() + 600
-        rounds = ROUNDS.get(n, 1)
-        for r in range(rounds):
-            for i in range(r * n, (r + 1) * n):
-                conv = f"bench-{i}"
-                turn = UserTurn(conv, 0, 0, "bench", QUESTIONS[i % len(QUESTIONS)], page_product_id=products[i % len(products)])
-                sent_at[conv] = time.monotonic()
-                await producer.send(settings.topic("requests"), codec.encode(turn), key=conv.encode())
-            await _until_done(tasks, tokens, (r + 1) * n, deadline, bundles, first_at, done, counted)
-        elapsed = time.monotonic() - start
-    finally:
-        stop.set()
-        await producer.stop()
-        await tokens.stop()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*tasks)
-    ttft = [(first_at[c] - sent_at[c]) * 1000 for c in first_at]
-    planner = [b.plan.planner_ms for b in bundles.values()]
-    return ({"ttft_p50_ms": percentile(ttft, 0.5), "ttft_p99_ms": percentile(ttft, 0.99),
-             "chars_per_s": counted[0] / elapsed, "planner_p50_ms": percentile(planner, 0.5) if planner else 0.0,
-             "answered": float(len(done))},
-            [bundles[c] for c in sorted(bundles, key=lambda c: int(c.rsplit("-", 1)[1]))])
-
-
-async def _until_done(tasks: list[asyncio.Task[None]], tokens: AIOKafkaConsumer, total: int, deadline: float,
-                      bundles: dict[str, EvidenceBundle], first_at: dict[str, float], done: set[str],
-                      counted: list[int]) -> None:
-    """Read `tokens` and `evidence` until `total` conversations have finished."""
-    while len(done) < total and time.monotonic() < deadline:
-        for task in tasks:
-            if task.done():
-                task.result()  # a worker that died (e.g. a missing topic) ends the run with its error
-                raise RuntimeError("a stage worker stopped during the benchmark")
-        for records in (await tokens.getmany(timeout_ms=100)).values():
-            now = time.monotonic()
-            for record in records:
-                message = codec.decode(record.value)
-                if isinstance(message, EvidenceBundle):
-                    bundles[message.conversation_id] = message
-                elif isinstance(message, TokenChunk):
-                    # Text the system added (a fallback, a closed directive) is not model throughput.
-                    if message.model != DIRECT_MODEL:
-                        if message.text and message.conversation_id not in first_at:
-                            first_at[message.conversation_id] = now
-                        counted[0] += len(message.text)
-                    if message.final:
-                        done.add(message.conversation_id)
 
 
 async def run_async(settings: Settings) -> dict[str, Any]:
@@ -189,22 +303,12 @@ async def run_async(settings: Settings) -> dict[str, Any]:
     settings = dataclasses.replace(settings, llm_token_timeout_s=30.0, llm_first_token_timeout_s=120.0)
     # Off the LLM server's cores, as `aisle worker` is: both sides' clients and the stages run here.
     pin_this_process(settings)
-    products = _product_ids(settings, 50)
     results: dict[str, Any] = {}
-    for n in CONCURRENCY:
-        # vLLM caches prompt prefixes, so whichever side runs first pays the prefill the other skips.
-        # The pipeline runs once to build the bundles (and warm the cache), then direct and pipeline
-        # are measured on equal terms: the same prompts, both warm.
-        cold, bundles = await _pipeline(settings, n, products)
-        direct = await _direct(settings, bundles, n)
-        pipeline, _ = await _pipeline(settings, n, products)
-        results[f"c{n}"] = {
-            "direct": direct,
-            "pipeline": pipeline,
-            "pipeline_cold_ttft_p50_ms": cold["ttft_p50_ms"],
-            "ttft_overhead_p50_ms": pipeline["ttft_p50_ms"] - direct["ttft_p50_ms"],
-            "throughput_ratio": pipeline["chars_per_s"] / direct["chars_per_s"] if direct["chars_per_s"] else 0.0,
-        }
+    async with PipelineRig(settings, _product_ids(settings, 50)) as rig, LlmClient(settings) as client:
+        direct = Direct(client, ModelRouter.from_settings(settings), rig.bundles)
+        for n in CONCURRENCY:
+            results[f"c{n}"] = await _concurrency(n, rig, direct)
+        results[f"c{BURST}_burst"] = await _burst(rig, direct)  # its questions were built at c8
     return results
 
 
