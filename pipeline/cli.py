@@ -212,9 +212,10 @@ def _with_phase_bars(start: Callable[[Callable[[str, int, int], None]], Coroutin
         tasks: dict[str, Any] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
+            known = total if total > 0 else None  # -1: a phase of unknown length (optimize)
             if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)
+                tasks[phase] = bar.add_task(phase, total=known)
+            bar.update(tasks[phase], completed=done, total=known)
 
         return asyncio.run(start(progress))
 

@@ -111,11 +111,18 @@ def score_question(question: Question, hits: Sequence[Hit]) -> dict[str, Any]:
 
 
 async def _ensure_indexed(index: PassageIndex, products: Sequence[Product], progress: EvalProgress | None) -> None:
+    """Write the evaluated products' passages unless all are there, then optimise as `aisle ingest`
+    does, so the searches run on the index shape the pipeline runs on."""
     passages = list(catalog_passages(products))
     wanted = SearchFilter(product_ids=tuple(p.asin for p in products))
     if await index.count(wanted) == len(passages):
         return
     await index.upsert(passages, progress=(lambda d, t: progress("index", d, t)) if progress else None)
+    if progress is not None:
+        progress("optimize", 0, -1)
+    await index.optimize()
+    if progress is not None:
+        progress("optimize", 1, 1)
 
 
 async def run_retrieval_eval(settings: Settings, mode: str = "all", progress: EvalProgress | None = None) -> dict[str, Any]:
