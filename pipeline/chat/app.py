@@ -4,6 +4,10 @@ One question at a time: after an ask the loop shows the turn's frames in place (
 they arrive, until the turn's `done` frame, then prompts again. A drop in the middle is the link's
 business (client.py): it reconnects and resumes, and the answer carries on in the same Live view with
 nothing repeated, because the transcript drops any (turn, seq) it already has.
+
+A fired price alert is printed when it arrives: at the prompt (which is then shown again), or above
+an answer that is streaming, whether it was set in an earlier turn or in another of the shopper's
+conversations (those come without a seq, docs/gateway.md).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -18,7 +23,7 @@ from rich.live import Live
 from rich.text import Text
 
 from pipeline.chat.client import STATUS, ChatLink
-from pipeline.chat.render import render_turn
+from pipeline.chat.render import render_frame, render_turn
 from pipeline.chat.state import HELP, Ask, Help, Quit, SendFeedback, SetProduct, Transcript, parse_line
 
 ANSWER_IDLE_TIMEOUT_S = 90.0
@@ -39,10 +44,14 @@ async def chat(ws_url: str, product_id: str | None, console: Console) -> None:
         console.print(Text(f"Aisle at {link.base_url}: conversation {link.session.get('conversation_id')}", style="dim"))
         console.print(Text(HELP, style="dim"))
         while True:
-            _drain(link, transcript, console)
-            prompt = f"[{page_product}] > " if page_product else "> "
-            console.print(Text(prompt, style="bold"), end="")
-            line = await lines.get()
+            prompt = Text(f"[{page_product}] > " if page_product else "> ", style="bold")
+            console.print(prompt, end="")
+
+            def show(message: dict[str, Any]) -> None:
+                if _show_between_answers(message, transcript, console):
+                    console.print(prompt, end="")
+
+            line = await next_line(lines, link.messages, show)
             if line is None:
                 return
             suggestions = transcript.suggestions(last_turn) if last_turn is not None else []
@@ -98,6 +107,9 @@ async def stream_answer(link: ChatLink, transcript: Transcript, console: Console
                 status = Text(f"{message.get('code')}: {message.get('message')}", style="red")
                 if turn is None:
                     break  # the ask itself was refused (unavailable, too long)
+            elif kind == "alert" and (message.get("turn") != turn or "seq" not in message):
+                if _is_new(message, transcript):
+                    _print_alert(message, live.console)
             else:
                 transcript.accept(message)
             live.update(view())
@@ -127,16 +139,52 @@ async def _wait_connected(link: ChatLink, console: Console) -> None:
             console.print(Text(f"no socket to {link.ws_url} yet; still trying", style="yellow"))
 
 
-def _drain(link: ChatLink, transcript: Transcript, console: Console) -> None:
-    """Take what arrived between answers: status changes are shown, frames kept."""
-    while not link.messages.empty():
-        message = link.messages.get_nowait()
-        if message.get("type") == STATUS and not message.get("up"):
-            console.print(Text(str(message.get("text")), style="yellow"))
-        elif message.get("type") == "error" and "seq" not in message:
-            console.print(Text(f"{message.get('code')}: {message.get('message')}", style="red"))
-        else:
-            transcript.accept(message)
+async def next_line(lines: asyncio.Queue[str | None], messages: asyncio.Queue[dict[str, Any]],
+                    show: Callable[[dict[str, Any]], None]) -> str | None:
+    """The next typed line (None at end of input). Each message that arrives first goes to `show` at
+    once, so an alert that fires while the shopper sits at the prompt is not held until Enter."""
+    reading = asyncio.ensure_future(lines.get())
+    try:
+        while True:
+            incoming = asyncio.ensure_future(messages.get())
+            await asyncio.wait({reading, incoming}, return_when=asyncio.FIRST_COMPLETED)
+            if incoming.done():
+                show(incoming.result())
+            else:
+                incoming.cancel()  # a cancelled Queue.get leaves its item in the queue
+            if reading.done():
+                return reading.result()
+    finally:
+        reading.cancel()
+
+
+def _show_between_answers(message: dict[str, Any], transcript: Transcript, console: Console) -> bool:
+    """Handle what arrives between answers; True when something was printed. Status changes, the
+    gateway's errors and alerts are shown; frames are kept in the transcript."""
+    kind = message.get("type")
+    if kind == STATUS and not message.get("up"):
+        console.print(Text(str(message.get("text")), style="yellow"))
+        return True
+    if kind == "error" and "seq" not in message:
+        console.print(Text(f"{message.get('code')}: {message.get('message')}", style="red"))
+        return True
+    if _is_new(message, transcript) and kind == "alert":
+        console.print()
+        _print_alert(message, console)
+        return True
+    return False
+
+
+def _is_new(message: dict[str, Any], transcript: Transcript) -> bool:
+    """Record a frame; True unless it repeats one already had (a resume replays what it missed). An
+    alert from another conversation has no seq: the gateway sends it once per socket."""
+    return transcript.accept(message) is not None or "seq" not in message
+
+
+def _print_alert(message: dict[str, Any], console: Console) -> None:
+    panel = render_frame(message)
+    if panel is not None:
+        console.print(panel)
 
 
 def _start_line_reader() -> asyncio.Queue[str | None]:
