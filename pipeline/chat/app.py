@@ -168,7 +168,8 @@ def _show_between_answers(message: dict[str, Any], transcript: Transcript, conso
     if kind == "error" and "seq" not in message:
         console.print(Text(f"{message.get('code')}: {message.get('message')}", style="red"))
         return True
-    if _is_new(message, transcript) and kind == "alert":
+    new = _is_new(message, transcript)  # every frame is recorded, shown or not
+    if kind == "alert" and new:
         console.print()
         _print_alert(message, console)
         return True
