@@ -29,7 +29,7 @@ QUALITY = DOCS / "eval" / "quality.md"
 
 # In the order they appear in the report. A benchmark whose prerequisites are missing (models not
 # built, LLM server down) raises BenchmarkSkipped with the reason, which the report records.
-BENCHMARKS = ["codec", "runtime", "retrieval", "pipeline", "hydrate", "gateway"]
+BENCHMARKS = ["codec", "runtime", "polling", "retrieval", "pipeline", "hydrate", "gateway"]
 
 
 def _machine() -> dict[str, Any]:
