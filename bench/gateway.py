@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from bench import BenchmarkSkipped
+from bench.runtime import cpu_seconds
 from pipeline.admin import apply_topics
 from pipeline.config import Settings
 from pipeline.errors import AisleError
@@ -46,7 +47,6 @@ START_TIMEOUT_S = 30.0
 TIER_TIMEOUT_S = 90.0
 CPU_SAMPLE_S = 0.1
 ROOT = Path(__file__).resolve().parent.parent
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -58,11 +58,6 @@ def _free_port() -> int:
 def _proc(*args: str, stdout: int | None = subprocess.DEVNULL) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "bench._gateway_procs", *args], cwd=ROOT, text=True,
                             stdout=stdout, stderr=subprocess.PIPE if stdout is None else None)
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
 
 
 class _CpuSampler:
@@ -78,7 +73,7 @@ class _CpuSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.samples.append((time.time_ns(), _cpu_s(self.pid)))
+                self.samples.append((time.time_ns(), cpu_seconds(self.pid)))
             except (OSError, IndexError):
                 return
             self._stop.wait(CPU_SAMPLE_S)

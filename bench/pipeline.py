@@ -162,7 +162,8 @@ class PipelineRig:
         self._question_of: dict[str, int] = {}
         self._asked = 0
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._workers: list[asyncio.Task[None]] = []
+        self._reading: asyncio.Task[None] | None = None
         self._reader: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
 
@@ -172,7 +173,7 @@ class PipelineRig:
                          if t.name in {"requests", "plans", "evidence", "tokens", "dead-letters", "conversation-state",
                                        "user-memory", "alert-registry"}])
         workers = [StageWorker(build_plan(s), s), StageWorker(RetrieveStage(s), s), StageWorker(GenerateStage(s), s)]
-        self._tasks = [asyncio.create_task(w.run(self._stop)) for w in workers]
+        self._workers = [asyncio.create_task(w.run(self._stop)) for w in workers]
         while not all(w.ready for w in workers):  # models loaded, partitions assigned
             self._raise_if_a_worker_died()
             await asyncio.sleep(0.1)
@@ -181,7 +182,7 @@ class PipelineRig:
         await self._reader.start()
         self._producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, linger_ms=0)
         await self._producer.start()
-        self._tasks.append(asyncio.create_task(self._read()))
+        self._reading = asyncio.create_task(self._read())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -189,9 +190,10 @@ class PipelineRig:
         for closing in (self._producer, self._reader):
             if closing is not None:
                 await closing.stop()
-        self._tasks[-1].cancel()
+        if self._reading is not None:
+            self._reading.cancel()
         with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.gather(*self._tasks)
+            await asyncio.gather(*self._workers, *([self._reading] if self._reading else []))
 
     async def ask(self, k: int) -> Answer:
         assert self._producer is not None
@@ -232,7 +234,7 @@ class PipelineRig:
             del self._pending[message.conversation_id]
 
     def _raise_if_a_worker_died(self) -> None:
-        for task in self._tasks[:3]:
+        for task in self._workers:
             if task.done():
                 task.result()  # a worker that died (e.g. a missing topic) ends the run with its error
                 raise RuntimeError("a stage worker stopped during the benchmark")

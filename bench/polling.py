@@ -15,7 +15,6 @@ Needs a broker (`make kafka-up`); a fresh topic per run. `python -m bench pollin
 from __future__ import annotations
 
 import asyncio
-import os
 import resource
 import time
 import uuid
@@ -25,7 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.runtime import percentile
+from bench.runtime import cpu_seconds, percentile
 from pipeline.config import Settings
 from pipeline.runtime.affinity import pin_this_process
 
@@ -44,34 +43,14 @@ def _own_cpu_s() -> float:
 
 
 def _broker_cpu_s(settings: Settings) -> float | None:
-    """CPU seconds so far of the broker started by `make kafka-up` (its pid file names the shell that
-    runs java, so the whole process tree counts); None for a broker that is not ours."""
+    """CPU seconds so far of the broker started by `make kafka-up`: its pid file names the shell that
+    runs java, so the shell's children count too. None for a broker that is not ours."""
     try:
-        root = int((settings.home / "kafka" / "kafka.pid").read_text().strip())
+        shell = int((settings.home / "kafka" / "kafka.pid").read_text().strip())
+        children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+        return cpu_seconds(shell) + sum(cpu_seconds(int(child)) for child in children)
     except (OSError, ValueError):
         return None
-    parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended while we looked
-        parents[int(entry.name)] = int(fields[1])
-        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
-    if root not in ticks:
-        return None
-
-    def in_tree(pid: int) -> bool:
-        while pid > 1:
-            if pid == root:
-                return True
-            pid = parents.get(pid, 0)
-        return False
-
-    return sum(t for pid, t in ticks.items() if in_tree(pid)) / os.sysconf("SC_CLK_TCK")
 
 
 async def _idle(settings: Settings, topic: str, wait_ms: int) -> dict[str, float | None]:
