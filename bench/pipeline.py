@@ -29,7 +29,7 @@ TTFT overhead = pipeline p50 - direct p50, with a 95% bootstrap interval (both s
 its cached prefix), so `paired` also gives the median over questions of pipeline TTFT - direct TTFT
 for the same question and prompt, with its interval over questions: what the pipeline adds to one
 question, without the prompts' own spread. The targets are on the paired number (docs/decisions.md).
-At 32 it is reported but has no target: the server holds
+At 32 both are reported but neither has a target: the server holds
 16 sequences (AISLE_LLM_MAX_NUM_SEQS), so half the questions wait in vLLM's queue, TTFT is that wait
 (p50 2.5-5 s on both sides) and its p50 moves by a few hundred ms from run to run. There the paired
 overhead comes out negative: in a closed loop against a saturated server, time a client spends in
@@ -286,9 +286,8 @@ def overhead_interval(pipeline: list[float], direct: list[float], resamples: int
     """95% bootstrap interval of p50(pipeline) - p50(direct): how far this VM's noise alone moves the
     overhead, so a reader can tell a regression from a noisy run."""
     rng = random.Random(seed)
-    diffs = sorted(percentile(rng.choices(pipeline, k=len(pipeline)), 0.5)
-                   - percentile(rng.choices(direct, k=len(direct)), 0.5) for _ in range(resamples))
-    return diffs[int(0.025 * resamples)], diffs[int(0.975 * resamples) - 1]
+    return _ci95(lambda: percentile(rng.choices(pipeline, k=len(pipeline)), 0.5)
+                 - percentile(rng.choices(direct, k=len(direct)), 0.5), resamples)
 
 
 def paired_overhead(pipeline: list[Answer], direct: list[Answer], resamples: int = RESAMPLES,
@@ -309,8 +308,13 @@ def paired_overhead(pipeline: list[Answer], direct: list[Answer], resamples: int
     if not diffs:
         return 0.0, 0.0, 0.0
     rng = random.Random(seed)
-    medians = sorted(percentile(rng.choices(diffs, k=len(diffs)), 0.5) for _ in range(resamples))
-    return percentile(diffs, 0.5), medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+    return (percentile(diffs, 0.5), *_ci95(lambda: percentile(rng.choices(diffs, k=len(diffs)), 0.5), resamples))
+
+
+def _ci95(resampled: Callable[[], float], resamples: int) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles of `resamples` draws of a bootstrapped statistic."""
+    draws = sorted(resampled() for _ in range(resamples))
+    return draws[int(0.025 * resamples)], draws[int(0.975 * resamples) - 1]
 
 
 def _compare(pipeline: Side, direct: Side, planner_ms: list[float]) -> dict[str, Any]:
