@@ -366,6 +366,18 @@ def eval_answers(ctx: _Context, which: str, limit: int, direct: bool, concurrenc
     _write_report(out, report, render_markdown(report))
 
 
+@eval_group.command("reviews")
+@click.option("--limit", default=0, show_default=True, help="Products (0: all).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/reviews.json"), show_default=True)
+@pass_ctx
+def eval_reviews(ctx: _Context, limit: int, out: Path) -> None:
+    """The review summariser alone, offline (no LLM, no broker): ROUGE-L of its `reviews` frames."""
+    from pipeline.eval.reviews import render_markdown, run_reviews_eval
+
+    report = run_reviews_eval(ctx.settings, limit)
+    _write_report(out, report, render_markdown(report))
+
+
 @eval_group.command("markup")
 @click.option("--limit", default=10, show_default=True, help="Requests per intent (0: all).")
 @click.option("--intent", "intents", multiple=True, help="Only this intent (repeatable).")

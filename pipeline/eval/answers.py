@@ -12,8 +12,9 @@ products); `grounded_share` is the share that does. `invented` counts shown ids 
 of the catalog at all, and must be 0.
 
 Review summaries (eval/review_summaries.jsonl): "summarize the reviews" on each product's page. The
-`reviews` frame's pros and cons (joined), or the answer text when the turn showed no such frame, are
-compared with the human summaries (FewSum and Copycat references, best of each measure).
+`reviews` frame's text (`frame_text`: summary line, pros, cons), or the answer text when the turn
+showed no such frame, is compared with the human summaries (FewSum and Copycat references, best of
+each measure). `aisle eval reviews` (reviews.py) scores the same frame text offline, without an LLM.
 
 The report also carries the "Shopper feedback" section (pipeline/feedback/report.py): live thumbs and
 action outcomes per intent, model and prompt version, from the feedback worker's snapshot.
@@ -40,6 +41,7 @@ from pipeline.eval._runners import TurnOutcome, run_direct, run_through_kafka
 from pipeline.eval.text_metrics import cosine, rouge_l_max
 from pipeline.feedback import report as feedback_report
 from pipeline.feedback.stage import snapshot_path
+from pipeline.markup import opinions
 from pipeline.messages import UserTurn
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.metrics import mean, percentile
@@ -98,14 +100,19 @@ def abstains(answer: str) -> bool:
     return bool(_ABSTAIN.search(answer.lower()))
 
 
+def frame_text(payload: Mapping[str, Any]) -> str:
+    """What a shopper reads in a `reviews` payload, as one text: the summary line, pros, then cons."""
+    return opinions.shown_text(str(payload.get("summary") or ""), [str(p) for p in payload.get("pros", [])],
+                               [str(c) for c in payload.get("cons", [])])
+
+
 def summary_text(outcome: TurnOutcome) -> tuple[str, bool]:
     """The text a review-summary turn is judged on, and whether it came from a `reviews` frame."""
     for frame in outcome.frames:
         if frame.type == "reviews":
-            data = json.loads(frame.payload or "{}")
-            pieces = [str(p) for p in [*data.get("pros", []), *data.get("cons", [])]]
-            if pieces:
-                return " ".join(pieces), True
+            text = frame_text(json.loads(frame.payload or "{}"))
+            if text:
+                return text, True
     return outcome.answer_text, False
 
 
@@ -235,7 +242,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += [row(intent, b) for intent, b in block["per_intent"].items()]
         if name == "reviews":
             lines += ["", f"{block['from_reviews_frame']} of {block['answered']} judged on a `reviews` frame's "
-                          "pros and cons; the rest on the answer text."]
+                          "summary, pros and cons; the rest on the answer text."]
         lines.append("")
     if "feedback" in report:  # reports written before the feedback section have none
         lines += [feedback_report.render_markdown(report["feedback"]), ""]

@@ -53,6 +53,19 @@ class Opinions:
         return self.positive + self.negative + self.neutral
 
 
+_STATED = re.compile(r"^\d+ of \d+ reviews? ")
+
+
+def is_stated(item: str) -> bool:
+    """Whether a pro or con is a statement with a count ("3 of 8 reviews ..."), not a quoted sentence."""
+    return bool(_STATED.match(item))
+
+
+def shown_text(summary: str, pros: Iterable[str], cons: Iterable[str]) -> str:
+    """A reviews frame as the shopper reads it, in one text: the summary line, the pros, the cons."""
+    return " ".join(p.strip() for p in (summary, *pros, *cons) if p.strip())
+
+
 def score(sentence: str) -> int:
     """Lexicon score of one sentence: positive words minus negative words, negation flipping."""
     words = _WORD.findall(sentence.lower())
