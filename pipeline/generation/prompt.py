@@ -128,14 +128,21 @@ def _evidence_lines(items: list[EvidenceItem], limits: PromptLimits) -> list[str
 
 
 def build_messages(
-    bundle: EvidenceBundle, history: ConversationState | None = None, limits: PromptLimits = PromptLimits()
+    bundle: EvidenceBundle, history: ConversationState | None = None, limits: PromptLimits = PromptLimits(),
+    *, examples: bool = True,
 ) -> list[ChatMessage]:
-    """The chat messages for the answer model."""
+    """The chat messages for the answer model.
+
+    `examples=False` leaves out the worked example exchange (the system message stays): a model tuned
+    on Aisle's own data needs no example, and the training data (pipeline/training/) is built with
+    this very function, so the prompt it trains on cannot drift from the one served.
+    """
     plan = bundle.plan
     system = _SYSTEM.format(intent_hint=_INTENT_HINTS.get(plan.intent, ""))
-    example_user, example_answer = _EXAMPLES.get(plan.intent, (_EXAMPLE_USER, _EXAMPLE_ANSWER))
-    messages = [ChatMessage("system", system), ChatMessage("user", example_user),
-                ChatMessage("assistant", example_answer)]
+    messages = [ChatMessage("system", system)]
+    if examples:
+        example_user, example_answer = _EXAMPLES.get(plan.intent, (_EXAMPLE_USER, _EXAMPLE_ANSWER))
+        messages += [ChatMessage("user", example_user), ChatMessage("assistant", example_answer)]
     if history is not None:
         for memory in history.turns[-limits.history_turns:]:
             messages.append(ChatMessage("user", clean(memory.question)[: limits.question_chars]))

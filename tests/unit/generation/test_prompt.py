@@ -62,3 +62,12 @@ def test_each_product_intent_has_an_example_that_starts_with_its_directive() -> 
         assert messages[2].role == "assistant" and messages[2].content.startswith(start), intent
         grammar.parse(messages[2].content)  # the example is something the generation grammar admits
     assert build_messages(bundle(ITEMS, intent="order_status"))[2].content.startswith("Reviewers say")
+
+
+def test_examples_false_leaves_out_the_worked_exchange_only() -> None:
+    for intent in ("product_question", "comparison", "out_of_scope"):
+        full = build_messages(bundle(ITEMS, intent=intent), examples=True)
+        bare = build_messages(bundle(ITEMS, intent=intent), examples=False)
+        assert [m.role for m in bare] == ["system", "user"]
+        assert bare[0] == full[0] and bare[-1] == full[-1]
+        assert "B000TEST01" not in "".join(m.content for m in bare)
