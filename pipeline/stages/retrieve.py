@@ -32,6 +32,7 @@ from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
 from pipeline.stage import FollowedTable, OpenTable, Output
 from pipeline.store.base import Store
 from pipeline.store.records import SearchFilters
+from pipeline.store.sentences import money, offer_sentence, price_history_sentence
 from pipeline.store.sqlite import open_store
 
 Fetch = Callable[[RetrievalStep, Plan], Awaitable[list[EvidenceItem]]]
@@ -169,11 +170,6 @@ def _store_filters(filters: Mapping[str, str]) -> SearchFilters | None:
     return wanted
 
 
-def _money(cents: int, currency: str) -> str:
-    symbol = "$" if currency == "USD" else f"{currency} "
-    return f"{symbol}{cents / 100:,.2f}"
-
-
 class StoreFetcher:
     """Offers, price history, cart and orders from the store, written as short evidence sentences.
     Simulated values say so, since the prompt must not pass them off as real."""
@@ -203,27 +199,15 @@ class StoreFetcher:
             if offer is None:
                 continue
             title = products[pid].title if pid in products else pid
-            stock = "in stock" if offer.in_stock else "out of stock"
-            delivery = f", delivery in {offer.delivery_days} days" if offer.delivery_days is not None else ""
-            label = " (simulated price)" if offer.simulated else ""
-            text = f"{title}: {_money(offer.price_cents, offer.currency)}{label}, {stock}{delivery}"
-            items.append(EvidenceItem("offer", text, 1.0, pid, f"offer:{pid}"))
+            items.append(EvidenceItem("offer", offer_sentence(title, offer), 1.0, pid, f"offer:{pid}"))
         return items
 
     async def _history(self, ids: list[str]) -> list[EvidenceItem]:
         items = []
         for pid in ids[:3]:
-            points = await self.store.get_price_history(pid, 90)
-            if not points:
-                continue
-            last, currency = points[-1], "USD"
-            low30 = min(points[-30:], key=lambda p: p.price_cents)
-            low90 = min(points, key=lambda p: p.price_cents)
-            label = " (simulated)" if last.simulated else ""
-            text = (f"price history{label}: now {_money(last.price_cents, currency)}; lowest in 30 days "
-                    f"{_money(low30.price_cents, currency)} on {low30.day.isoformat()}; lowest in 90 days "
-                    f"{_money(low90.price_cents, currency)} on {low90.day.isoformat()}")
-            items.append(EvidenceItem("price_history", text, 1.0, pid, f"history:{pid}"))
+            text = price_history_sentence(await self.store.get_price_history(pid, 90))
+            if text is not None:
+                items.append(EvidenceItem("price_history", text, 1.0, pid, f"history:{pid}"))
         return items
 
     async def _cart(self, user_id: str) -> list[EvidenceItem]:
@@ -231,7 +215,7 @@ class StoreFetcher:
         if not cart.lines:
             return [EvidenceItem("cart", "the cart is empty", 1.0, None, f"cart:{user_id}")]
         lines = ", ".join(f"{line.quantity} x {line.product_id}" for line in cart.lines)
-        text = f"cart: {lines}; total {_money(cart.total_cents, cart.currency)}"
+        text = f"cart: {lines}; total {money(cart.total_cents, cart.currency)}"
         return [EvidenceItem("cart", text, 1.0, None, f"cart:{user_id}")]
 
     async def _orders(self, user_id: str) -> list[EvidenceItem]:
@@ -240,7 +224,7 @@ class StoreFetcher:
             return [EvidenceItem("order", "no orders found for this account", 1.0, None, f"orders:{user_id}")]
         return [
             EvidenceItem("order", f"order {o.order_id}: {o.status}, {len(o.lines)} item(s), total "
-                         f"{_money(o.total_cents, o.currency)}, delivery in {o.delivery_days} days",
+                         f"{money(o.total_cents, o.currency)}, delivery in {o.delivery_days} days",
                          1.0, o.lines[0].product_id if o.lines else None, f"order:{o.order_id}")
             for o in orders
         ]

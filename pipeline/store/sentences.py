@@ -1,0 +1,43 @@
+"""Store facts written as the short evidence sentences the answer model reads.
+
+The retrieve stage (pipeline/stages/retrieve.py, StoreFetcher) puts these sentences into a turn's
+evidence, and the training data (pipeline/training/) writes the same sentences for the prices it
+simulates, so the model is trained on exactly the wording it is served. Simulated values say so:
+the prompt must never pass them off as real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipeline.store.records import Offer, PricePoint
+
+
+def money(cents: int, currency: str) -> str:
+    """1999, "USD" -> "$19.99"; other currencies keep their code ("EUR 19.99")."""
+    symbol = "$" if currency == "USD" else f"{currency} "
+    return f"{symbol}{cents / 100:,.2f}"
+
+
+def offer_sentence(title: str, offer: Offer) -> str:
+    """"Acme Kettle: $19.99 (simulated price), in stock, delivery in 3 days"."""
+    stock = "in stock" if offer.in_stock else "out of stock"
+    delivery = f", delivery in {offer.delivery_days} days" if offer.delivery_days is not None else ""
+    label = " (simulated price)" if offer.simulated else ""
+    return f"{title}: {money(offer.price_cents, offer.currency)}{label}, {stock}{delivery}"
+
+
+def price_history_sentence(points: Sequence[PricePoint], currency: str = "USD") -> str | None:
+    """Today's price and the lowest of the last 30 and 90 points (days), or None without points.
+
+    `points` are oldest first, one per day, as Store.get_price_history returns them.
+    """
+    if not points:
+        return None
+    last = points[-1]
+    low30 = min(points[-30:], key=lambda p: p.price_cents)
+    low90 = min(points[-90:], key=lambda p: p.price_cents)
+    label = " (simulated)" if last.simulated else ""
+    return (f"price history{label}: now {money(last.price_cents, currency)}; lowest in 30 days "
+            f"{money(low30.price_cents, currency)} on {low30.day.isoformat()}; lowest in 90 days "
+            f"{money(low90.price_cents, currency)} on {low90.day.isoformat()}")
