@@ -1,5 +1,6 @@
 """Answers, or the start of one, the system states itself, without the model: what an action did,
-what memory holds, and the lowest recent prices for "has this been cheaper?".
+what memory holds, a decline for requests outside shopping, and the lowest recent prices for "has this
+been cheaper?".
 
 A 135M model paraphrasing "Added 2 × Acme Kettle to your cart. Your cart: 3 items, $54.97." gets
 numbers wrong often enough to matter, and these answers have nothing to add. So when the evidence
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from pipeline.generation.prompt import clean
 from pipeline.messages import EvidenceBundle
+from pipeline.planner.intents import OUT_OF_SCOPE
 
 DIRECT_SOURCES = frozenset({"action", "memory"})
 MAX_COMPARED = 4
@@ -21,8 +23,19 @@ DIRECT_MODEL = "direct"
 """TokenChunk.model for these answers: no model wrote them."""
 
 
+DECLINE = (
+    "I can only help with shopping here, so I can't answer that. I can find products, answer questions "
+    "about them from their pages and reviews, compare them, show price history, and manage your cart "
+    "and price alerts."
+)
+"""The answer to a request outside shopping: stated, never the model's (a 135M model asked about the
+weather makes up a forecast)."""
+
+
 def direct_answer(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
     """The stated answer, or None when the model should answer."""
+    if bundle.plan.intent == OUT_OF_SCOPE:
+        return DECLINE
     items = [item for item in bundle.items if item.source in DIRECT_SOURCES]
     if not items:
         return None

@@ -68,7 +68,7 @@ class ParseStats:
     stray_closing: int = 0
     """Closing tags with nothing to close: dropped."""
     overlong: int = 0
-    """Candidates longer than the bound: their '<' released as text."""
+    """Candidates longer than the bound: a known tag's head dropped, any other '<' released as text."""
     truncated: int = 0
     """A known tag cut off by the end of the stream: dropped."""
     text_chars: int = 0
@@ -137,6 +137,12 @@ class MarkupParser:
             elif isinstance(decision, _Drop):
                 self._count_drop(decision.reason)
                 pos = lt + decision.length
+            elif decision.reason == "overlong" and name_is_known(rest[: self._limit]):
+                # A known tag that never closes (a model looping inside <suggest> or an id list): its
+                # head is markup, never text. Drop through its first '>' or the whole window.
+                self.stats.overlong += 1
+                head_end = rest.find(">", 0, self._limit)
+                pos = lt + (head_end + 1 if head_end >= 0 else min(len(rest), self._limit))
             else:
                 if decision.reason == "overlong":
                     self.stats.overlong += 1

@@ -18,11 +18,12 @@ from pipeline.config import Settings
 from pipeline.errors import DependencyError
 from pipeline.generation.coalesce import Coalescer
 from pipeline.generation.direct import DIRECT_MODEL, direct_answer, stated_lead
+from pipeline.generation.cite import citation, support_for
 from pipeline.generation.fallback import SILENT, degraded_answer
+from pipeline.generation.guard import GUARD_PREFIX, AnswerGuard
 from pipeline.generation.prompt import PROMPT_VERSION, build_messages, grounded_ids
 from pipeline.llm.client import Grammar, LlmClient
 from pipeline.llm.router import ModelRouter
-from pipeline.markup.closing import closing_suffix
 from pipeline.markup.grammar import build_gbnf
 from pipeline.markup.parser import MarkupParser, Text
 from pipeline.messages import EvidenceBundle, TokenChunk
@@ -93,24 +94,31 @@ class GenerateStage:
             return
         if (lead := stated_lead(message, grounded)) is not None:
             yield turn.chunk(lead, stated=True)
-        streamed: list[str] = []
+        guard = AnswerGuard(support_for(message))
+        shown: list[str] = []
         try:
-            async for text in self._stream(message, turn):
-                streamed.append(text)
-                yield turn.chunk(text)
+            async with contextlib.aclosing(self._stream(message, turn)) as pieces:
+                async for text in pieces:
+                    for piece in guard.feed(text):
+                        shown.append(piece)
+                        yield turn.chunk(piece)
+                    if guard.stopped:
+                        break  # a loop: closing the stream aborts the request on the server
         except DependencyError as exc:
             # Whatever streamed stays; the degraded answer follows it, then an error on the final chunk.
             yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded), stated=True)
-            yield turn.chunk("", final=True, error=f"llm_unavailable: {exc}", context=_context(message, PROMPT_VERSION))
+            yield turn.chunk("", final=True, error=f"llm_unavailable: {exc}",
+                             context=_context(message, PROMPT_VERSION, guard))
             return
-        answer = "".join(streamed)
-        if closer := closing_suffix(answer):
-            # Cut off inside a directive by the token limit: close it, so what follows stays text.
-            yield turn.chunk(closer, stated=True)
-            answer += closer
-        if not visible_text(answer):
+        for piece in guard.finish():
+            shown.append(piece)
+            yield turn.chunk(piece)
+        if (cited := citation(message, guard)) is not None:
+            shown.append(cited)
+            yield turn.chunk((" " if turn.offset else "") + cited, stated=True)
+        if not visible_text("".join(shown)):
             yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded, SILENT), stated=True)
-        yield turn.chunk("", final=True, context=_context(message, PROMPT_VERSION))
+        yield turn.chunk("", final=True, context=_context(message, PROMPT_VERSION, guard))
 
     async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncIterator[str]:
         """Coalesced pieces of the answer, flushed by size or age (Coalescer)."""
@@ -170,9 +178,10 @@ def visible_text(answer: str) -> bool:
     return any(ch.isalnum() for ch in "".join(words))
 
 
-def _context(bundle: EvidenceBundle, prompt_version: str | None = None) -> dict[str, str]:
+def _context(bundle: EvidenceBundle, prompt_version: str | None = None, guard: AnswerGuard | None = None) -> dict[str, str]:
     """The turn's facts for render's finished-turn record (TokenChunk.context); `prompt_version`
-    only when the model answered from that prompt."""
+    only when the model answered from that prompt, and the guard's counts (`guard_kept`,
+    `guard_unsupported`, `guard_loop`, ...) when it judged the model's text."""
     request = bundle.plan.request
     facts = {"user_id": request.user_id, "question": request.text[:2_000], "intent": bundle.plan.intent,
              "plan_path": bundle.plan.path}
@@ -182,6 +191,8 @@ def _context(bundle: EvidenceBundle, prompt_version: str | None = None) -> dict[
         facts["run_id"] = request.run_id
     if request.page_product_id:
         facts["page_product_id"] = request.page_product_id  # hydrate's suggestions may then say "it"
+    if guard is not None:
+        facts.update({f"{GUARD_PREFIX}{key}": str(n) for key, n in sorted(guard.counts.items())})
     return facts
 
 

@@ -34,6 +34,7 @@ from decimal import Decimal, InvalidOperation
 from pipeline.catalog import read_catalog
 from pipeline.config import Settings
 from pipeline.errors import StageError
+from pipeline.generation.guard import GUARD_PREFIX
 from pipeline.markup import resolve, suggestions
 from pipeline.markup.parser import Directive, Event, MarkupParser, ParseStats, Text
 from pipeline.markup.payloads import (
@@ -256,7 +257,8 @@ class TurnHydrator:
 
     def _done(self, *, error: bool) -> Frame:
         self._lookup_counts()
-        counts = {key: n for key, n in sorted((self.counts + _parser_counts(self.parser.stats)).items()) if n}
+        counts = {key: n for key, n in sorted((self.counts + _parser_counts(self.parser.stats)
+                                                + _guard_counts(self._context)).items()) if n}
         payload = DonePayload(
             chars=self._consumed,
             frames=self._next_seq,
@@ -286,6 +288,12 @@ def _parser_counts(stats: ParseStats) -> Counter[str]:
         overlong=stats.overlong,
         truncated=stats.truncated,
     )
+
+
+def _guard_counts(context: dict[str, str]) -> Counter[str]:
+    """What generate's grounding guard did (pipeline/generation/guard.py), from the turn's context."""
+    return Counter({key: int(value) for key, value in context.items()
+                    if key.startswith(GUARD_PREFIX) and value.isdigit()})
 
 
 def _cents(amount: str) -> int | None:

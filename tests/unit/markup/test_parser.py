@@ -107,11 +107,22 @@ def test_missing_required_attribute_is_malformed() -> None:
     assert parser.stats.malformed == 2
 
 
-def test_overlong_candidate_degrades_to_text() -> None:
-    stream = '<product id="' + "x" * 100
+def test_overlong_unknown_candidate_degrades_to_text() -> None:
+    stream = '<note id="' + "x" * 100
     events, parser = parse_whole(stream, limit=32)
     assert events == [Text(stream)]
     assert parser.stats.overlong == 1
+
+
+def test_overlong_known_tag_never_shows_its_markup() -> None:
+    # A model looping inside an id list: the window is dropped, what follows is plain text.
+    events, parser = parse_whole('<product id="' + "x" * 100, limit=32)
+    assert events == [Text("x" * 81)]
+    assert parser.stats.overlong == 1
+    # A <suggest> that never closes: its opening tag goes, its words stay.
+    events, parser = parse_whole("ok <suggest>" + "is it loud? " * 10, limit=32)
+    assert events == [Text("ok " + "is it loud? " * 10)]
+    assert "<" not in "".join(e.text for e in events if isinstance(e, Text))
 
 
 def test_truncated_known_tag_at_end_is_dropped_but_other_text_kept() -> None:

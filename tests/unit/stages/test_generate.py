@@ -53,11 +53,33 @@ async def test_chunks_carry_contiguous_seq_and_offsets_and_a_final_marker() -> N
     assert "B0AAAAAAAA" in request["constraint"].ebnf
 
 
-async def test_slow_tokens_are_flushed_by_age() -> None:
-    llm = FakeLlm(["a", "b", "c"], delay_s=0.05)
+class GatedLlm(FakeLlm):
+    """Streams one sentence, then waits for the test to have seen it before streaming the rest."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.gate = asyncio.Event()
+
+    async def stream_chat(self, messages: Sequence[ChatMessage], **options: Any) -> AsyncGenerator[StreamChunk, None]:
+        yield StreamChunk(text="Very quiet. ")
+        await self.gate.wait()
+        yield StreamChunk(text="It is quiet.")
+
+
+async def test_a_finished_sentence_is_sent_while_the_model_is_still_writing() -> None:
+    # flush_chars is never reached: only the coalescer's age flush can release the first sentence,
+    # and the model writes no more until the test has received it.
+    llm = GatedLlm()
     stage = GenerateStage(Settings(generate_flush_chars=1_000, generate_flush_ms=10), client=llm)  # type: ignore[arg-type]
-    chunks = await run(stage, evidence())
-    assert [c.text for c in chunks[:-1]] == ["a", "b", "c"], "each token waited longer than flush_ms"
+    texts: list[str] = []
+
+    async def consume() -> None:
+        async for output in stage.process(evidence()):
+            texts.append(output.value.text)
+            llm.gate.set()
+
+    await asyncio.wait_for(consume(), timeout=10)
+    assert texts[:2] == ["Very quiet.", " It is quiet."]
 
 
 async def test_llm_failure_gives_a_degraded_answer_and_an_error() -> None:
@@ -65,7 +87,8 @@ async def test_llm_failure_gives_a_degraded_answer_and_an_error() -> None:
     stage = GenerateStage(Settings(generate_flush_chars=1), client=llm)  # type: ignore[arg-type]
     chunks = await run(stage, evidence())
     text = "".join(c.text for c in chunks)
-    assert text.startswith("Partial  Sorry, the answer model is not available")
+    # The unfinished sentence was never judged, so it is not shown.
+    assert text.startswith("Sorry, the answer model is not available")
     assert '<product id="B0AAAAAAAA"/>' in text
     assert chunks[-1].final and chunks[-1].error is not None and "server went away" in chunks[-1].error
 
@@ -100,21 +123,32 @@ async def test_a_price_history_answer_leads_with_the_chart_and_the_stored_lows()
     assert chunks[0].model == "direct" and chunks[1].model != "direct", "the system's words are told from the model's"
 
 
-async def test_an_answer_of_only_markup_is_followed_by_the_evidence_answer() -> None:
+async def test_an_answer_of_only_markup_is_followed_by_the_evidence() -> None:
     llm = FakeLlm(['<suggest>Is it big?|Is it red?</suggest>', " "])
     chunks = await run(GenerateStage(Settings(), client=llm), evidence())  # type: ignore[arg-type]
-    text = "".join(c.text for c in chunks)
-    assert text.startswith("<suggest>") and "I could not put an answer into words" in text and "very quiet" in text
-    assert chunks[-1].final and chunks[-1].error is None
+    assert "".join(c.text for c in chunks) == "<suggest>Is it big?|Is it red?</suggest> A customer says that very quiet."
+    assert chunks[-1].final and chunks[-1].error is None and chunks[-2].model == "direct"
+    # A turn that states no evidence (a search) falls back to the degraded answer instead.
+    search = dataclasses.replace(evidence(), plan=dataclasses.replace(evidence().plan, intent="product_search"))
+    chunks = await run(GenerateStage(Settings(), client=FakeLlm(['<suggest>Is it big?</suggest>'])), search)  # type: ignore[arg-type]
+    assert "I could not put an answer into words" in "".join(c.text for c in chunks)
     llm = FakeLlm(["It is quiet."])
     assert "could not" not in "".join(c.text for c in await run(GenerateStage(Settings(), client=llm), evidence()))  # type: ignore[arg-type]
 
 
-async def test_an_answer_cut_inside_a_directive_is_closed_before_the_evidence_answer() -> None:
+async def test_an_answer_cut_inside_a_directive_is_closed_before_the_evidence() -> None:
     llm = FakeLlm(["<suggest>Is it big?|Is it"])  # the token limit struck mid-directive
     chunks = await run(GenerateStage(Settings(), client=llm), evidence())  # type: ignore[arg-type]
     text = "".join(c.text for c in chunks)
-    assert text.startswith("<suggest>Is it big?|Is it</suggest> I could not put an answer into words")
+    assert text == "<suggest>Is it big?|Is it</suggest> A customer says that very quiet."
+
+
+async def test_unsupported_sentences_are_dropped_loops_stopped_and_counted() -> None:
+    llm = FakeLlm(["It boils water in two minutes. ", "It is very quiet. ", "It is very quiet. ", "Never shown."])
+    chunks = await run(GenerateStage(Settings(generate_flush_chars=1), client=llm), evidence())  # type: ignore[arg-type]
+    assert "".join(c.text for c in chunks) == "It is very quiet."
+    context = chunks[-1].context
+    assert (context["guard_kept"], context["guard_unsupported"], context["guard_loop"]) == ("1", "1", "1")
 
 
 async def test_a_review_summary_opens_with_the_reviews_block_of_the_product_asked_about() -> None:
@@ -136,3 +170,12 @@ async def test_a_comparison_of_known_products_opens_with_their_table() -> None:
     one = dataclasses.replace(plan, resolved_product_ids=["B0AAAAAAAA"])
     chunks = await run(GenerateStage(Settings(), client=FakeLlm(["x"])), EvidenceBundle("c1", 0, 0, one, items))  # type: ignore[arg-type]
     assert "".join(c.text for c in chunks) == "x", "a comparison needs two known products"
+
+
+async def test_a_request_outside_shopping_is_declined_by_the_system() -> None:
+    llm = FakeLlm(["Sunny, 22 degrees."])
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "what's the weather in Paris tomorrow?"), "out_of_scope", [])
+    chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, []))  # type: ignore[arg-type]
+    text = "".join(c.text for c in chunks)
+    assert text.startswith("I can only help with shopping") and "22" not in text
+    assert llm.requests == [] and chunks[0].model == "direct"

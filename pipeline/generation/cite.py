@@ -1,0 +1,85 @@
+"""The evidence the system states after the model's answer, so a shopper can check it. Pure.
+
+For a question about a product, the answer ends with the passage that supports what the model said,
+named by its source: "A customer says that ...", "The product page says: ...". When none of the model's
+sentences was supported (the guard dropped them all), the best-ranked passage stands alone; when the
+evidence holds no passage either, the system says it is not sure. The passage is quoted whole from the
+evidence (markup brackets stripped), never rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipeline.generation.guard import AnswerGuard
+from pipeline.generation.prompt import clean
+from pipeline.generation.support import Support, content_terms
+from pipeline.messages import EvidenceBundle, EvidenceItem
+
+CITED_INTENTS = frozenset({"product_question"})
+_LEADS = {
+    "review": "A customer says that",
+    "qa": "A customer says that",
+    "bullet": "The product page says:",
+    "description": "The product page says:",
+    "attribute": "The product page lists",
+}
+NOT_FOUND = "I'm not sure: the product page and its reviews don't say."
+MAX_PASSAGE_CHARS = 400
+_ALREADY_SAID = 0.8
+"""Share of a passage's content words the shown answer already has, above which quoting it repeats it."""
+
+
+def support_for(bundle: EvidenceBundle) -> Support:
+    """What the guard judges this turn's sentences against: every evidence text, plus the question and
+    the shopper's stated facts (a sentence may restate the question)."""
+    plan = bundle.plan
+    context = [plan.request.text, *(f"{key} {value}" for key, value in plan.preferences.items())]
+    return Support.from_texts([item.text for item in bundle.items], context=context)
+
+
+def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
+    """The sentence the system adds after the model's answer, or None for turns that get none."""
+    if bundle.plan.intent not in CITED_INTENTS:
+        return None
+    statable = [n for n, item in enumerate(bundle.items) if item.source in _LEADS]
+    if not statable:
+        return None if guard.kept else NOT_FOUND
+    chosen = _backing(guard, statable)
+    if chosen is None:
+        chosen = max(statable, key=lambda n: bundle.items[n].score)
+    shown = set(content_terms(" ".join(j.sentence for j in guard.kept)))
+    passage = set(guard.support.passages[chosen])
+    if passage and len(passage & shown) / len(passage) >= _ALREADY_SAID:
+        return None
+    return _quote(bundle.items[chosen])
+
+
+def _backing(guard: AnswerGuard, statable: Sequence[int]) -> int | None:
+    """The statable passage sharing most words with the first kept sentence that shares any."""
+    for judged in guard.kept:
+        best = guard.support.best_passage(content_terms(judged.sentence), among=statable)
+        if best is not None:
+            return best
+    return None
+
+
+def _quote(item: EvidenceItem) -> str:
+    text = clean(item.text)
+    if item.source == "qa" and " answer: " in text:
+        text = text.split(" answer: ", 1)[1]
+    text = _shorten(text.strip())
+    if text and text[-1] not in ".!?":
+        text += "."
+    return f"{_LEADS[item.source]} {text}"
+
+
+def _shorten(text: str) -> str:
+    """At most MAX_PASSAGE_CHARS: cut after the last sentence that fits, else at a word, with '…'."""
+    if len(text) <= MAX_PASSAGE_CHARS:
+        return text
+    head = text[:MAX_PASSAGE_CHARS]
+    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
+    if end > MAX_PASSAGE_CHARS // 3:
+        return head[: end + 1]
+    return head.rsplit(" ", 1)[0] + "…"

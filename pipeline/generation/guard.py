@@ -1,0 +1,152 @@
+"""The grounding guard: the model's answer, a sentence at a time, with only supported sentences shown,
+and loops cut off. Pure and streaming; the generate stage feeds it the model's text as it arrives.
+
+    guard = AnswerGuard(Support.from_texts(passages, context=[question]))
+    for piece in guard.feed(model_text):        # whole sentences and directives, in order
+        ...
+    rest = guard.finish()
+    guard.stopped, guard.counts                 # a loop ended the answer; kept / unsupported / ...
+
+Text is held until its sentence ends ('.', '!' or '?' then a space, a directive, or the end of the
+answer), then judged (support.py): supported sentences are released, unsupported ones are dropped and
+counted. Directives pass through at once, in their place, re-spelled canonically; malformed markup never
+reaches the shopper, and a stray '<' or '>' in text is removed. The cost is latency inside the answer:
+a sentence appears whole once the model has finished it, never word by word.
+
+A loop ends the answer: a sentence (or directive) the answer already had, a word trigram repeated
+three times inside one sentence, or a "sentence" that runs past `max_sentence_chars` without ending.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pipeline.generation.support import Support, Verdict
+from pipeline.markup.closing import closing_suffix
+from pipeline.markup.parser import Directive, MarkupParser, Text
+
+MAX_SENTENCE_CHARS = 400
+GUARD_PREFIX = "guard_"
+"""The guard's counts travel in the final chunk's context under this prefix; hydrate adds them to `done`."""
+_TRIGRAM_REPEATS = 3
+# Only a following space ends a sentence mid-stream: "$4." may still become "$4.99".
+_SENTENCE_END = re.compile(r"[.!?]\s+")
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class Judged:
+    sentence: str
+    verdict: Verdict
+
+
+@dataclass
+class AnswerGuard:
+    support: Support
+    max_sentence_chars: int = MAX_SENTENCE_CHARS
+    stopped: bool = False
+    """A loop was found: the caller should stop the model; feed() returns nothing more."""
+    counts: Counter[str] = field(default_factory=Counter)
+    """kept, unsupported (sentences dropped), loop, repeated_directive."""
+    judged: list[Judged] = field(default_factory=list)
+    _parser: MarkupParser = field(default_factory=MarkupParser)
+    _pending: str = ""
+    _raw: str = ""
+    _seen: set[str] = field(default_factory=set)
+    _shown_any: bool = False
+
+    @property
+    def kept(self) -> list[Judged]:
+        return [j for j in self.judged if j.verdict.supported]
+
+    def feed(self, text: str) -> list[str]:
+        """Take the next piece of the model's text; return what may be shown now."""
+        if self.stopped:
+            return []
+        self._raw += text
+        return self._events(self._parser.feed(text), final=False)
+
+    def finish(self) -> list[str]:
+        """The end of the model's answer: judge what is still held. A directive cut off by the token
+        limit is closed first, so its complete part (say, two of three follow-ups) is kept."""
+        if self.stopped:
+            return []
+        events = self._parser.feed(closing_suffix(self._raw)) + self._parser.finish()
+        return self._events(events, final=True)
+
+    def _events(self, events: list[Text | Directive], *, final: bool) -> list[str]:
+        out: list[str] = []
+        for event in events:
+            if self.stopped:
+                break
+            if isinstance(event, Text):
+                self._pending += event.text.replace("<", " ").replace(">", " ")
+                out += self._sentences(final=False)
+            else:
+                out += self._sentences(final=True)
+                out += self._directive(event)
+        if final and not self.stopped:
+            out += self._sentences(final=True)
+        return out
+
+    def _sentences(self, *, final: bool) -> list[str]:
+        """Release every complete sentence held (all of the text when `final`)."""
+        out: list[str] = []
+        while not self.stopped:
+            match = _SENTENCE_END.search(self._pending)
+            if match is not None:
+                sentence, self._pending = self._pending[: match.end()], self._pending[match.end():]
+            elif final or len(self._pending) > self.max_sentence_chars:
+                sentence, self._pending = self._pending, ""
+            else:
+                if _repeats_trigram(self._pending):
+                    self._stop()
+                break
+            out += self._sentence(sentence)
+            if final and not self._pending.strip():
+                self._pending = ""
+                break
+        return out
+
+    def _sentence(self, raw: str) -> list[str]:
+        sentence = " ".join(raw.split())
+        if not any(ch.isalnum() for ch in sentence):
+            return []
+        key = " ".join(_WORDS.findall(sentence.lower()))
+        if key in self._seen or _repeats_trigram(sentence) or len(sentence) > self.max_sentence_chars:
+            self._stop()
+            return []
+        self._seen.add(key)
+        verdict = self.support.judge(sentence)
+        self.judged.append(Judged(sentence, verdict))
+        if not verdict.supported:
+            self.counts["unsupported"] += 1
+            return []
+        self.counts["kept"] += 1
+        return [self._spaced(sentence)]
+
+    def _directive(self, directive: Directive) -> list[str]:
+        markup = directive.markup()
+        if markup in self._seen:
+            self.counts["repeated_directive"] += 1
+            return []
+        self._seen.add(markup)
+        return [self._spaced(markup)]
+
+    def _spaced(self, piece: str) -> str:
+        spaced = (" " if self._shown_any else "") + piece
+        self._shown_any = True
+        return spaced
+
+    def _stop(self) -> None:
+        self.stopped = True
+        self.counts["loop"] += 1
+        self._pending = ""
+
+
+def _repeats_trigram(text: str) -> bool:
+    words = _WORDS.findall(text.lower())
+    grams = Counter(zip(words, words[1:], words[2:]))
+    return bool(grams) and max(grams.values()) >= _TRIGRAM_REPEATS

@@ -1,0 +1,141 @@
+"""Is a sentence supported by the turn's evidence? A lexical judge over content words and numbers. Pure.
+
+    support = Support.from_texts(passages, context=[question])
+    verdict = support.judge("It comes with 15 large pieces of paper.")
+    verdict.supported, verdict.score, verdict.passage     # True, 1.0, 0 (the passage that backs it)
+
+A sentence is supported when every number it states appears in the evidence, and at least
+`threshold` of its content words (stop words and discourse words such as "customers say" removed,
+light stemming) appear in the evidence or the shopper's question. A sentence with no content word
+("Sure.") makes no claim and passes, and so does one that says the evidence does not tell
+(`ABSTENTION`).
+
+Why this and not plain word overlap: `aisle eval guard` scores both on labelled hetPQA answers
+(an answer against its own evidence is supported; an answer to another question against this evidence
+is not). Plain overlap counts "the", "it" and "is" as support, so any fluent sentence scores a third
+before it says anything; strict numbers catch the invented prices, sizes and counts that overlap waves
+through. No NLI or cross-encoder model ships in a package we can install (shared/notes/models.md), and
+the judge runs on every sentence of every answer on the generate stage's core, so it stays lexical and
+microseconds-cheap. Its limit is known: it cannot see a negation flip ("is not waterproof").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+DEFAULT_THRESHOLD = 0.6
+"""Share of content words that must be supported (tuned on hetPQA train; `aisle eval guard`)."""
+
+ABSTENTION = re.compile(
+    r"\b(not (available|mentioned|listed|specified|stated|sure|provided|found)|no (information|mention|details?|data|evidence)"
+    r"|(don't|do not|cannot|can't|couldn't|could not) (know|find|say|tell|confirm)|unable to|unknown)\b")
+"""An answer that says the evidence does not tell: no claim to check (and what `aisle eval answers`
+counts as abstaining)."""
+_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Words that frame a claim rather than make one: "Reviewers say ...", "According to the page ...".
+_DISCOURSE = frozenset(
+    """
+    customer customers reviewer reviewers buyer buyers people user users owner owners say says said
+    mention mentions mentioned according page product item one ones also overall seem seems think
+    would could may might can really quite well like note however yes sure based information
+    first second third last former latter both option
+    """.split()
+)
+
+
+def _stopwords() -> frozenset[str]:
+    text = resources.files("pipeline.retrieval").joinpath("english_stopwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+_STOP = _stopwords()
+# "no" and "not" are stop words for search, but they are what a yes/no answer claims: keep them out of
+# the ignored set so "No, it is not" needs a "no"/"not" somewhere in the evidence or question.
+_IGNORED = (_STOP | _DISCOURSE) - {"no", "not", "nor"}
+
+
+def stem(word: str) -> str:
+    """A light suffix strip, so "batteries"/"battery" and "charging"/"charge" meet."""
+    if word.endswith("'s"):
+        word = word[:-2]
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + keep
+    return word
+
+
+def _norm_number(raw: str) -> str:
+    value = raw.replace(",", "")
+    return value.rstrip("0").rstrip(".") if "." in value else value
+
+
+def numbers(text: str) -> set[str]:
+    return {_norm_number(n) for n in _NUMBER.findall(text)}
+
+
+def content_terms(text: str) -> list[str]:
+    """The stemmed words of a text that carry its claim, in order (numbers are judged apart)."""
+    words = _WORD.findall(text.lower().replace("’", "'"))
+    return [stem(w) for w in words if w not in _IGNORED and not w[0].isdigit() and len(w) > 1]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    supported: bool
+    score: float
+    """Share of content words found in the evidence or question (1.0 when there are none)."""
+    passage: int | None
+    """Index of the passage sharing the most content words with the sentence; None when none shares any."""
+    unsupported_numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Support:
+    passages: tuple[frozenset[str], ...]
+    """Content words of each evidence passage."""
+    vocabulary: frozenset[str]
+    """Content words of the evidence and the context (question, shopper facts) together."""
+    known_numbers: frozenset[str]
+    threshold: float = DEFAULT_THRESHOLD
+
+    @classmethod
+    def from_texts(cls, passages: Sequence[str], context: Iterable[str] = (),
+                   threshold: float = DEFAULT_THRESHOLD) -> Support:
+        per_passage = tuple(frozenset(content_terms(text)) for text in passages)
+        context = list(context)
+        vocabulary = frozenset().union(*per_passage, *(content_terms(text) for text in context))
+        known = frozenset().union(*(numbers(text) for text in [*passages, *context]))
+        return cls(per_passage, vocabulary, known, threshold)
+
+    def judge(self, sentence: str) -> Verdict:
+        if ABSTENTION.search(sentence.lower()):
+            return Verdict(True, 1.0, None)
+        terms = content_terms(sentence)
+        missing_numbers = tuple(sorted(numbers(sentence) - self.known_numbers))
+        score = sum(term in self.vocabulary for term in terms) / len(terms) if terms else 1.0
+        supported = not missing_numbers and score >= self.threshold
+        return Verdict(supported, score, self.best_passage(terms), missing_numbers)
+
+    def best_passage(self, terms: Sequence[str], among: Iterable[int] | None = None) -> int | None:
+        """The passage (of `among`, default all) sharing the most of `terms`; None when none shares any."""
+        wanted = set(terms)
+        best, best_overlap = None, 0
+        for index in range(len(self.passages)) if among is None else among:
+            overlap = len(wanted & self.passages[index])
+            if overlap > best_overlap:
+                best, best_overlap = index, overlap
+        return best
+
+
+def overlap_score(sentence: str, passages: Sequence[str]) -> float:
+    """The baseline `aisle eval guard` compares against: share of the sentence's words (all of them,
+    unstemmed) that occur anywhere in the evidence."""
+    words = _WORD.findall(sentence.lower())
+    if not words:
+        return 1.0
+    seen = set(_WORD.findall(" ".join(passages).lower()))
+    return sum(word in seen for word in words) / len(words)

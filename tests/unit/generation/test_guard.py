@@ -1,0 +1,120 @@
+"""The grounding guard, its support judge and the stated evidence: pure, on text a model could write."""
+
+from pipeline.generation.cite import NOT_FOUND, citation, support_for
+from pipeline.generation.guard import AnswerGuard
+from pipeline.generation.support import Support, content_terms, numbers
+from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, UserTurn
+
+MIC = [
+    EvidenceItem("review", "it picks up a lot of handling noise when held in the hand", 0.9, "B0MIC00001", "r1"),
+    EvidenceItem("qa", "question: does it need phantom power? answer: yes, it runs on 48v phantom power", 0.8,
+                 "B0MIC00001", "q1"),
+    EvidenceItem("bullet", "supercardioid polar pattern for film and video", 0.7, "B0MIC00001", "b1"),
+]
+
+
+def bundle(items: list[EvidenceItem], text: str = "is this microphone good for outdoor video?",
+           intent: str = "product_question") -> EvidenceBundle:
+    request = UserTurn("c1", 1, 0, "u1", text, page_product_id="B0MIC00001")
+    return EvidenceBundle("c1", 1, 0, Plan("c1", 1, 0, request, intent, []), items)
+
+
+def run(guard: AnswerGuard, pieces: list[str]) -> str:
+    out: list[str] = []
+    for piece in pieces:
+        out += guard.feed(piece)
+    return "".join(out + guard.finish())
+
+
+def test_terms_and_numbers_ignore_framing_and_normalise() -> None:
+    assert content_terms("Customers say the batteries hold a charge.") == ["battery", "hold", "charge"]
+    assert numbers("It costs $4.50, weighs 1,200 g") == {"4.5", "1200"}
+
+
+def test_supported_sentence_passes_and_invented_one_is_dropped() -> None:
+    support = support_for(bundle(MIC))
+    assert support.judge("Reviewers say it picks up handling noise.").supported
+    assert not support.judge("Most like how fast it boils; some say the lid gets loose.").supported
+    # A number the evidence does not hold fails whatever the words.
+    verdict = support.judge("It runs on 12v phantom power.")
+    assert not verdict.supported and verdict.unsupported_numbers == ("12",)
+    assert support.judge("It runs on 48v phantom power.").supported
+
+
+def test_abstaining_and_empty_sentences_make_no_claim() -> None:
+    support = Support.from_texts(["nothing relevant here"])
+    assert support.judge("I'm not sure: the page does not say.").supported
+    assert support.judge("Sure!").supported
+
+
+def test_guard_streams_whole_sentences_and_directives_in_place() -> None:
+    guard = AnswerGuard(support_for(bundle(MIC)))
+    text = run(guard, ['<product id="B0MIC00001"/> Review', "ers say it picks up handling", " noise. The answer",
+                       " is that it boils water fast. <suggest>Does it need phantom power?</suggest>"])
+    assert text == ('<product id="B0MIC00001"/> Reviewers say it picks up handling noise. '
+                    "<suggest>Does it need phantom power?</suggest>")
+    assert guard.counts == {"kept": 1, "unsupported": 1}
+    assert not guard.stopped
+
+
+def test_a_number_split_across_chunks_is_not_a_sentence_end() -> None:
+    guard = AnswerGuard(Support.from_texts(["it costs 4.99 and weighs 2 pounds"]))
+    assert guard.feed("It costs 4.") == []
+    assert run(guard, ["99 and weighs 2 pounds."]) == "It costs 4.99 and weighs 2 pounds."
+
+
+def test_repeated_sentence_stops_the_answer() -> None:
+    guard = AnswerGuard(support_for(bundle(MIC)))
+    shown = guard.feed("It picks up handling noise. It picks up handling noise. ")
+    assert shown == ["It picks up handling noise."]
+    assert guard.stopped and guard.counts["loop"] == 1
+    assert guard.feed("More text. ") == [] and guard.finish() == []
+
+
+def test_a_looping_run_on_sentence_stops_before_it_ends() -> None:
+    guard = AnswerGuard(support_for(bundle(MIC)))
+    for _ in range(5):
+        guard.feed("handling noise and handling noise and ")
+        if guard.stopped:
+            break
+    assert guard.stopped
+
+
+def test_malformed_markup_and_stray_brackets_never_show() -> None:
+    guard = AnswerGuard(Support.from_texts(["handling noise is common"]))
+    shown = run(guard, ["Handling <noise </product> is > common. <carousel id=x>"])
+    assert shown == "Handling noise is common."
+    guard = AnswerGuard(Support.from_texts(["handling noise"]))
+    # Cut off by the token limit inside a suggest: the complete follow-ups are kept, closed.
+    assert run(guard, ["Handling noise. <suggest>Is it loud?|Is it"]) == (
+        "Handling noise. <suggest>Is it loud?|Is it</suggest>")
+
+
+def test_citation_states_the_passage_behind_the_answer() -> None:
+    b = bundle(MIC, text="does it need phantom power?")
+    guard = AnswerGuard(support_for(b))
+    run(guard, ["Yes, it needs phantom power."])
+    assert citation(b, guard) == "A customer says that yes, it runs on 48v phantom power."
+
+
+def test_citation_stands_alone_when_nothing_the_model_said_is_supported() -> None:
+    b = bundle(MIC)
+    guard = AnswerGuard(support_for(b))
+    assert run(guard, ["The answer is that it boils water in two minutes."]) == ""
+    assert citation(b, guard) == "A customer says that it picks up a lot of handling noise when held in the hand."
+
+
+def test_no_citation_when_the_answer_already_quotes_it_or_for_other_intents() -> None:
+    b = bundle(MIC)
+    guard = AnswerGuard(support_for(b))
+    run(guard, ["It picks up a lot of handling noise when held in the hand."])
+    assert citation(b, guard) is None
+    search = bundle(MIC, intent="product_search")
+    assert citation(search, AnswerGuard(support_for(search))) is None
+
+
+def test_not_sure_when_there_is_no_passage_to_state() -> None:
+    b = bundle([EvidenceItem("product", "Rode NTG2 shotgun microphone", 1.0, "B0MIC00001")])
+    guard = AnswerGuard(support_for(b))
+    run(guard, ["It is waterproof to 30 m."])
+    assert citation(b, guard) == NOT_FOUND
