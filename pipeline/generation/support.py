@@ -26,8 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-DEFAULT_THRESHOLD = 0.6
-"""Share of content words that must be supported (tuned on hetPQA train; `aisle eval guard`)."""
+DEFAULT_THRESHOLD = 0.5
+"""Share of content words that must be supported: on hetPQA train pairs (`aisle eval guard`) 0.5 keeps 88%
+of supported answers and catches 92% of unsupported ones; 0.55 and up hides a quarter of supported ones."""
 
 ABSTENTION = re.compile(
     r"\b(not (available|mentioned|listed|specified|stated|sure|provided|found)|no (information|mention|details?|data|evidence)"
