@@ -204,6 +204,17 @@ def eval_retrieval(ctx: _Context, mode: str, out: Path) -> None:
     _write_report(out, report, render_markdown(report))
 
 
+@eval_group.command("guard")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/guard.json"), show_default=True)
+@pass_ctx
+def eval_guard(ctx: _Context, out: Path) -> None:
+    """The grounding guard's judge against word overlap on labelled hetPQA pairs (no model needed)."""
+    from pipeline.eval.guard import render_markdown, run_guard_eval
+
+    report = run_guard_eval(ctx.settings.shared_data)
+    _write_report(out, report, render_markdown(report))
+
+
 def _with_phase_bars(start: Callable[[Callable[[str, int, int], None]], Coroutine[Any, Any, T]]) -> T:
     """Run an evaluation with one progress bar per phase it reports (phase, done, total)."""
     from rich.progress import Progress
