@@ -34,7 +34,7 @@ class UserTurn:
 @dataclass(frozen=True)
 class RetrievalStep:
     source: str
-    """products | reviews | qa | offers | price_history | cart | orders"""
+    """products | reviews | qa | offers | choice | price_history | cart | orders"""
     query: str = ""
     product_ids: list[str] = field(default_factory=list)
     filters: dict[str, str] = field(default_factory=dict)
@@ -65,7 +65,7 @@ class Plan:
 @dataclass(frozen=True)
 class EvidenceItem:
     source: str
-    """product | review | qa | attribute | bullet | description | offer | price_history | order"""
+    """product | review | qa | attribute | bullet | description | offer | choice | price_history | order"""
     text: str
     score: float
     product_id: str | None = None

@@ -1,5 +1,6 @@
 """Answers, or the start of one, the system states itself, without the model: what an action did,
-what memory holds, a decline for requests outside shopping, and the lowest recent prices for "has this
+what memory holds, which of the products shown is the cheapest / best rated / in stock (the store's
+pick, pipeline/store/choose.py), a decline for requests outside shopping, and the lowest recent prices for "has this
 been cheaper?".
 
 A 135M model paraphrasing "Added 2 × Acme Kettle to your cart. Your cart: 3 items, $54.97." gets
@@ -16,7 +17,7 @@ from pipeline.generation.prompt import clean
 from pipeline.messages import EvidenceBundle
 from pipeline.planner.intents import OUT_OF_SCOPE
 
-DIRECT_SOURCES = frozenset({"action", "memory"})
+DIRECT_SOURCES = frozenset({"action", "memory", "choice"})
 MAX_COMPARED = 4
 """Products in a stated comparison table (the grammar and hydrate allow 2-4)."""
 DIRECT_MODEL = "direct"
@@ -39,7 +40,7 @@ def direct_answer(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
     items = [item for item in bundle.items if item.source in DIRECT_SOURCES]
     if not items:
         return None
-    text = " ".join(clean(item.text) for item in items)
+    text = " ".join(clean(item.text) for item in items if item.text)
     allowed = set(grounded)
     cards = list(dict.fromkeys(item.product_id for item in items if item.product_id and item.product_id in allowed))
     return text + "".join(f" <product id=\"{product_id}\"/>" for product_id in cards)
@@ -48,7 +49,8 @@ def direct_answer(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
 def stated_lead(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
     """What a turn opens with before the model speaks: for a price-history question the chart and the
     store's 30/90-day lows; for a review summary the "what customers say" block; for a comparison of
-    known products the table (hydrate fills it with catalog attributes). The 135M model almost never
+    products the table (hydrate fills it with catalog attributes): the products asked about, then the
+    closest ones the search found. The 135M model almost never
     writes the last two itself (docs/eval/quality.md). None for other turns."""
     allowed = set(grounded)
     intent = bundle.plan.intent
@@ -64,6 +66,9 @@ def stated_lead(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
         target = next((pid for pid in asked if pid in reviewed), reviewed[0] if reviewed else None)
         return f"<reviews id=\"{target}\"/> " if target else None
     if intent == "comparison":
-        compared = [pid for pid in bundle.plan.resolved_product_ids if pid in allowed][:MAX_COMPARED]
+        # The products asked about, then ("compare X with other microphones") the closest products found.
+        found = [i.product_id for i in sorted(bundle.items, key=lambda i: -i.score) if i.source == "product"]
+        compared = list(dict.fromkeys(pid for pid in [*bundle.plan.resolved_product_ids, *found]
+                                      if pid and pid in allowed))[:MAX_COMPARED]
         return f"<compare ids=\"{','.join(compared)}\"/> " if len(compared) >= 2 else None
     return None

@@ -26,6 +26,9 @@ _ORDINALS = {
 _ORDINAL = re.compile(
     r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th)\b|\b(last)\s+(?:one|item|product|option)\b"
 )
+# "the first two", "the top 3", "the last two": a run of the last turn's products.
+_FIRST_N = re.compile(r"\b(first|top|last) (two|three|four|2|3|4)\b")
+_COUNTS = {"two": 2, "three": 3, "four": 4, "2": 2, "3": 3, "4": 4}
 _NUMBERED = re.compile(r"(?:#|\bnumber\s*|\boption\s*|\bitem\s*|\bno\.\s*)([1-9])\b")
 _GROUP = re.compile(
     r"\b(both|these|those|them|all of them|either|the two|these two|those two|the (?:cheaper|cheapest|"
@@ -121,6 +124,9 @@ def refers_to_one(lowered: str) -> bool:
 def _ordinal_picks(lowered: str, last: tuple[str, ...]) -> list[str]:
     if not last:
         return []
+    if (run := _FIRST_N.search(lowered)) is not None:
+        n = _COUNTS[run.group(2)]
+        return list(last[-n:] if run.group(1) == "last" else last[:n])
     indexes = [_ORDINALS[m.group(1) or m.group(2)] for m in _ORDINAL.finditer(lowered)]
     indexes += [int(m.group(1)) - 1 for m in _NUMBERED.finditer(lowered)]
     picked: list[str] = []

@@ -14,6 +14,7 @@ from pipeline.messages import RetrievalStep
 from pipeline.planner import intents as I
 from pipeline.planner.filters import Filters
 from pipeline.planner.rules import AccountRequest, CartRequest
+from pipeline.store.choose import asked_quality
 
 SEARCH_LIMIT = 10
 """Products a search step returns."""
@@ -61,6 +62,9 @@ def build_steps(
             RetrievalStep("reviews", query, ids, {}, EVIDENCE_LIMIT),
         ]
     if intent == I.COMPARISON:
+        if len(ids) >= 2 and (quality := asked_quality(query)) is not None:
+            # "Which one is the cheapest?" of products already shown: the store decides (choose.py).
+            return [RetrievalStep("choice", query, ids, {"quality": quality}, len(ids))]
         if len(ids) < 2:
             # Fewer than two known products: find candidates to compare, with their offers.
             return [RetrievalStep("products", query, ids, search_filters, 5), RetrievalStep("offers", query, ids, {}, 5)]

@@ -31,7 +31,8 @@ from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
 from pipeline.stage import FollowedTable, OpenTable, Output
 from pipeline.store.base import Store
-from pipeline.store.records import SearchFilters
+from pipeline.store.choose import ProductFacts, choose
+from pipeline.store.records import Offer, RatingSummary, SearchFilters, StoreProduct
 from pipeline.store.sentences import money, offer_sentence, price_history_sentence
 from pipeline.store.sqlite import open_store
 
@@ -119,7 +120,7 @@ class PassageFetcher:
 
     async def __call__(self, step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
         product_ids = list(step.product_ids)
-        filters = _store_filters(step.filters)
+        filters = store_filters(step.filters)
         if filters is not None and not product_ids:
             product_ids = await self.store.search_products(filters)
             if not product_ids:
@@ -144,7 +145,7 @@ class PassageFetcher:
         return list((await self.index.search(query, where=where, limit=limit)).hits)
 
 
-def _store_filters(filters: Mapping[str, str]) -> SearchFilters | None:
+def store_filters(filters: Mapping[str, str]) -> SearchFilters | None:
     """Store-side filters (price, rating, stock) from a step's filters; None when there are none."""
     def cents(name: str) -> int | None:
         value = filters.get(name)
@@ -170,6 +171,16 @@ def _store_filters(filters: Mapping[str, str]) -> SearchFilters | None:
     return wanted
 
 
+def _choice_facts(pid: str, product: StoreProduct | None, offer: Offer | None,
+                  rating: RatingSummary | None) -> ProductFacts:
+    return ProductFacts(
+        pid, product.title if product is not None else pid,
+        price_cents=offer.price_cents if offer else None, currency=offer.currency if offer else "USD",
+        in_stock=offer.in_stock if offer else None, price_simulated=offer.simulated if offer else True,
+        rating=rating.average if rating else None, rating_count=rating.count if rating else 0,
+        rating_simulated=rating.simulated if rating else True)
+
+
 class StoreFetcher:
     """Offers, price history, cart and orders from the store, written as short evidence sentences.
     Simulated values say so, since the prompt must not pass them off as real."""
@@ -182,6 +193,8 @@ class StoreFetcher:
             [plan.request.page_product_id] if plan.request.page_product_id else [])
         if step.source == "offers":
             return await self._offers(ids)
+        if step.source == "choice":
+            return await self._choice(ids, step.filters.get("quality", ""))
         if step.source == "price_history":
             return await self._history(ids)
         if step.source == "cart":
@@ -201,6 +214,20 @@ class StoreFetcher:
             title = products[pid].title if pid in products else pid
             items.append(EvidenceItem("offer", offer_sentence(title, offer), 1.0, pid, f"offer:{pid}"))
         return items
+
+    async def _choice(self, ids: list[str], quality: str) -> list[EvidenceItem]:
+        """The pick among `ids` by the store's live values, stated as one sentence (choose.py); one item
+        per chosen product so each gets a card, the sentence on the first. [] when the store lacks them."""
+        offers, products, ratings = await asyncio.gather(
+            self.store.get_offers(ids), self.store.get_products(ids), self.store.get_ratings(ids))
+        facts = [_choice_facts(pid, products.get(pid), offers.get(pid), ratings.get(pid)) for pid in ids if pid in products]
+        choice = choose(quality, facts)
+        if choice is None:
+            return []
+        if not choice.product_ids:
+            return [EvidenceItem("choice", choice.sentence, 1.0, None, f"choice:{quality}")]
+        return [EvidenceItem("choice", choice.sentence if n == 0 else "", 1.0, pid, f"choice:{quality}:{pid}")
+                for n, pid in enumerate(choice.product_ids)]
 
     async def _history(self, ids: list[str]) -> list[EvidenceItem]:
         items = []
@@ -269,7 +296,7 @@ class RetrieveStage:
         passages = PassageFetcher(self._index, self._store)
         stored = StoreFetcher(self._store)
         self._fetchers = {"products": passages, "reviews": passages, "qa": passages,
-                          "offers": stored, "price_history": stored, "cart": stored, "orders": stored,
+                          "offers": stored, "choice": stored, "price_history": stored, "cart": stored, "orders": stored,
                           "memory": _memory, "alerts": _not_acted}
         registry = AlertRegistry()
         if self._open_registry is not None:

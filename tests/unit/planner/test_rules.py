@@ -69,6 +69,21 @@ def test_ordinals_resolve_into_the_last_turn() -> None:
     assert resolve("is #3 any good", None, state).resolved == [SHOWN[2]]
 
 
+def test_a_run_of_the_shown_products() -> None:
+    state = history(SHOWN)
+    assert resolve("compare the first two", None, state).resolved == SHOWN[:2]
+    assert resolve("what about the last two?", None, state).resolved == SHOWN[1:]
+    assert resolve("the top 3 please", None, state).resolved == SHOWN
+
+
+async def test_which_one_is_cheapest_asks_the_store_to_choose() -> None:
+    result = await plan("which one is the cheapest?", None, history(SHOWN))
+    assert result.intent == I.COMPARISON and result.resolved_product_ids == SHOWN
+    assert [(s.source, s.filters, s.product_ids) for s in result.steps] == [("choice", {"quality": "cheapest"}, SHOWN)]
+    compared = await plan("compare the first two", None, history(SHOWN))
+    assert compared.intent == I.COMPARISON and compared.resolved_product_ids == SHOWN[:2]
+
+
 def test_group_and_pronoun_references() -> None:
     assert resolve("which is cheaper?", None, history(SHOWN)).resolved == SHOWN
     assert resolve("is it waterproof?", None, history(SHOWN[:1])).resolved == SHOWN[:1]

@@ -167,9 +167,25 @@ async def test_a_comparison_of_known_products_opens_with_their_table() -> None:
     items = [EvidenceItem("product", "a", 1.0, "B0AAAAAAAA"), EvidenceItem("product", "b", 1.0, "B0BBBBBBBB")]
     chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, items))  # type: ignore[arg-type]
     assert "".join(c.text for c in chunks) == '<compare ids="B0AAAAAAAA,B0BBBBBBBB"/> The first is lighter.'
-    one = dataclasses.replace(plan, resolved_product_ids=["B0AAAAAAAA"])
+    # "Compare X with other ...": X, then the closest products the search found.
+    one = dataclasses.replace(plan, resolved_product_ids=["B0BBBBBBBB"])
     chunks = await run(GenerateStage(Settings(), client=FakeLlm(["x"])), EvidenceBundle("c1", 0, 0, one, items))  # type: ignore[arg-type]
-    assert "".join(c.text for c in chunks) == "x", "a comparison needs two known products"
+    assert "".join(c.text for c in chunks) == '<compare ids="B0BBBBBBBB,B0AAAAAAAA"/> x'
+    alone = [EvidenceItem("review", "fine", 1.0, "B0AAAAAAAA")]
+    chunks = await run(GenerateStage(Settings(), client=FakeLlm(["x"])), EvidenceBundle("c1", 0, 0, one, alone))  # type: ignore[arg-type]
+    assert "".join(c.text for c in chunks) == "x", "a comparison needs two products"
+
+
+async def test_which_one_is_cheapest_is_the_stores_pick_stated_with_its_card() -> None:
+    llm = FakeLlm(["never"])
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "which one is the cheapest?"), "comparison", [],
+                resolved_product_ids=["B0AAAAAAAA", "B0BBBBBBBB"])
+    pick = [EvidenceItem("choice", "The OurPets feeder is the cheapest of the two at $12.99 (simulated price).",
+                         1.0, "B0BBBBBBBB")]
+    chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, pick))  # type: ignore[arg-type]
+    assert "".join(c.text for c in chunks) == (
+        'The OurPets feeder is the cheapest of the two at $12.99 (simulated price). <product id="B0BBBBBBBB"/>')
+    assert llm.requests == []
 
 
 async def test_a_request_outside_shopping_is_declined_by_the_system() -> None:

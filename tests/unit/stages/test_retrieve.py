@@ -86,3 +86,19 @@ async def test_store_fetcher_states_prices_as_simulated_and_handles_unknown_ids(
         assert "no orders" in (await fetch(RetrievalStep("orders"), plan()))[0].text
     finally:
         await store.close()
+
+
+async def test_store_fetcher_chooses_the_cheapest_by_the_live_offers(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        products = make_products(3)
+        await load_catalog(store, products)
+        ids = [p.asin for p in products]
+        offers = await store.get_offers(ids)
+        cheapest = min(ids, key=lambda pid: (offers[pid].price_cents, pid))
+        items = await StoreFetcher(store)(RetrievalStep("choice", "", ids, {"quality": "cheapest"}), plan())
+        assert [i.product_id for i in items] == [cheapest] and items[0].source == "choice"
+        price = offers[cheapest].price_cents / 100
+        assert items[0].text.endswith(f"is the cheapest of the three at ${price:,.2f} (simulated price).")
+    finally:
+        await store.close()

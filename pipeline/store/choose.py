@@ -1,0 +1,100 @@
+""""Which one is the cheapest?": the store picks, and the system says why. Pure.
+
+    quality = asked_quality("which one is the cheapest?")          # "cheapest"
+    choice = choose(quality, [facts_a, facts_b])                   # the chosen product and the sentence
+    choice.sentence  # "The OurPets feeder is the cheapest of the two at $12.99 (simulated price)."
+
+The planner resolves "which one" to the products the conversation showed; the retrieve stage reads
+their live offers and ratings and calls `choose`. The answer is stated by the system with a card for the
+chosen product: a small model asked to pick the cheapest of two prices picks wrong often enough to matter
+("The cheapest option is the one with the highest price").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.store.sentences import money
+
+_ASKED = (
+    ("cheapest", re.compile(r"\b(cheapest|cheaper|least expensive|less expensive|lowest price|lower price|most affordable)\b")),
+    ("priciest", re.compile(r"\b(most expensive|more expensive|priciest|pricier|highest price)\b")),
+    ("best_rated", re.compile(r"\b(best|highest|top|better|higher)[ -](rated|reviewed|ratings?)\b|\bmost popular\b")),
+    ("in_stock", re.compile(r"\b(in stock|available|availability)\b")),
+)
+QUALITIES = tuple(name for name, _ in _ASKED)
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+_TITLE_WORDS = 6
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    product_id: str
+    title: str
+    price_cents: int | None = None
+    currency: str = "USD"
+    in_stock: bool | None = None
+    price_simulated: bool = True
+    rating: float | None = None
+    rating_count: int = 0
+    rating_simulated: bool = True
+
+
+@dataclass(frozen=True)
+class Choice:
+    product_ids: list[str]
+    """The chosen product(s), best first: shown as cards."""
+    sentence: str
+
+
+def asked_quality(text: str) -> str | None:
+    """The quality a request picks by ("cheapest", "priciest", "best_rated", "in_stock"), or None."""
+    lowered = text.lower()
+    return next((name for name, pattern in _ASKED if pattern.search(lowered)), None)
+
+
+def short_title(title: str) -> str:
+    """The first words of a title, before any comma, dash or bracket: "Acme Kettle, 1.7 l ..." -> "Acme Kettle"."""
+    head = re.split(r"\s[-–|(]\s?|,|\(", title, maxsplit=1)[0].strip()
+    words = head.split()
+    return " ".join(words[:_TITLE_WORDS]) if words else title
+
+
+def choose(quality: str, products: Sequence[ProductFacts]) -> Choice | None:
+    """The pick and its stated reason; None when the store lacks the value for the products."""
+    if len(products) < 2:
+        return None
+    group = f"of the {_COUNT_WORDS.get(len(products), str(len(products)))}"
+    if quality in ("cheapest", "priciest"):
+        priced = [p for p in products if p.price_cents is not None]
+        if len(priced) < 2:
+            return None
+        pick = (min if quality == "cheapest" else max)(priced, key=lambda p: (p.price_cents, p.product_id))
+        word = "cheapest" if quality == "cheapest" else "most expensive"
+        label = " (simulated price)" if pick.price_simulated else ""
+        price = money(pick.price_cents or 0, pick.currency)
+        return Choice([pick.product_id], f"The {short_title(pick.title)} is the {word} {group} at {price}{label}.")
+    if quality == "best_rated":
+        rated = [p for p in products if p.rating is not None and p.rating_count > 0]
+        if not rated:
+            return None
+        pick = max(rated, key=lambda p: (p.rating or 0.0, p.rating_count, p.product_id))
+        label = " (simulated)" if pick.rating_simulated else ""
+        return Choice([pick.product_id], f"The {short_title(pick.title)} is the best rated {group}, "
+                                         f"{pick.rating:.1f} stars from {pick.rating_count} ratings{label}.")
+    if quality == "in_stock":
+        known = [p for p in products if p.in_stock is not None]
+        stocked = [p for p in known if p.in_stock]
+        if not known:
+            return None
+        if not stocked:
+            return Choice([], f"None {group} is in stock right now.")
+        if len(stocked) == len(products):
+            everyone = "Both" if len(products) == 2 else f"All {group}"
+            return Choice([p.product_id for p in stocked], f"{everyone} are in stock.")
+        names = " and the ".join(short_title(p.title) for p in stocked)
+        verb = "is" if len(stocked) == 1 else "are"
+        return Choice([p.product_id for p in stocked], f"Only the {names} {verb} in stock {group}.")
+    return None
