@@ -223,6 +223,12 @@ def content_words(question: str) -> list[str]:
     return [w for w in _WORD.findall(question.lower()) if len(w) > 2 and w not in _STOP and not w.isdigit()]
 
 
+def same_topic(first: str, second: str, ignore: frozenset[str] = frozenset()) -> bool:
+    """Whether two questions share a content word not in `ignore` ("weigh" and "weight" count as shared)."""
+    words = frozenset(w for w in content_words(second) if w not in ignore)
+    return any(_on_page(w, words) for w in content_words(first) if w not in ignore)
+
+
 def _on_page(word: str, page_words: frozenset[str]) -> bool:
     # "weigh" and "weight", "battery" and "batteries": a shared stem of 5+ letters counts.
     if word in page_words:
@@ -284,11 +290,23 @@ def _checked(phrasings: Sequence[str], ids: Sequence[str], kind: str, turn: Turn
              facts: Mapping[str, ProductFacts]) -> Iterator[str]:
     """The first phrasing the next turn plans as `kind` about exactly `ids`, and can answer."""
     for text in phrasings:
-        plans = list(_next_turn_plans(text, turn))
-        if plans and all(intent == _EXPECTED[kind] and ids_ == list(ids) and _has_evidence(intent, ids_, text, facts)
-                         for intent, ids_ in plans):
+        if plans_as(text, _EXPECTED[kind], ids, turn, facts):
             yield text
             return
+
+
+def plans_as(question: str, intent: str, ids: Sequence[str], turn: TurnFacts,
+             facts: Mapping[str, ProductFacts]) -> bool:
+    """Whether every way the next turn could plan `question` gives `intent` about exactly `ids`, with
+    the evidence that intent needs."""
+    plans = list(_next_turn_plans(question, turn))
+    return bool(plans) and all(intent_ == intent and ids_ == list(ids) and _has_evidence(intent_, ids_, question, facts)
+                               for intent_, ids_ in plans)
+
+
+def questions_about(kind: str, pid: str, turn: TurnFacts, facts: Mapping[str, ProductFacts]) -> list[str]:
+    """Generated questions of one kind ("attribute", "reviews" or "price") about one product, best first."""
+    return list(_kind(kind, [pid], turn, facts))
 
 
 def _attributes_to_ask(f: ProductFacts, question: str) -> list[str]:
