@@ -5,12 +5,14 @@
                     conversation for the same user
     GET  /healthz   200 while the frames (and alerts) consumers run, 503 otherwise
     GET  /metrics   Prometheus text (metrics.py)
+    GET  /products/{id}/starters   questions to open a product page with (products.py)
     WS   /ws        the chat protocol (protocol.py), one conversation per socket
 
 `create_app(settings)` builds the app around a KafkaBus; tests pass their own bus. The app's lifespan
 owns its background tasks, the frames pump (bus -> hub), the alerts pump (bus -> hub, when the bus is
 an AlertSource, as KafkaBus is) and the resume-buffer sweep, and cancels and awaits them on shutdown
-before stopping the bus.
+before stopping the bus (and closing the store, if the starters endpoint opened it). Tests pass a
+`reader` for the starters endpoint too.
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ from pipeline.gateway._socket import SocketContext, run_socket
 from pipeline.gateway.bus import AlertSource, GatewayBus, KafkaBus
 from pipeline.gateway.hub import Hub, HubLimits, WireAlert, WireFrame
 from pipeline.gateway.metrics import GatewayCounters
+from pipeline.gateway.products import ProductStarters
 from pipeline.gateway.protocol import alert_json, frame_json
 from pipeline.gateway.tokens import InvalidTokenError, SessionSigner, new_id, random_secret
+from pipeline.markup.resolve import CatalogReader
 from pipeline.messages import Alert, Frame
 from pipeline.replay.recorder import TrafficRecorder
 
@@ -65,8 +69,10 @@ def create_app(
     settings: Settings,
     bus: GatewayBus | None = None,
     hub_clock: Callable[[], float] | None = None,
+    reader: CatalogReader | None = None,
 ) -> Starlette:
-    """The gateway app; `bus` defaults to a KafkaBus over `settings`."""
+    """The gateway app; `bus` defaults to a KafkaBus over `settings`, `reader` (the starters endpoint's
+    store and catalog) to the store file and catalog of `settings`, opened on first use."""
     secret = settings.session_secret
     if not secret:
         log.warning(
@@ -88,6 +94,7 @@ def create_app(
         counters=GatewayCounters(),
         recorder=TrafficRecorder(Path(settings.record_path)) if settings.record_path else None,
     )
+    products = ProductStarters(settings, reader)
     pump: list[asyncio.Task[None]] = []
 
     def on_frame(frame: Frame) -> None:
@@ -116,7 +123,10 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks)
-            await ctx.bus.stop()
+            try:
+                await ctx.bus.stop()
+            finally:
+                await products.close()
 
     async def healthz(request: Request) -> Response:
         stopped = [task.get_name().removeprefix("gateway-") for task in pump if task.done()]
@@ -143,6 +153,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/metrics", metrics_page),
             Route("/session", session, methods=["POST"]),
+            Route("/products/{product_id}/starters", products.endpoint),
             WebSocketRoute("/ws", ws_endpoint),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],

@@ -1,0 +1,100 @@
+"""GET /products/{product_id}/starters: the questions a product page opens with (docs/gateway.md).
+
+    200 {"product_id", "title", "questions": [up to 3 strings]}   (questions may be [])
+    400 {"error"}   the id is empty, longer than 64 characters, or not letters, digits, "-" and "_"
+    404 {"error", "product_id"}   the store does not know the id
+    503 {"error"}   the store or the catalog could not be opened or read in time
+
+The gateway reads what hydrate reads (markup.resolve.CatalogReader: the store, and the catalog's
+pages and review texts held in memory), through the same per-request `Lookups`, each read bounded by
+LOOKUP_TIMEOUT_S. The reader is opened on the first request, not when the gateway starts, so a
+gateway whose store or catalog is missing still serves chats; a failed open is tried again on the next
+request. What is read goes to pipeline/markup/starters.py, a pure function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from pipeline.catalog import read_catalog
+from pipeline.config import Settings
+from pipeline.errors import AisleError
+from pipeline.markup import starters
+from pipeline.markup.resolve import CatalogReader, Lookups
+from pipeline.store.pages import CatalogPages, StoreWithPages
+from pipeline.store.sqlite import SqliteStore, open_store
+
+log = logging.getLogger(__name__)
+
+LOOKUP_TIMEOUT_S = 1.0
+"""Longest wait for one read (product, page, reviews, price history); they run together."""
+PRODUCT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A product id the endpoint accepts (as the ask's `page_product_id`, at most 64 characters)."""
+CACHE_MAX_AGE_S = 300
+"""Clients may reuse an answer this long: it changes only when the catalog or the history does."""
+
+
+class ProductStarters:
+    """The endpoint and the reader it owns. `reader` given: used as is (tests); else opened lazily
+    from `settings` (the store file and the catalog under AISLE_SHARED_DATA) and closed by `close`."""
+
+    def __init__(self, settings: Settings, reader: CatalogReader | None = None,
+                 timeout_s: float = LOOKUP_TIMEOUT_S) -> None:
+        self._settings = settings
+        self._reader = reader
+        self._timeout_s = timeout_s
+        self._store: SqliteStore | None = None
+        """The store this object opened (None with a given reader)."""
+        self._opening = asyncio.Lock()
+
+    async def endpoint(self, request: Request) -> Response:
+        product_id = str(request.path_params.get("product_id", ""))
+        if not PRODUCT_ID.fullmatch(product_id):
+            return JSONResponse({"error": "product id must be 1-64 letters, digits, '-' or '_'"}, status_code=400)
+        try:
+            reader = await self._open()
+        except AisleError as exc:
+            log.warning("starters: the store or catalog could not be opened: %s", exc)
+            return JSONResponse({"error": "catalog unavailable"}, status_code=503)
+        lookups = Lookups(reader, self._timeout_s)
+        try:
+            product, page, reviews, history = await asyncio.gather(
+                lookups.product(product_id), lookups.page(product_id), lookups.reviews(product_id),
+                lookups.history(product_id))
+        finally:
+            lookups.close()
+        if not product.ok:
+            return JSONResponse({"error": "store unavailable"}, status_code=503)
+        if product.value is None:
+            return JSONResponse({"error": "unknown product", "product_id": product_id}, status_code=404)
+        # A page, reviews or history that could not be read in time only leaves out the kinds needing it.
+        questions = starters.starters(product_id, product.value, page.value, reviews.value or (),
+                                      len(history.value or ()))
+        return JSONResponse({"product_id": product_id, "title": product.value.title, "questions": questions},
+                            headers={"Cache-Control": f"max-age={CACHE_MAX_AGE_S}"})
+
+    async def close(self) -> None:
+        """Close the store if this object opened it."""
+        store, self._store = self._store, None
+        if store is not None:
+            self._reader = None
+            await store.close()
+
+    async def _open(self) -> CatalogReader:
+        """The reader, opening it on first use; raises DependencyError (store) or ConfigError (catalog)."""
+        async with self._opening:
+            if self._reader is None:
+                store = await open_store(self._settings)
+                try:
+                    catalog = await asyncio.to_thread(read_catalog, self._settings.shared_data)
+                except BaseException:
+                    await store.close()
+                    raise
+                self._store = store
+                self._reader = StoreWithPages(store, CatalogPages.from_catalog(catalog))
+            return self._reader
