@@ -23,6 +23,7 @@
   let lastTurn = -1;
   const turns = new Map(); // turn -> {root, answer, done}
   const pendingAsks = []; // user bubbles waiting for their "accepted"
+  let startersFor = ""; // the product page whose starter questions were last fetched
 
   // ---------- small DOM helpers ----------
   function el(tag, className, text) {
@@ -205,7 +206,7 @@
     if (str(p.product_id)) {
       const link = el("span", "product-link", text);
       link.title = p.product_id;
-      link.addEventListener("click", function () { pageProduct.value = p.product_id; question.focus(); });
+      link.addEventListener("click", function () { pageProduct.value = p.product_id; showStarters(); question.focus(); });
       textBox(view).appendChild(link);
     } else {
       textBox(view).appendChild(document.createTextNode(text));
@@ -399,6 +400,30 @@
     view.root.appendChild(row);
   }
 
+  // ---------- product-page mode: starter questions (GET /products/{id}/starters) ----------
+  // Shown once per product entered, as chips that ask in page mode; any failure shows nothing.
+  async function showStarters() {
+    const product = pageProduct.value.trim();
+    if (!product || product === startersFor) return;
+    startersFor = product;
+    let body;
+    try {
+      const response = await fetch("/products/" + encodeURIComponent(product) + "/starters");
+      if (!response.ok) return;
+      body = obj(await response.json());
+    } catch (e) {
+      return;
+    }
+    if (pageProduct.value.trim() !== product) return; // the shopper moved on while it loaded
+    const questions = arr(body.questions).map(str).filter(Boolean);
+    if (!questions.length) return;
+    const box = el("div", "starters");
+    box.appendChild(el("div", "muted", "Ask about " + (str(body.title) || product) + ":"));
+    box.appendChild(chips(questions));
+    log.appendChild(box);
+    scrollDown();
+  }
+
   // ---------- outgoing ----------
   function ask(text) {
     text = text.trim();
@@ -429,11 +454,15 @@
     log.replaceChildren();
     afterSeq = null;
     lastTurn = -1;
+    startersFor = "";
+    showStarters();
     if (ws) ws.close(1000); else connect(); // onclose reconnects with the new token
   });
 
+  pageProduct.addEventListener("change", showStarters);
   const fromUrl = new URLSearchParams(location.search).get("product");
   if (fromUrl) pageProduct.value = fromUrl.slice(0, 64);
+  showStarters();
 
   ensureSession(false).then(connect, function () { setStatus("gateway unreachable", true); });
 })();

@@ -59,11 +59,18 @@ class FakeSocket {
 FakeSocket.OPEN = 1;
 const storage = {};
 const sessions = [];
+const EVIL = '<img src=x onerror="alert(1)">';
+const starterFetches = [];
 const sandbox = {
   document, WebSocket: FakeSocket, URLSearchParams, Intl, JSON, Math, Object, String, Array, Map, Error, console,
   location: { protocol: "http:", host: "gw:8080", search: "?product=B0PAGE" },
   localStorage: { getItem: (k) => storage[k] || null, setItem: (k, v) => (storage[k] = v) },
   fetch: async (url, init) => {
+    if (String(url).startsWith("/products/")) {
+      starterFetches.push(url);
+      if (!url.startsWith("/products/B0PAGE/")) return { ok: false, status: 404, json: async () => ({ error: "unknown product" }) };
+      return { ok: true, json: async () => ({ product_id: "B0PAGE", title: EVIL, questions: ["What is its weight?", EVIL, 7] }) };
+    }
     sessions.push(JSON.parse(init.body));
     return { ok: true, json: async () => ({ token: "tok-" + sessions.length, user_id: "u", conversation_id: "c", expires_at_s: 0 }) };
   },
@@ -72,7 +79,6 @@ const sandbox = {
 vm.createContext(sandbox);
 vm.runInContext(fs.readFileSync(process.argv[2], "utf8"), sandbox);
 
-const EVIL = '<img src=x onerror="alert(1)">';
 setImmediate(async () => {
   const report = {};
   const ws = sockets[0];
@@ -111,7 +117,12 @@ setImmediate(async () => {
   report.polyline = log.querySelectorAll("polyline").map((p) => p.attrs.points);
   report.occurrences = report.text.split(EVIL).length - 1;
   report.elsewhere = log.querySelectorAll(".elsewhere").map((n) => ({ text: n.textContent, in_turn: n.parentNode !== log }));
-  log.querySelectorAll(".chip")[0].fire("click");
+  const starters = log.querySelector(".starters");
+  report.starters = { first_in_log: log.children[0] === starters, chips: starters.querySelectorAll(".chip").map((c) => c.textContent) };
+  starters.querySelectorAll(".chip")[0].fire("click");
+  report.starter_ask = ws.sent[ws.sent.length - 1];
+  const followUps = log.querySelectorAll(".chip").filter((c) => !starters.all().includes(c));
+  followUps[0].fire("click");
   report.chip_ask = ws.sent[ws.sent.length - 1];
   log.querySelectorAll(".action")[1].fire("click");
   report.action_feedback = ws.sent[ws.sent.length - 1];
@@ -123,5 +134,14 @@ setImmediate(async () => {
   again.onopen();
   report.resume_hello = again.sent[0];
   report.sessions = sessions;
+  // Product-page mode entered again: the same product is not fetched twice; another one is, with its
+  // id encoded; an unknown one (404) shows nothing.
+  ids["page-product"].value = "B0PAGE";
+  ids["page-product"].fire("change");
+  ids["page-product"].value = "../session?x=1";
+  ids["page-product"].fire("change");
+  await new Promise((r) => setImmediate(r));
+  report.starter_fetches = starterFetches;
+  report.starter_boxes = log.querySelectorAll(".starters").length;
   console.log(JSON.stringify(report));
 });

@@ -1,6 +1,7 @@
 """The web chat's script, run in node against a fake DOM (chat_harness.js): untrusted text stays text,
 every frame type renders, duplicates are dropped, clicks send the right messages, reconnects resume,
-an alert set in another conversation is shown apart and other conversations' frames are ignored."""
+an alert set in another conversation is shown apart and other conversations' frames are ignored, and
+product-page mode shows its starter questions as chips."""
 
 from __future__ import annotations
 
@@ -36,9 +37,9 @@ def test_the_script_never_writes_html() -> None:
 
 
 def test_hostile_strings_are_shown_as_text(report: dict[str, Any]) -> None:
-    # text, card title, compare header, a pro, a chip and an alert from another conversation: six places,
-    # all text, no element made from them.
-    assert report["occurrences"] == 6
+    # text, card title, compare header, a pro, a chip, an alert from another conversation, and a starter
+    # title and chip: eight places, all text, no element made from them.
+    assert report["occurrences"] == 8
     assert report["imgs"] == 0  # the card's javascript: image URL was refused too
 
 
@@ -75,3 +76,12 @@ def test_an_alert_from_another_conversation_is_shown_apart_and_other_frames_are_
     assert "NOT MINE" not in report["text"]
     # Neither touched this conversation's seqs: the resume still asks after turn 0's own last seq (10).
     assert report["resume_hello"]["after_seq"] == {"0": 10}
+
+
+def test_product_page_mode_shows_starter_chips_that_ask_on_the_page(report: dict[str, Any]) -> None:
+    assert report["starters"]["first_in_log"]  # shown on entering the page, before any turn
+    assert report["starters"]["chips"] == ["What is its weight?", EVIL]  # the non-string item is left out
+    assert report["starter_ask"] == {"type": "ask", "text": "What is its weight?", "page_product_id": "B0PAGE"}
+    # Once per product entered; the id is encoded into the path; an unknown product (404) adds no box.
+    assert report["starter_fetches"] == ["/products/B0PAGE/starters", "/products/..%2Fsession%3Fx%3D1/starters"]
+    assert report["starter_boxes"] == 1
