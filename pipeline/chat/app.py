@@ -5,6 +5,10 @@ they arrive, until the turn's `done` frame, then prompts again. A drop in the mi
 business (client.py): it reconnects and resumes, and the answer carries on in the same Live view with
 nothing repeated, because the transcript drops any (turn, seq) it already has.
 
+On entering a product page (`--product`, `/product ASIN`) its starter questions (GET
+/products/{id}/starters) are printed numbered, and a number asks one, until the next answer's
+follow-ups take their place.
+
 A fired price alert is printed when it arrives: at the prompt (which is then shown again), or above
 an answer that is streaming, whether it was set in an earlier turn or in another of the shopper's
 conversations (those come without a seq, docs/gateway.md).
@@ -23,7 +27,7 @@ from rich.live import Live
 from rich.text import Text
 
 from pipeline.chat.client import STATUS, ChatLink
-from pipeline.chat.render import render_frame, render_turn
+from pipeline.chat.render import Suggestion, render_frame, render_starters, render_turn, starters
 from pipeline.chat.state import HELP, Ask, Help, Quit, SendFeedback, SetProduct, Transcript, parse_line
 
 ANSWER_IDLE_TIMEOUT_S = 90.0
@@ -39,10 +43,15 @@ async def chat(ws_url: str, product_id: str | None, console: Console) -> None:
     lines = _start_line_reader()
     page_product = product_id
     last_turn: int | None = None
+    # A product page's starter questions, while a typed number means them rather than the last
+    # answer's follow-ups: from entering the page until the next answer.
+    page_starters: list[Suggestion] | None = None
     try:
         await _wait_connected(link, console)
         console.print(Text(f"Aisle at {link.base_url}: conversation {link.session.get('conversation_id')}", style="dim"))
         console.print(Text(HELP, style="dim"))
+        if page_product:
+            page_starters = await show_starters(link, page_product, console) or None
         while True:
             prompt = Text(f"[{page_product}] > " if page_product else "> ", style="bold")
             console.print(prompt, end="")
@@ -56,7 +65,7 @@ async def chat(ws_url: str, product_id: str | None, console: Console) -> None:
                 return
             suggestions = transcript.suggestions(last_turn) if last_turn is not None else []
             actions = transcript.actions(last_turn) if last_turn is not None else []
-            command = parse_line(line, suggestions, actions)
+            command = parse_line(line, page_starters if page_starters is not None else suggestions, actions)
             if command is None:
                 continue
             if isinstance(command, Quit):
@@ -66,6 +75,9 @@ async def chat(ws_url: str, product_id: str | None, console: Console) -> None:
             elif isinstance(command, SetProduct):
                 page_product = command.product_id
                 console.print(Text(f"on product page {page_product}" if page_product else "product page cleared", style="dim"))
+                page_starters = None
+                if page_product:
+                    page_starters = await show_starters(link, page_product, console) or None
             elif isinstance(command, SendFeedback):
                 await _feedback(link, console, last_turn, command)
             elif isinstance(command, Ask):
@@ -76,7 +88,8 @@ async def chat(ws_url: str, product_id: str | None, console: Console) -> None:
                     console.print(Text("not connected; try again in a moment", style="red"))
                     continue
                 turn = await stream_answer(link, transcript, console)
-                last_turn = turn if turn is not None else last_turn
+                if turn is not None:
+                    last_turn, page_starters = turn, None
     finally:
         await link.stop()
 
@@ -114,6 +127,18 @@ async def stream_answer(link: ChatLink, transcript: Transcript, console: Console
                 transcript.accept(message)
             live.update(view())
     return turn
+
+
+async def show_starters(link: ChatLink, product_id: str, console: Console) -> list[Suggestion]:
+    """Print the page's starter questions; returns them (what a typed number then asks)."""
+    status, body = await link.starters(product_id)
+    if status == 404:
+        console.print(Text(f"{product_id} is not a product the store knows", style="yellow"))
+        return []
+    items = starters(body) if status == 200 else []
+    shown = render_starters(body, items)
+    console.print(shown if shown is not None else Text("no starter questions for this product", style="dim"))
+    return items
 
 
 async def _feedback(link: ChatLink, console: Console, turn: int | None, command: SendFeedback) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 SESSION_TIMEOUT_S = 5.0
+"""Longest wait for one HTTP request to the gateway (POST /session, GET .../starters)."""
 CLOSE_POLICY = 1008
 STATUS = "_status"
 """Type of the messages the link itself puts on the queue: {"type": "_status", "text", "up"}."""
@@ -78,6 +79,18 @@ class ChatLink:
         except ConnectionClosed:
             return False
         return True
+
+    async def starters(self, product_id: str) -> tuple[int, dict[str, Any]]:
+        """GET /products/{product_id}/starters: (HTTP status, JSON body). (0, {}) when the gateway is
+        unreachable or the body is not a JSON object."""
+        url = f"{self.base_url}/products/{quote(product_id, safe='')}/starters"
+        try:
+            async with httpx.AsyncClient(timeout=SESSION_TIMEOUT_S) as client:
+                response = await client.get(url)
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            return 0, {}
+        return (response.status_code, body) if isinstance(body, dict) else (0, {})
 
     async def _run(self) -> None:
         attempts = 0

@@ -108,6 +108,18 @@ def suggestions(frame: Mapping[str, Any], start: int = 1) -> list[Suggestion]:
     return [Suggestion(start + i, text) for i, text in enumerate(t for t in items if t)]
 
 
+def starters(body: Mapping[str, Any]) -> list[Suggestion]:
+    """The questions of a GET /products/{id}/starters answer (docs/gateway.md), numbered from 1."""
+    items = [_str(item).strip() for item in _list(body.get("questions"))]
+    return [Suggestion(1 + i, text) for i, text in enumerate(t for t in items if t)]
+
+
+def render_starters(body: Mapping[str, Any], items: Sequence[Suggestion]) -> Text | None:
+    """The starter questions of a product page, numbered like follow-ups; None when there are none."""
+    about = _str(body.get("title")) or _str(body.get("product_id")) or "this product"
+    return _suggestion_list(items, f"Ask about {about} (type the number):")
+
+
 def actions(frames: Sequence[Mapping[str, Any]]) -> list[Action]:
     """The turn's action frames as numbered commands (the numbers render_turn shows)."""
     found: list[Action] = []
@@ -241,10 +253,10 @@ def _append_text(paragraph: Text, text: str, payload: Mapping[str, Any]) -> None
         paragraph.append(text)
 
 
-def _suggestion_list(items: Sequence[Suggestion]) -> Text | None:
+def _suggestion_list(items: Sequence[Suggestion], header: str = "Follow-ups (type the number):") -> Text | None:
     if not items:
         return None
-    text = Text("Follow-ups (type the number):", style="dim")
+    text = Text(header, style="dim")
     for item in items:
         text.append(f"\n  {item.number}. ", style="bold cyan")
         text.append(item.text)

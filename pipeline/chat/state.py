@@ -111,8 +111,8 @@ class Help:
 Command = Ask | SendFeedback | SetProduct | Quit | Help
 
 HELP = (
-    "Type a question and press Enter. A number asks that follow-up.\n"
-    "/product ASIN   ask about this item (page context); /product alone clears it\n"
+    "Type a question and press Enter. A number asks that follow-up (or starter question).\n"
+    "/product ASIN   ask about this item (page context, with starter questions); /product alone clears it\n"
     "/feedback up|down   rate the last answer\n"
     "/action N   do action N of the last answer (add to cart, price alert)\n"
     "/quit   leave"
@@ -120,7 +120,8 @@ HELP = (
 
 
 def parse_line(line: str, last_suggestions: list[Suggestion], last_actions: list[Action]) -> Command | None:
-    """What a typed line asks for; None for an empty line."""
+    """What a typed line asks for; None for an empty line. A number picks from `last_suggestions`: the
+    last answer's follow-ups, or the starter questions of a product page just entered."""
     text = line.strip()
     if not text:
         return None
