@@ -107,16 +107,24 @@ async def _direct_turn(stages: Sequence[Stage], turn: UserTurn) -> TurnOutcome:
 async def run_through_kafka(settings: Settings, turns: Sequence[UserTurn], concurrency: int, turn_timeout_s: float,
                             progress: TurnProgress | None = None) -> dict[str, TurnOutcome]:
     """Answer each turn with the running workers (one conversation per turn); keyed by conversation id."""
+    outcomes = await run_conversations(settings, turns, concurrency, turn_timeout_s, progress)
+    return {conversation: outcome for (conversation, _), outcome in outcomes.items()}
+
+
+async def run_conversations(settings: Settings, turns: Sequence[UserTurn], concurrency: int, turn_timeout_s: float,
+                            progress: TurnProgress | None = None) -> dict[tuple[str, int], TurnOutcome]:
+    """Answer conversations of one or more turns with the running workers; keyed by (conversation, turn).
+    A conversation's next turn is sent once its previous one has finished (or timed out)."""
     events = [TrafficEvent(ASK, 0, t.conversation_id, t.user_id, t.turn, t.text, t.page_product_id) for t in turns]
     options = ReplayOptions(speed=0.0, concurrency=concurrency, turn_timeout_s=turn_timeout_s, keep_frames=True)
     result = await Replayer(settings, Traffic(events, []), options, traffic_file="eval", progress=progress).run()
-    outcomes: dict[str, TurnOutcome] = {}
+    outcomes: dict[tuple[str, int], TurnOutcome] = {}
     for record in result.turns:
         key = (record.conversation, record.turn)
         total_ms = record.total_ms
         ttft_ms = record.ttft_ms
         errors = [kind for kind, _ in record.errors] + (["timeout"] if record.timed_out else [])
-        outcomes[record.conversation] = TurnOutcome(
+        outcomes[key] = TurnOutcome(
             result.frames.get(key, []), result.responses.get(key), result.evidence.get(key),
             (total_ms if total_ms is not None else turn_timeout_s * 1000) / 1000,
             None if ttft_ms is None else ttft_ms / 1000, errors)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from pipeline.catalog import PRODUCTS_FILE, read_products
+from pipeline.catalog import PRODUCTS_FILE, Product, read_products
 from pipeline.config import Settings
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import PassageIndex
-from pipeline.retrieval.ingest import ingest_catalog
+from pipeline.retrieval.ingest import catalog_passages
 from pipeline.runtime.service import load_stage_factory
 from pipeline.runtime.worker import StageWorker
 from pipeline.store.loader import load_catalog
@@ -36,20 +38,29 @@ async def pipeline_system(kafka_settings: Settings, tmp_path: Path) -> AsyncIter
     """Store and index for the first PIPELINE_PRODUCTS products of the catalog, and the five answer
     stages (plan, retrieve, generate, hydrate, render) running as workers in this process, each in
     its own consumer group as in production. Skips, saying why, without the LLM server or models."""
+    products = [p for _, p in zip(range(PIPELINE_PRODUCTS), read_products(kafka_settings.shared_data / PRODUCTS_FILE))]
+    async with running_dataflow(kafka_settings, tmp_path, products) as settings:
+        yield settings
+
+
+@contextlib.asynccontextmanager
+async def running_dataflow(kafka_settings: Settings, tmp_path: Path, products: Sequence[Product],
+                           **overrides: Any) -> AsyncIterator[Settings]:
+    """The store and index for `products` and the five answer stages as workers in this process."""
     if not _llm_up(kafka_settings):
         pytest.skip(f"the vLLM server at {kafka_settings.llm_url} is not reachable (start it: make llm-up)")
     models = REPO / ".aisle" / "models"
     if not (models / "minilm" / "model.onnx").exists():
         pytest.skip("the embedding models are not built (make models)")
     (tmp_path / "models").symlink_to(models)
-    settings = dataclasses.replace(kafka_settings, home=tmp_path, generate_max_tokens=48, planner_deadline_ms=2_000)
-    products = [p for _, p in zip(range(PIPELINE_PRODUCTS), read_products(settings.shared_data / PRODUCTS_FILE))]
+    settings = dataclasses.replace(kafka_settings, home=tmp_path, generate_max_tokens=48, planner_deadline_ms=2_000,
+                                   **overrides)
     store = await open_store(settings)
     await load_catalog(store, products)
     await store.close()
     embedder = Embedder(models)
     index = PassageIndex.open(settings, embedder)
-    await ingest_catalog(settings, index, limit=PIPELINE_PRODUCTS)
+    await index.upsert(list(catalog_passages(products)))
     index.close()
     embedder.close()
 
