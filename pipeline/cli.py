@@ -215,6 +215,22 @@ def eval_guard(ctx: _Context, out: Path) -> None:
     _write_report(out, report, render_markdown(report))
 
 
+@eval_group.command("scenarios")
+@click.option("--concurrency", default=2, show_default=True, help="Conversations in flight at once.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/scenarios.json"), show_default=True)
+@pass_ctx
+def eval_scenarios(ctx: _Context, concurrency: int, out: Path) -> None:
+    """The shopper-scenario suite against the running system (make run); exits 1 when one fails."""
+    from pipeline.eval.scenarios import SCENARIOS, render_markdown, run_scenarios
+
+    total = sum(len(s.turns) for s in SCENARIOS)
+    report = _with_phase_bars(lambda progress: run_scenarios(
+        ctx.settings, concurrency=concurrency, progress=lambda done, _: progress("turns", done, total)))
+    _write_report(out, report, render_markdown(report))
+    if report["passed"] < report["scenarios"]:
+        raise SystemExit(1)
+
+
 def _with_phase_bars(start: Callable[[Callable[[str, int, int], None]], Coroutine[Any, Any, T]]) -> T:
     """Run an evaluation with one progress bar per phase it reports (phase, done, total)."""
     from rich.progress import Progress
