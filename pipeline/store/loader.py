@@ -1,10 +1,14 @@
 """Loading the real catalog into a store, with simulated offers, ratings and price history.
 
 `load_catalog` is idempotent: each product row keeps two fingerprints, one of its fields and one of
-its simulation inputs (seed, as-of day, history length, currency, category, real ratings). A second
-run with the same catalog and config writes nothing; a product whose fields changed is rewritten; a
-product whose simulation inputs changed gets fresh simulated data (which replaces any live changes).
-Products missing from a later catalog are left in the store.
+its simulation inputs (simulator version, seed, as-of day, history length, currency, category, price
+band, real ratings). A second run with the same catalog and config writes nothing; a product whose
+fields changed is rewritten; a product whose simulation inputs changed gets fresh simulated data
+(which replaces any live changes), so a store built by an older simulator or price model is
+re-simulated by the next load. Products missing from a later catalog are left in the store.
+
+Each product's price band comes from pipeline/store/price_model.py (title, inferred category,
+attributes); a review set's from its made-up title, which names its source category.
 
 Review sets have no product page and no title: each becomes a `review_only` product titled
 "<source category> product <asin>" (e.g. "Home & Kitchen product B00006IUVM"), with the source's
@@ -30,6 +34,7 @@ from pipeline.catalog import (
     review_set_category,
 )
 from pipeline.config import Settings
+from pipeline.store.price_model import PriceBand, quote_price
 from pipeline.store.records import StoreProduct
 from pipeline.store.simulator import SimulatedProduct, SimulationConfig, simulate_product
 from pipeline.store.sqlite import ProductUpsert, SqliteStore
@@ -62,6 +67,7 @@ class LoadReport:
 class _Entry:
     product: StoreProduct
     real_ratings: tuple[int, ...]
+    band: PriceBand
 
 
 async def load_catalog(
@@ -176,10 +182,7 @@ def _entries(products: Sequence[Product], review_sets: Sequence[ReviewSet]) -> t
     entries: list[_Entry] = []
     seen: set[str] = set()
     duplicates = 0
-    candidates = [_Entry(store_product(p), ()) for p in products] + [
-        _Entry(review_only_product(rs), tuple(r.rating for r in rs.reviews if r.rating is not None))
-        for rs in review_sets
-    ]
+    candidates = [_page_entry(p) for p in products] + [_review_set_entry(rs) for rs in review_sets]
     for entry in candidates:
         if entry.product.product_id in seen:
             duplicates += 1
@@ -189,19 +192,30 @@ def _entries(products: Sequence[Product], review_sets: Sequence[ReviewSet]) -> t
     return entries, duplicates
 
 
+def _page_entry(product: Product) -> _Entry:
+    stored = store_product(product)
+    return _Entry(stored, (), quote_price(product.title, stored.category, product.attributes).band)
+
+
+def _review_set_entry(review_set: ReviewSet) -> _Entry:
+    stored = review_only_product(review_set)
+    ratings = tuple(r.rating for r in review_set.reviews if r.rating is not None)
+    return _Entry(stored, ratings, quote_price(stored.title, stored.category).band)
+
+
 def _content_hash(product: StoreProduct) -> str:
     return hashlib.sha256(json.dumps(asdict(product), sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _sim_key(entry: _Entry, config: SimulationConfig) -> str:
     ratings = "".join(str(r) for r in entry.real_ratings)
-    return f"{config.key()}|{entry.product.category}|{ratings}"
+    return f"{config.key()}|{entry.product.category}|{entry.band.key()}|{ratings}"
 
 
 def _simulate(entries: Sequence[_Entry], config: SimulationConfig) -> dict[str, SimulatedProduct]:
     return {
         e.product.product_id: simulate_product(
-            e.product.product_id, e.product.category, config, real_ratings=e.real_ratings
+            e.product.product_id, e.product.category, config, band=e.band, real_ratings=e.real_ratings
         )
         for e in entries
     }

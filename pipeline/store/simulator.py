@@ -6,9 +6,11 @@ in docs/store.md). Everything made here is marked `simulated=True`.
 - Randomness: one `random.Random` per product, seeded from sha256(seed | product id | category). Only
   `Random.random()` is used, whose sequence is stable across Python versions, so one seed gives the
   same data byte for byte on any machine, in any load order.
-- Base price: log-uniform within the category's range (PRICE_RANGES_CENTS), ending in .99.
+- Base price: drawn from the product's price band (pipeline/store/price_model.py: a band per kind of
+  product named in the title, else per category, scaled by cues such as "pack of 6"), log-normal
+  around the band's typical price, ending in .99. Without a band, the category's band.
 - History: `history_days` daily points ending on `as_of`. Each day:
-  the list price changes with probability 1/120 (by -7% to +8%, ending in .99);
+  the list price changes with probability 1/120 (by -7% to +8%, ending in .99, kept within the band);
   a sale starts with probability 1/30 (2-7 days, 10-30% off), and one sale is forced on a day chosen
   from the product's hash if none started by then, so every product has at least one;
   a stock-out starts with probability 1/100 (1-5 days; the price is still recorded).
@@ -27,37 +29,14 @@ import functools
 import hashlib
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pipeline.messages import StoreEvent
 from pipeline.store.base import Store
+from pipeline.store.price_model import CATEGORY_BANDS, PriceBand, charm_cents, sample_price_cents
 from pipeline.store.records import Offer, PricePoint, RatingSummary
-
-PRICE_RANGES_CENTS: Mapping[str, tuple[int, int]] = {
-    "appliance_parts": (599, 12_999),
-    "automotive": (799, 29_999),
-    "baby": (699, 34_999),
-    "beauty": (399, 6_999),
-    "clothing": (999, 14_999),
-    "computers": (999, 89_999),
-    "electronics": (999, 59_999),
-    "grocery": (199, 4_999),
-    "health": (499, 7_999),
-    "home_kitchen": (799, 39_999),
-    "musical_instruments": (1_499, 99_999),
-    "office": (299, 29_999),
-    "patio_garden": (999, 49_999),
-    "pet_supplies": (499, 14_999),
-    "software": (1_999, 39_999),
-    "sports_outdoors": (999, 29_999),
-    "tools_home_improvement": (599, 39_999),
-    "toys_games": (599, 14_999),
-    "video_games": (1_999, 49_999),
-    "other": (499, 19_999),
-}
-"""Base price range per category, cents, inclusive."""
 
 DEFAULT_AS_OF = date(2025, 6, 30)
 
@@ -74,7 +53,7 @@ class SimulationConfig:
 
     def key(self) -> str:
         """A short fingerprint of the config, stored with each product to detect a change."""
-        return f"v1:{self.seed}:{self.as_of.isoformat()}:{self.history_days}:{self.currency}"
+        return f"v2:{self.seed}:{self.as_of.isoformat()}:{self.history_days}:{self.currency}"
 
 
 @dataclass(frozen=True)
@@ -96,19 +75,21 @@ def simulate_product(
     category: str,
     config: SimulationConfig,
     *,
+    band: PriceBand | None = None,
     real_ratings: Sequence[int] = (),
 ) -> SimulatedProduct:
     """Offer, rating and price history for one product; pure and deterministic.
 
-    `real_ratings` are true 1-5 star ratings; when given, the rating aggregate is theirs (not simulated).
-    Raises ValueError if `config.history_days` is below 1.
+    `band` bounds the list price (price_model.quote_price gives a product's band); None means the
+    category's band. `real_ratings` are true 1-5 star ratings; when given, the rating aggregate is
+    theirs (not simulated). Raises ValueError if `config.history_days` is below 1.
     """
     if config.history_days < 1:
         raise ValueError(f"history_days must be at least 1, got {config.history_days}")
     rng = random.Random(product_seed(config, product_id, category))
-    low, high = PRICE_RANGES_CENTS.get(category, PRICE_RANGES_CENTS["other"])
-    list_price = _charm(math.exp(_uniform(rng, math.log(low), math.log(high))))
-    history = _history(rng, list_price, config)
+    if band is None:
+        band = CATEGORY_BANDS.get(category, CATEGORY_BANDS["other"])
+    history = _history(rng, band, config)
     last = history[-1]
     delivery_days = _int_between(rng, 1, 7)
     offer = Offer(
@@ -132,10 +113,9 @@ def simulate_product(
     )
 
 
-def _history(
-    rng: random.Random, list_price: int, config: SimulationConfig
-) -> list[tuple[PricePoint, int]]:
-    """(point, list price that day) for each day, oldest first."""
+def _history(rng: random.Random, band: PriceBand, config: SimulationConfig) -> list[tuple[PricePoint, int]]:
+    """(point, list price that day) for each day, oldest first; the list price stays within `band`."""
+    list_price = sample_price_cents(band, rng.random())
     days = config.history_days
     calendar = _calendar(config.as_of, days)
     forced_sale_day = _int_between(rng, days // 12, max(days // 12, days - days // 12 - 1))
@@ -150,7 +130,8 @@ def _history(
         sale_start, sale_len, sale_depth = rng.random(), rng.random(), rng.random()
         out_start, out_len = rng.random(), rng.random()
         if list_change < 1 / 120:
-            list_price = _charm(list_price * (0.93 + 0.15 * change_size))
+            list_price = charm_cents(list_price * (0.93 + 0.15 * change_size))
+            list_price = min(band.high_cents, max(band.low_cents, list_price))
         if sale_days_left == 0 and (sale_start < 1 / 30 or (not had_sale and offset >= forced_sale_day)):
             sale_days_left = 2 + int(sale_len * 6)
             sale_price = list_price * (100 - (10 + int(sale_depth * 21))) // 100
@@ -211,11 +192,6 @@ def _uniform(rng: random.Random, low: float, high: float) -> float:
 def _int_between(rng: random.Random, low: int, high: int) -> int:
     """An integer in [low, high], from one `random()` draw (stable across Python versions)."""
     return low + min(high - low, int(rng.random() * (high - low + 1)))
-
-
-def _charm(cents: float) -> int:
-    """Round to whole dollars, then one cent less ($24.99); never below 99 cents."""
-    return max(99, round(cents / 100) * 100 - 1)
 
 
 # --- live events ----------------------------------------------------------------------------------

@@ -87,6 +87,18 @@ async def test_a_changed_title_is_rewritten_without_losing_live_prices(fresh: Sq
     assert await fresh.get_offer(products[0].asin) == changed
 
 
+async def test_a_title_that_changes_the_price_band_resimulates(fresh: SqliteStore) -> None:
+    products = make_products(5)
+    await load_catalog(fresh, products)
+    changed = await fresh.record_price_change(products[0].asin, 123, True, START_MS, simulated=True)
+    piano = dataclasses.replace(products[0], title="Digital piano, 88-key, LEGO building toy set")
+    report = await load_catalog(fresh, [piano] + products[1:])
+    assert (report.updated, report.unchanged, report.simulated) == (1, 4, 1)
+    offer = await fresh.get_offer(piano.asin)
+    assert offer is not None and offer != changed
+    assert offer.list_price_cents >= 19_999 and offer.simulated
+
+
 async def test_a_new_seed_resimulates(fresh: SqliteStore) -> None:
     products = make_products(5)
     await load_catalog(fresh, products, config=SimulationConfig(seed=1))
