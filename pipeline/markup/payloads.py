@@ -95,6 +95,18 @@ class ComparePayload:
 
 
 @dataclass(frozen=True)
+class AspectInfo:
+    aspect: str
+    """A noun phrase as the reviews write it, e.g. "sound quality"."""
+    mentions: int
+    """Reviews naming it."""
+    positive: int
+    """Reviews naming it in a sentence scored positive."""
+    negative: int
+    """Reviews naming it in a sentence scored negative."""
+
+
+@dataclass(frozen=True)
 class ReviewsPayload:
     """type `reviews`: what customers say, extracted from review text (docs/markup.md)."""
 
@@ -106,7 +118,14 @@ class ReviewsPayload:
     sentences: int
     rating: RatingInfo | None
     method: str
-    """How pros and cons were chosen, e.g. "lexicon-v1"."""
+    """How pros and cons were chosen, e.g. "aspects-v1" (markup/opinions.py)."""
+    summary: str = ""
+    """One line stated from the counts ("This kettle is well reviewed: 6 of 8 reviews are positive.");
+    "" before aspects-v1."""
+    aspects: list[AspectInfo] = field(default_factory=list)
+    """Aspects named in at least two reviews, most mentioned first (at most 8)."""
+    reviews: int = 0
+    """Review texts read (the "of N" of the counts); 0 before aspects-v1."""
 
 
 @dataclass(frozen=True)

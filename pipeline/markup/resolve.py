@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from pipeline.catalog import Product
 from pipeline.markup import opinions
 from pipeline.markup.payloads import (
+    AspectInfo,
     CardPayload,
     CarouselPayload,
     ComparePayload,
@@ -33,6 +34,8 @@ from pipeline.store.records import Offer, PricePoint, RatingSummary, StoreProduc
 MAX_CAROUSEL = 10
 MAX_COMPARE_PRODUCTS = 4
 MAX_COMPARE_ATTRS = 8
+MAX_ASPECTS = 8
+"""Counted aspects a `reviews` payload carries (most mentioned first)."""
 DEFAULT_COMPARE_ATTRS = 5
 """Attributes shown when `<compare>` names none: those most of the products share."""
 
@@ -259,9 +262,14 @@ async def compare(lookups: Lookups, pids: Sequence[str], attrs: Sequence[str]) -
 
 
 async def reviews(lookups: Lookups, pid: str) -> ReviewsPayload | None:
-    """Pros, cons and sentiment counts from review text, plus the store's rating; None if neither."""
-    texts, rating = await asyncio.gather(lookups.reviews(pid), lookups.rating(pid))
-    found = opinions.extract(texts.value or ())
+    """Summary, pros, cons and counts from review text, plus the store's rating; None if neither.
+
+    A product page's reviews are single sentences from reviews (catalog.Product.reviews), so for a
+    product with a page the counts say "review excerpts"; review sets hold whole reviews.
+    """
+    texts, rating, page = await asyncio.gather(lookups.reviews(pid), lookups.rating(pid), lookups.page(pid))
+    unit = "review excerpt" if page.value is not None and page.value.reviews else "review"
+    found = opinions.extract(texts.value or (), unit=unit)
     if found.sentences == 0 and rating.value is None:
         return None
     return ReviewsPayload(
@@ -272,6 +280,9 @@ async def reviews(lookups: Lookups, pid: str) -> ReviewsPayload | None:
         sentences=found.sentences,
         rating=_rating_info(rating.value),
         method=opinions.METHOD,
+        summary=found.summary,
+        aspects=[AspectInfo(a.name, a.mentions, a.positive, a.negative) for a in found.aspects[:MAX_ASPECTS]],
+        reviews=found.reviews,
     )
 
 
