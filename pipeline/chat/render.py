@@ -181,17 +181,24 @@ def compare_table(compare: Mapping[str, Any]) -> Table:
 
 
 def review_panel(reviews: Mapping[str, Any]) -> Panel:
-    """What customers say: pros and cons side by side, then the rating."""
+    """What customers say: the summary line, pros and cons side by side (counted aspects first, as
+    "4 of 8 reviews praise the sound quality."), then the rating."""
     columns: list[RenderableType] = []
     for name, label, style in (("pros", "Liked", "green"), ("cons", "Disliked", "red")):
         items = [_str(i) for i in _list(reviews.get(name)) if _str(i)]
         if items:
             lines = Text("\n").join(Text(f"• {item}") for item in items)
             columns.append(Panel(lines, title=Text(label, style=style), border_style=style, width=40))
-    parts: list[RenderableType] = [Columns(columns)] if columns else [Text("no review summary", style="dim")]
+    summary = _str(reviews.get("summary"))
+    parts: list[RenderableType] = [Text(summary, style="bold")] if summary else []
+    if columns:
+        parts.append(Columns(columns))
+    elif not summary:
+        parts.append(Text("no review summary", style="dim"))
     rating = _rating(reviews.get("rating"))
     sentences = _num(reviews.get("sentences"))
-    footer = " · ".join(x for x in (rating, f"from {sentences:g} review sentences" if sentences else "") if x)
+    read = "" if summary or not sentences else f"from {sentences:g} review sentences"  # the summary has the counts
+    footer = " · ".join(x for x in (rating, read) if x)
     if footer:
         parts.append(Text(footer, style="dim"))
     return Panel(Group(*parts), title="What customers say", subtitle=Text(_str(reviews.get("product_id")), style="dim"))

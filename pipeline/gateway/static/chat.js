@@ -279,6 +279,8 @@
   function reviewSummary(p) {
     const box = el("div", "reviews");
     box.appendChild(el("h3", "", "What customers say"));
+    // The summary line and the counted aspects ("5 of 8 reviews praise the color.") come as text.
+    if (str(p.summary)) box.appendChild(el("p", "summary", str(p.summary)));
     for (const [name, label] of [["pros", "Liked"], ["cons", "Disliked"]]) {
       const items = arr(p[name]);
       if (!items.length) continue;
@@ -303,7 +305,7 @@
       box.appendChild(grid);
       if (rating.simulated) box.appendChild(el("span", "badge", "simulated ratings"));
     }
-    if (num(p.sentences)) box.appendChild(el("div", "muted", "from " + p.sentences + " review sentences"));
+    if (num(p.sentences) && !str(p.summary)) box.appendChild(el("div", "muted", "from " + p.sentences + " review sentences"));
     return box;
   }
 

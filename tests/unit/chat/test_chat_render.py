@@ -85,6 +85,19 @@ def test_review_summary_shows_pros_and_cons_and_rating() -> None:
     assert "★ 4.0 (20)" in out and "14 review sentences" in out
 
 
+def test_review_summary_shows_the_summary_line_and_the_counts() -> None:
+    reviews: dict[str, Any] = {
+        "product_id": "A1", "summary": "This kettle is well reviewed: 6 of 8 reviews are positive.",
+        "pros": ["5 of 8 reviews praise the color.", "The color is great."], "cons": [],
+        "sentiment": {"positive": 9, "negative": 1, "neutral": 4}, "sentences": 14, "reviews": 8,
+        "aspects": [{"aspect": "color", "mentions": 5, "positive": 5, "negative": 0}], "rating": None,
+        "method": "aspects-v1"}
+    out = shown(render_frame(frame(0, "reviews", **reviews)))
+    assert "This kettle is well reviewed: 6 of 8 reviews are positive." in out
+    assert "5 of 8 reviews praise the color." in out and "The color is great." in out
+    assert "review sentences" not in out  # the summary line already says how many were read
+
+
 def test_price_history_shows_a_sparkline_and_the_30_and_90_day_lows() -> None:
     # 120 days: the all-time low is 100 days back, a lower price than any since sits 60 days back.
     series: list[dict[str, Any]] = []

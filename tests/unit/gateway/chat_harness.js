@@ -94,7 +94,7 @@ setImmediate(async () => {
     { type: "card", text: "", payload: { product_id: "B01", title: EVIL, image: "javascript:alert(1)", price_cents: 3999, currency: "USD", simulated: true, live: true, deal: { list_price_cents: 4999, discount_pct: 20 }, rating: { average: 4.5, count: 10, distribution: [1, 1, 1, 2, 5], simulated: true } } },
     { type: "text", text: " and more", payload: { product_id: "B01" } },
     { type: "compare", text: "", payload: { product_ids: ["B01", "B02"], titles: [EVIL, null], attrs: ["weight"], rows: [{ attr: "weight", values: ["1 kg", null] }], simulated: false } },
-    { type: "reviews", text: "", payload: { product_id: "B01", pros: [EVIL], cons: ["loud"], sentences: 12, rating: { distribution: [0, 0, 1, 1, 2] } } },
+    { type: "reviews", text: "", payload: { product_id: "B01", summary: "This kettle is well reviewed: 3 of 4 reviews are positive.", pros: ["3 of 4 reviews praise the lid.", EVIL], cons: ["loud"], sentences: 12, reviews: 4, rating: { distribution: [0, 0, 1, 1, 2] } } },
     { type: "price_history", text: "", payload: { currency: "USD", series: [{ day: "2026-01-01", price_cents: 4000 }, { day: "2026-01-02", price_cents: 3500 }], simulated: true } },
     { type: "suggestions", text: "", payload: { items: ["Is it quiet?", EVIL] } },
     { type: "action", text: "", payload: { type: "add_to_cart", product_id: "B01", params: { quantity: 1 } } },
@@ -116,6 +116,8 @@ setImmediate(async () => {
   report.table_cells = log.querySelectorAll("td").map((c) => c.textContent);
   report.polyline = log.querySelectorAll("polyline").map((p) => p.attrs.points);
   report.occurrences = report.text.split(EVIL).length - 1;
+  const reviews = log.querySelector(".reviews");
+  report.reviews = { summary: reviews.querySelector(".summary").textContent, pros: reviews.querySelector(".pros").children.map((li) => li.textContent) };
   report.elsewhere = log.querySelectorAll(".elsewhere").map((n) => ({ text: n.textContent, in_turn: n.parentNode !== log }));
   const starters = log.querySelector(".starters");
   report.starters = { first_in_log: log.children[0] === starters, chips: starters.querySelectorAll(".chip").map((c) => c.textContent) };

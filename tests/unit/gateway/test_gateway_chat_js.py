@@ -53,6 +53,12 @@ def test_every_frame_type_renders(report: dict[str, Any]) -> None:
     assert report["text"].count("Try ") == 1  # the duplicate frame was dropped
 
 
+def test_the_review_box_shows_the_summary_line_and_the_counted_aspects(report: dict[str, Any]) -> None:
+    assert report["reviews"]["summary"] == "This kettle is well reviewed: 3 of 4 reviews are positive."
+    assert report["reviews"]["pros"] == ["3 of 4 reviews praise the lid.", EVIL]
+    assert "review sentences" not in report["text"]  # the summary line says how many were read
+
+
 def test_the_page_asks_and_reports_clicks(report: dict[str, Any]) -> None:
     assert report["hello"] == {"type": "hello", "token": "tok-1", "after_seq": {}, "last_turn": -1}
     assert report["ask"] == {"type": "ask", "text": "which kettle?", "page_product_id": "B0PAGE"}
