@@ -2,9 +2,10 @@
 
 For a question about a product, the answer ends with the passage that supports what the model said,
 named by its source: "A customer says that ...", "The product page says: ...". When none of the model's
-sentences was supported (the guard dropped them all), the best-ranked passage stands alone; when the
-evidence holds no passage either, the system says it is not sure. The passage is quoted whole from the
-evidence (markup brackets stripped), never rewritten.
+sentences was supported (the guard dropped them all), the passage sharing most words with the question
+(else the best-ranked one) stands alone; when the evidence holds no passage either, the system says
+it is not sure. The passage is quoted whole from the evidence (markup brackets stripped), never
+rewritten.
 """
 
 from __future__ import annotations
@@ -46,13 +47,16 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     if not statable:
         return None if guard.kept else NOT_FOUND
     chosen = _backing(guard, statable)
+    if chosen is None:  # nothing the model said stands: the passage closest to the question, else the top one
+        chosen = guard.support.best_passage(content_terms(bundle.plan.request.text), among=statable)
     if chosen is None:
         chosen = max(statable, key=lambda n: bundle.items[n].score)
     shown = set(content_terms(" ".join(j.sentence for j in guard.kept)))
-    passage = set(guard.support.passages[chosen])
-    if passage and len(passage & shown) / len(passage) >= _ALREADY_SAID:
+    quote = _quote(bundle.items[chosen])
+    quoted = set(content_terms(quote))
+    if quoted and len(quoted & shown) / len(quoted) >= _ALREADY_SAID:
         return None
-    return _quote(bundle.items[chosen])
+    return quote
 
 
 def _backing(guard: AnswerGuard, statable: Sequence[int]) -> int | None:

@@ -15,6 +15,8 @@ a sentence appears whole once the model has finished it, never word by word.
 
 A loop ends the answer: a sentence (or directive) the answer already had, a word trigram repeated
 three times inside one sentence, or a "sentence" that runs past `max_sentence_chars` without ending.
+A near-copy of an earlier sentence (80% of its content words shared) is dropped without ending it.
+The prompt's evidence labels ("[3] review B0...:") that a small model copies are removed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pipeline.generation.support import Support, Verdict
+from pipeline.generation.support import Support, Verdict, content_terms
 from pipeline.markup.closing import closing_suffix
 from pipeline.markup.parser import Directive, MarkupParser, Text
 
@@ -34,6 +36,9 @@ _TRIGRAM_REPEATS = 3
 # Only a following space ends a sentence mid-stream: "$4." may still become "$4.99".
 _SENTENCE_END = re.compile(r"[.!?]\s+")
 _WORDS = re.compile(r"[a-z0-9]+")
+_LABEL = re.compile(r"\[\d+\]\s*(?:[a-z_]+\s+)?(?:B0[0-9A-Z]{8}\s*)?:?", re.IGNORECASE)
+_NEAR = 0.8
+"""Content words shared (Jaccard) above which a sentence only repeats an earlier one."""
 
 
 @dataclass
@@ -49,12 +54,14 @@ class AnswerGuard:
     stopped: bool = False
     """A loop was found: the caller should stop the model; feed() returns nothing more."""
     counts: Counter[str] = field(default_factory=Counter)
-    """kept, unsupported (sentences dropped), loop, repeated_directive."""
+    """kept, unsupported (sentences dropped), repeated (a near-copy of an earlier sentence, dropped),
+    loop (the answer was ended), repeated_directive."""
     judged: list[Judged] = field(default_factory=list)
     _parser: MarkupParser = field(default_factory=MarkupParser)
     _pending: str = ""
     _raw: str = ""
     _seen: set[str] = field(default_factory=set)
+    _said: list[set[str]] = field(default_factory=list)
     _shown_any: bool = False
 
     @property
@@ -111,7 +118,8 @@ class AnswerGuard:
         return out
 
     def _sentence(self, raw: str) -> list[str]:
-        sentence = " ".join(raw.split())
+        # The prompt's evidence labels ("[9] review B00093ESSI:") are the model copying its input format.
+        sentence = " ".join(_LABEL.sub(" ", raw).split())
         if not any(ch.isalnum() for ch in sentence):
             return []
         key = " ".join(_WORDS.findall(sentence.lower()))
@@ -119,6 +127,11 @@ class AnswerGuard:
             self._stop()
             return []
         self._seen.add(key)
+        terms = set(content_terms(sentence))
+        if any(_near(terms, earlier) for earlier in self._said):
+            self.counts["repeated"] += 1  # "It's designed to record audio" after "It is designed to record audio"
+            return []
+        self._said.append(terms)
         verdict = self.support.judge(sentence)
         self.judged.append(Judged(sentence, verdict))
         if not verdict.supported:
@@ -144,6 +157,10 @@ class AnswerGuard:
         self.stopped = True
         self.counts["loop"] += 1
         self._pending = ""
+
+
+def _near(terms: set[str], earlier: set[str]) -> bool:
+    return bool(terms) and len(terms & earlier) / len(terms | earlier) >= _NEAR
 
 
 def _repeats_trigram(text: str) -> bool:

@@ -7,7 +7,8 @@
 A sentence is supported when every number it states appears in the evidence, and at least
 `threshold` of its content words (stop words and discourse words such as "customers say" removed,
 light stemming) appear in the evidence or the shopper's question. A sentence with no content word
-("Sure.") makes no claim and passes, and so does one that says the evidence does not tell
+("Sure.") makes no claim and passes; one whose only content is a verdict ("The answer is no.") has
+nothing to check it by and fails; a short one that says the evidence does not tell
 (`ABSTENTION`).
 
 Why this and not plain word overlap: `aisle eval guard` scores both on labelled hetPQA answers
@@ -27,14 +28,17 @@ from dataclasses import dataclass
 from importlib import resources
 
 DEFAULT_THRESHOLD = 0.5
-"""Share of content words that must be supported: on hetPQA train pairs (`aisle eval guard`) 0.5 keeps 88%
-of supported answers and catches 92% of unsupported ones; 0.55 and up hides a quarter of supported ones."""
+"""Share of content words that must be supported. Above balanced accuracy's best (0.3) on purpose: a
+sentence wrongly dropped still leaves the stated evidence, one wrongly shown misleads (`aisle eval guard`)."""
 
 ABSTENTION = re.compile(
     r"\b(not (available|mentioned|listed|specified|stated|sure|provided|found)|no (information|mention|details?|data|evidence)"
     r"|(don't|do not|cannot|can't|couldn't|could not) (know|find|say|tell|confirm)|unable to|unknown)\b")
 """An answer that says the evidence does not tell: no claim to check (and what `aisle eval answers`
 counts as abstaining)."""
+MAX_ABSTENTION_WORDS = 16
+"""An abstention passes unjudged only when short: "but I'm not sure" at the end of a long made-up claim
+must not carry the claim through."""
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Words that frame a claim rather than make one: "Reviewers say ...", "According to the page ...".
@@ -42,7 +46,8 @@ _DISCOURSE = frozenset(
     """
     customer customers reviewer reviewers buyer buyers people user users owner owners say says said
     mention mentions mentioned according page product item one ones also overall seem seems think
-    would could may might can really quite well like note however yes sure based information
+    would could may might can really quite well like note however sure based information
+    question questions answer answers reason
     first second third last former latter both option
     """.split()
 )
@@ -57,6 +62,7 @@ _STOP = _stopwords()
 # "no" and "not" are stop words for search, but they are what a yes/no answer claims: keep them out of
 # the ignored set so "No, it is not" needs a "no"/"not" somewhere in the evidence or question.
 _IGNORED = (_STOP | _DISCOURSE) - {"no", "not", "nor"}
+_VERDICTS = frozenset({"yes", "no", "not", "nor"})
 
 
 def stem(word: str) -> str:
@@ -113,12 +119,14 @@ class Support:
         return cls(per_passage, vocabulary, known, threshold)
 
     def judge(self, sentence: str) -> Verdict:
-        if ABSTENTION.search(sentence.lower()):
-            return Verdict(True, 1.0, None)
         terms = content_terms(sentence)
         missing_numbers = tuple(sorted(numbers(sentence) - self.known_numbers))
         score = sum(term in self.vocabulary for term in terms) / len(terms) if terms else 1.0
         supported = not missing_numbers and score >= self.threshold
+        if terms and set(terms) <= _VERDICTS:
+            supported = False  # "The answer is no.": a bare verdict, nothing to check it by
+        if not supported and len(sentence.split()) <= MAX_ABSTENTION_WORDS and ABSTENTION.search(sentence.lower()):
+            return Verdict(True, 1.0, None)
         return Verdict(supported, score, self.best_passage(terms), missing_numbers)
 
     def best_passage(self, terms: Sequence[str], among: Iterable[int] | None = None) -> int | None:

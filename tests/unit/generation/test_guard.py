@@ -41,8 +41,10 @@ def test_supported_sentence_passes_and_invented_one_is_dropped() -> None:
     assert support.judge("It runs on 48v phantom power.").supported
 
 
-def test_abstaining_and_empty_sentences_make_no_claim() -> None:
-    support = Support.from_texts(["nothing relevant here"])
+def test_abstaining_and_empty_sentences_make_no_claim_but_a_bare_verdict_is_unsupported() -> None:
+    support = Support.from_texts(["nothing relevant here, no"])
+    assert not support.judge("The answer is no.").supported
+    assert not support.judge("Yes.").supported
     assert support.judge("I'm not sure: the page does not say.").supported
     assert support.judge("Sure!").supported
 
@@ -101,7 +103,8 @@ def test_citation_stands_alone_when_nothing_the_model_said_is_supported() -> Non
     b = bundle(MIC)
     guard = AnswerGuard(support_for(b))
     assert run(guard, ["The answer is that it boils water in two minutes."]) == ""
-    assert citation(b, guard) == "A customer says that it picks up a lot of handling noise when held in the hand."
+    # The passage closest to the question stands alone.
+    assert citation(b, guard) == "The product page says: supercardioid polar pattern for film and video."
 
 
 def test_no_citation_when_the_answer_already_quotes_it_or_for_other_intents() -> None:
@@ -118,3 +121,17 @@ def test_not_sure_when_there_is_no_passage_to_state() -> None:
     guard = AnswerGuard(support_for(b))
     run(guard, ["It is waterproof to 30 m."])
     assert citation(b, guard) == NOT_FOUND
+
+
+def test_near_copies_and_copied_evidence_labels_are_not_shown() -> None:
+    guard = AnswerGuard(support_for(bundle(MIC)))
+    shown = run(guard, ["It is designed for film and video. It's designed for film and video! ",
+                        "[2] review B0MIC00001: it picks up handling noise."])
+    assert shown == "It is designed for film and video. it picks up handling noise."
+    assert guard.counts["repeated"] == 1 and not guard.stopped
+
+
+def test_a_long_claim_ending_in_not_sure_is_still_judged() -> None:
+    support = support_for(bundle(MIC))
+    assert not support.judge("It boils two cups of water in three minutes flat, but I'm not sure it is the "
+                             "best choice for every kitchen counter you own.").supported

@@ -63,7 +63,7 @@ class GatedLlm(FakeLlm):
     async def stream_chat(self, messages: Sequence[ChatMessage], **options: Any) -> AsyncGenerator[StreamChunk, None]:
         yield StreamChunk(text="Very quiet. ")
         await self.gate.wait()
-        yield StreamChunk(text="It is quiet.")
+        yield StreamChunk(text="It is quiet at night.")
 
 
 async def test_a_finished_sentence_is_sent_while_the_model_is_still_writing() -> None:
@@ -79,7 +79,7 @@ async def test_a_finished_sentence_is_sent_while_the_model_is_still_writing() ->
             llm.gate.set()
 
     await asyncio.wait_for(consume(), timeout=10)
-    assert texts[:2] == ["Very quiet.", " It is quiet."]
+    assert texts[:2] == ["Very quiet.", " It is quiet at night."]
 
 
 async def test_llm_failure_gives_a_degraded_answer_and_an_error() -> None:
