@@ -27,7 +27,6 @@ stages' cores chained in this process: plan -> retrieve -> generate -> hydrate -
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +36,11 @@ from typing import Any
 from pipeline.catalog import read_catalog
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
+from pipeline.eval import text_quality
 from pipeline.eval._runners import TurnOutcome, run_direct, run_through_kafka
 from pipeline.eval.text_metrics import cosine, rouge_l_max
 from pipeline.feedback import report as feedback_report
+from pipeline.generation.support import ABSTENTION
 from pipeline.feedback.stage import snapshot_path
 from pipeline.markup import opinions
 from pipeline.messages import UserTurn
@@ -49,9 +50,6 @@ from pipeline.retrieval.metrics import mean, percentile
 EPQA_FILE = Path("eval") / "epqa_visible.jsonl"
 REVIEWS_FILE = Path("eval") / "review_summaries.jsonl"
 REVIEW_QUESTION = "summarize the reviews"
-_ABSTAIN = re.compile(
-    r"\b(not (available|mentioned|listed|specified|stated|sure|provided|found)|no (information|mention|details?|data|evidence)"
-    r"|(don't|do not|cannot|can't|couldn't|could not) (know|find|say|tell|confirm)|unable to|unknown)\b")
 
 EvalProgress = Callable[[str, int, int], None]
 
@@ -97,7 +95,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def abstains(answer: str) -> bool:
     """Whether an answer says the information is not there."""
-    return bool(_ABSTAIN.search(answer.lower()))
+    return bool(ABSTENTION.search(answer.lower()))
 
 
 def frame_text(payload: Mapping[str, Any]) -> str:
@@ -175,6 +173,8 @@ def _score(item: EvalItem, outcome: TurnOutcome | None, known: set[str], embedde
         "from_reviews_frame": from_frame,
         "has_reference": bool(item.references),
     })
+    if item.set == "epqa":
+        row.update(text_quality.row_fields(outcome, item.references))
     if item.references and text.strip():
         vectors = embedder.dense([text, *item.references])
         row["similarity"] = round(max(cosine(vectors[0], v) for v in vectors[1:]), 4)
@@ -191,6 +191,7 @@ def _summarise(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     summary = {"questions": len(rows), **_block(answered)}
     intents = sorted({str(r["intent"]) for r in answered})
     summary["per_intent"] = {intent: _block([r for r in answered if r["intent"] == intent]) for intent in intents}
+    summary["text_quality"] = text_quality.block(answered)
     return summary
 
 
@@ -240,6 +241,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             continue
         lines += [f"## {title} ({block['questions']} asked)", "", head, rule, row("**all**", block)]
         lines += [row(intent, b) for intent, b in block["per_intent"].items()]
+        if name == "epqa" and "text_quality" in block:  # reports before the guard have none
+            lines += ["", *text_quality.render_markdown(block["text_quality"], block["rouge_l"],
+                                                        block["no_reference"], block["abstained"])]
         if name == "reviews":
             lines += ["", f"{block['from_reviews_frame']} of {block['answered']} judged on a `reviews` frame's "
                           "summary, pros and cons; the rest on the answer text."]

@@ -68,11 +68,27 @@ def _backing(guard: AnswerGuard, statable: Sequence[int]) -> int | None:
     return None
 
 
-def _quote(item: EvidenceItem) -> str:
+def model_part(answer: str) -> str:
+    """An answer's text without the evidence the system stated after it (for `aisle eval answers`)."""
+    cuts = [answer.find(lead) for lead in (*set(_LEADS.values()), NOT_FOUND) if lead in answer]
+    return answer[: min(cuts)].strip() if cuts else answer.strip()
+
+
+def statable_passage(bundle: EvidenceBundle) -> str | None:
+    """The best-ranked passage a citation could state, verbatim: the no-model baseline of the eval."""
+    items = [item for item in bundle.items if item.source in _LEADS]
+    return _passage(max(items, key=lambda item: item.score)) if items else None
+
+
+def _passage(item: EvidenceItem) -> str:
     text = clean(item.text)
     if item.source == "qa" and " answer: " in text:
         text = text.split(" answer: ", 1)[1]
-    text = _shorten(text.strip())
+    return text.strip()
+
+
+def _quote(item: EvidenceItem) -> str:
+    text = _shorten(_passage(item))
     if text and text[-1] not in ".!?":
         text += "."
     return f"{_LEADS[item.source]} {text}"
