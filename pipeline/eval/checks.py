@@ -99,6 +99,12 @@ def shows(product_id: str, *alternatives: str) -> Check:
     return check
 
 
+def never_shows(product_id: str) -> Check:
+    def check(outcome: TurnOutcome, earlier: Sequence[TurnOutcome]) -> str | None:
+        return None if product_id not in shown(outcome) else f"{product_id} was shown"
+    return check
+
+
 def shows_at_least(n: int) -> Check:
     def check(outcome: TurnOutcome, earlier: Sequence[TurnOutcome]) -> str | None:
         ids = shown(outcome)

@@ -25,8 +25,9 @@ MIC = "B00093ESSI"          # Rode NTG2 shotgun microphone
 CHAIR_MAT = "B001VGEMH4"
 FEEDERS = ("B000K78HSA", "B0057H3CI8", "B000241NRI")
 KETTLE = "B000ES7I8A"
-SCENARIO_PRODUCTS = (MIC, CHAIR_MAT, *FEEDERS, KETTLE, "B00029MTMQ", "B001AS6OYC", "B003GEJ5SK", "B005K925UO",
-                     "B007G95FJE", "B00CLA0RVE", "B001FSJC5U")
+PIANO = "B001FSJC5U"        # a 76-key digital piano "with ... headphones" in its title
+SCENARIO_PRODUCTS = (MIC, CHAIR_MAT, *FEEDERS, KETTLE, PIANO, "B00029MTMQ", "B001AS6OYC", "B003GEJ5SK", "B005K925UO",
+                     "B007G95FJE", "B00CLA0RVE")
 """Every product the scenarios name, and their neighbours in search (other microphones, headphones)."""
 
 
@@ -79,6 +80,16 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("cart_in_words", "adding to the cart in words acts once and says so, stated by the system", (
         Ask("add it to my cart", (c.intent_is("cart_action"), c.stated_by_system, c.says(r"Added 1 ×"),
                                   c.shows(KETTLE)), page=KETTLE),
+    )),
+    Scenario("memory_from_statement", "a preference stated in passing is remembered, a search is not", (
+        Ask("my budget is usually under $30", ()),
+        Ask("what do you remember about me?", (c.intent_is("account_memory"), c.stated_by_system, c.says(r"\$30"))),
+    )),
+    Scenario("search_by_need", "a need in plain words finds the fitting product", (
+        Ask("I need a mat for my office chair on a hard floor", (c.intent_is("product_search"), c.shows(CHAIR_MAT))),
+    )),
+    Scenario("plausible_store", "a budget search shows no product whose simulated price is implausible", (
+        Ask("headphones under $30", (c.never_shows(PIANO),)),
     )),
     Scenario("bad_input", "empty, injected and oversized requests get a clear answer and nothing acts", (
         Ask("   ", (c.says("Please type a question"),)),
