@@ -106,7 +106,7 @@ async def plan_turn(
             )
         )
     try:
-        fallback_draft = await _rules_draft(lowered, context, embeddings)
+        fallback_draft = await _rules_draft(head, lowered, context, embeddings)
         if llm_task is None:
             return _outcome(request, started, clock, fallback_draft, None, None)
         try:
@@ -127,9 +127,12 @@ async def plan_turn(
             llm_task.cancel()  # closes the HTTP stream, so the server frees the request
 
 
-async def _rules_draft(lowered: str, context: Context, embeddings: IntentEmbeddings | None) -> _Draft:
+async def _rules_draft(head: str, lowered: str, context: Context, embeddings: IntentEmbeddings | None) -> _Draft:
     filters, rest = extract(lowered)
     verdict = rules.classify(lowered, context)
+    if verdict.intent in (None, I.PRODUCT_SEARCH) and verdict.cart is None and not verdict.injection and not context.resolved:
+        # "my budget is usually under $30" is something to remember, not a search for "my budget".
+        verdict = rules.preference_statement(head) or verdict
     intent, reason, path = verdict.intent, verdict.reason, PATH_RULES
     if intent is None and embeddings is not None:
         try:

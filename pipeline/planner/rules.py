@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from pipeline.alerts.phrases import parse_alert_request
-from pipeline.memory.preferences import forget_keys
+from pipeline.memory.preferences import KEYS, forget_keys, stated
 from pipeline.planner import intents as I
 from pipeline.planner.history import Context, refers_to_one
 
@@ -43,7 +43,7 @@ _MEMORY_VIEW = re.compile(
     r"|\b(?:show|list|see) (?:me )?(?:my (?:saved )?preferences|what you (?:remember|know) about me)\b|\bwhat do you know about me\b"
 )
 _MEMORY_FORGET = re.compile(
-    r"\b(?:forget|delete|erase|clear|wipe|remove)\b.{0,30}\b(?:about me|everything|my (?:data|memory|preferences|budget|size|brand|pets?|hobbies|household|kids|dog|cat))\b"
+    r"\b(?:forget|delete|erase|clear|wipe|remove)\b.{0,30}\b(?:about me|everything|my (?:data|memory|preferences|budget|size|brand|pets?|hobbies|household|kids|dog|cat|diet|allerg(?:y|ies)|home))\b"
     r"|\bforget (?:that|my)\b|\bdon'?t remember (?:that|my)\b"
 )
 _ORDER = re.compile(
@@ -98,6 +98,21 @@ _QUANTITY = re.compile(
     r"\b(?:add|put|place|throw|drop|stick|buy)\s+(?:another\s+)?(\d{1,6}|a couple|one|two|three|four|five|six|ten"
     r"|a dozen|dozen)\b|\bquantity (?:of )?(\d{1,6})\b|\b(\d{1,6})\s*(?:x\b|of (?:these|those|them|it|this)|units?\b|pcs\b|pieces\b)"
 )
+MAX_STATEMENT_REST_WORDS = 2
+"""Words besides the statement that a bare preference statement may hold after it ("I always go with
+Bosch for tools": "tools"); more, or any before it ("a cage for my hamster"), and the turn is
+planned as a request."""
+_WORD = re.compile(r"[a-z0-9$']+")
+_FILLER = frozenset(
+    "a an the and but so also just really very too please thanks thank you fyi btw by way for record reference future "
+    "remember note that i i'm me my we we're our us it it's is are am be to of in on at with here now these days lately "
+    "usually always mostly generally pretty much lot bit all everything things stuff most time times every day days night "
+    "nights week weeks weekend weekends month months year years summer winter ok okay oh hey hi keep mind know".split()
+)
+_CHUNK = re.compile(r"[,;.!:\n]|\b(?:and|so|but|because|then|also)\b")
+_WANTS = re.compile(r"\b(?:need|needs|want|wants|looking|show|find|get|buy|recommend|suggest|help|search|any|ideas?|options?"
+                    r"|something)\b")
+"""Words that ask for something: beside a statement, they make the turn a request."""
 _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10, "dozen": 12, "a dozen": 12,
                  "a couple": 2}
 
@@ -117,11 +132,12 @@ class AccountRequest:
     """A price-alert or account-memory request (intents price_alert and account_memory)."""
 
     action: str
-    """alerts: set | list | cancel; memory: view | forget"""
+    """alerts: set | list | cancel; memory: view | forget | remember"""
     product_id: str | None = None
     """alerts set/cancel: the product the request points at (None: cancel all, or ask which)."""
     keys: tuple[str, ...] = ()
-    """memory forget: the preference keys named (pipeline/memory/preferences.py KEYS)."""
+    """memory forget: the preference keys named; remember: the keys the statement sets
+    (pipeline/memory/preferences.py KEYS)."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,30 @@ def account_request(lowered: str, context: Context) -> Verdict | None:
     if parse_alert_request(lowered) is not None and not _QUESTION_ONLY.search(lowered):
         return Verdict(I.PRICE_ALERT, "alert set", account=AccountRequest("set", product))
     return None
+
+
+def preference_statement(text: str) -> Verdict | None:
+    """An account-memory verdict (action remember) when `text`, in its own case, does nothing but state
+    preferences: "my budget is usually under $30", "I'm vegetarian", "I always go with Bosch for
+    tools". None when it also asks or searches ("I'm vegetarian, what protein powder do you
+    recommend?", "we have a small apartment so I need a compact vacuum", "a cage for my hamster"):
+    that turn is planned as usual and the memory still learns from it. The caller checks the rest (no product on the page, no
+    action, no instructions)."""
+    preferences, spans = stated(text)
+    if not preferences:
+        return None
+    rest = list(text.lower())
+    for start, end in spans:
+        rest[start:end] = " " * (end - start)
+    left = "".join(rest)
+    words = [w for w in _WORD.findall(left) if w not in _FILLER]
+    lead = [w for w in _WORD.findall(left[:min(start for start, _ in spans)]) if w not in _FILLER]
+    chunks = [c.strip() for c in _CHUNK.split(left)]
+    if ("?" in left or lead or len(words) > MAX_STATEMENT_REST_WORDS or _WANTS.search(left)
+            or any(_SEARCH.search(c) or _QUESTION_ONLY.search(c) for c in chunks)):
+        return None
+    keys = tuple(key for key in KEYS if key in preferences)
+    return Verdict(I.ACCOUNT_MEMORY, "preference statement", account=AccountRequest("remember", keys=keys))
 
 
 def _classify_plain(lowered: str, context: Context) -> Verdict:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from pipeline.generation.direct import direct_answer
 from pipeline.memory.answer import memory_evidence
 from pipeline.memory.planning import personalise, updated_preferences
 from pipeline.memory.preferences import KEYS, describe, extract, forget_keys
-from pipeline.messages import Plan, UserTurn
-from pipeline.planner.planner import plan_turn
+from pipeline.messages import EvidenceItem, Plan, RetrievalStep, UserTurn
+from pipeline.planner.planner import PlannerOptions, plan_turn
+from pipeline.stages.plan import PlanStage
+from pipeline.stages.retrieve import gather_evidence
 
 
 def planned(text: str, **fields: Any) -> Plan:
@@ -71,3 +74,51 @@ def test_the_memory_answer_shows_what_is_kept_and_how_to_delete_it() -> None:
     text = memory_evidence(after.steps[0], after).text
     assert "forgotten your budget" in text and "pets dog" in text
     assert describe({"budget_cents": "1999", "size": "M"}) == "budget $19.99; size M"
+
+
+async def _answered(plan: Plan) -> str | None:
+    """The stated answer the shopper reads: the retrieve stage's memory step, then generate's direct answer."""
+    async def memory(step: RetrievalStep, p: Plan) -> list[EvidenceItem]:
+        return [memory_evidence(step, p)]
+
+    return direct_answer(await gather_evidence(plan, {"memory": memory}), [])
+
+
+async def test_a_stated_budget_is_acknowledged_then_reported_when_asked() -> None:
+    stage = PlanStage(PlannerOptions(mode="rules"))
+    out = [o async for o in stage.process(UserTurn("c1", 0, 0, "u1", "my budget is usually under $30"))]
+    assert [o.topic for o in out] == ["user-memory", "plans"]
+    assert out[0].value.preferences == {"budget_cents": "3000"}
+    said = out[1].value
+    assert said.intent == "account_memory", "a bare statement is not a search for 'my budget'"
+    assert said.steps[0].filters == {"action": "remember", "keys": "budget_cents"}
+    assert (await _answered(said) or "").startswith("Got it: I'll keep your budget of $30.00 in mind.")
+
+    out = [o async for o in stage.process(UserTurn("c1", 1, 0, "u1", "what do you remember about me?"))]
+    assert [o.topic for o in out] == ["plans"], "asking changes nothing"
+    assert "Here is what I remember about you: budget $30.00." in (await _answered(out[0].value) or "")
+
+
+def test_a_statement_with_a_request_is_planned_as_the_request_and_still_learned() -> None:
+    plan = planned("I'm vegetarian, what protein powder do you recommend?")
+    assert plan.intent == "product_search"
+    assert updated_preferences(plan, {}) == {"diet": "vegetarian"}
+    for text in ("a cage for my hamster", "we have a small apartment so I need a compact vacuum"):
+        assert planned(text).intent == "product_search", text
+    assert planned("I'm vegetarian").steps[0].filters == {"action": "remember", "keys": "diet"}
+
+
+def test_a_replayed_statement_is_not_kept_nor_promised() -> None:
+    replayed = planned("I'm vegetarian", client="replay", run_id="r1")
+    assert updated_preferences(replayed, {}) is None
+    assert memory_evidence(replayed.steps[0], personalise(replayed, {})).text == "Noted."
+
+
+def test_a_remembered_diet_or_food_allergy_joins_food_searches_only() -> None:
+    prefs = {"diet": "vegan, no pork", "allergies": "peanuts, latex"}
+    assert personalise(planned("show me protein bars"), prefs).steps[0].query.startswith("vegan peanut-free ")
+    assert personalise(planned("wireless earbuds"), prefs).steps[0].query == "wireless earbuds"
+    assert personalise(planned("vegan snacks"), prefs).steps[0].query == "peanut-free vegan snacks", "diet named"
+    assert "peanut-free" not in personalise(planned("peanut butter cookies"), prefs).steps[0].query, "asked for"
+    assert personalise(planned("is it vegan?", page_product_id="B000000001"), prefs).steps == \
+        planned("is it vegan?", page_product_id="B000000001").steps
