@@ -428,6 +428,17 @@ def eval_markup(ctx: _Context, limit: int, intents: tuple[str, ...], concurrency
     _write_report(out, report, render_markdown(report))
 
 
+@eval_group.command("memory")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/memory.json"), show_default=True)
+@pass_ctx
+def eval_memory(ctx: _Context, out: Path) -> None:
+    """What account memory learns from a shopper's words: precision and recall per key (docs/memory.md)."""
+    from pipeline.eval.memory import render_markdown, run_memory_eval
+
+    report = run_memory_eval(ctx.settings)
+    _write_report(out, report, render_markdown(report))
+
+
 # ---- processes ------------------------------------------------------------------------------------
 
 @cli.command()
