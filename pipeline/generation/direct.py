@@ -20,6 +20,8 @@ from pipeline.planner.intents import OUT_OF_SCOPE
 DIRECT_SOURCES = frozenset({"action", "memory", "choice"})
 MAX_COMPARED = 4
 """Products in a stated comparison table (the grammar and hydrate allow 2-4)."""
+MAX_CAROUSEL = 5
+"""Products in a stated search carousel."""
 DIRECT_MODEL = "direct"
 """TokenChunk.model for these answers: no model wrote them."""
 
@@ -47,7 +49,8 @@ def direct_answer(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
 
 
 def stated_lead(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
-    """What a turn opens with before the model speaks: for a price-history question the chart and the
+    """What a turn opens with before the model speaks: for a search the products found; for a
+    price-history question the chart and the
     store's 30/90-day lows; for a review summary the "what customers say" block; for a comparison of
     products the table (hydrate fills it with catalog attributes): the products asked about, then the
     closest ones the search found. The 135M model almost never
@@ -65,10 +68,21 @@ def stated_lead(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
         reviewed = [i.product_id for i in bundle.items if i.source == "review" and i.product_id in allowed]
         target = next((pid for pid in asked if pid in reviewed), reviewed[0] if reviewed else None)
         return f"<reviews id=\"{target}\"/> " if target else None
+    if intent == "product_search":
+        # The products found, best first: the 135M model often shows one card of several, or none.
+        found = _found_products(bundle, allowed)[:MAX_CAROUSEL]
+        if len(found) >= 2:
+            return f"<carousel ids=\"{','.join(found)}\"/> "
+        return f"<product id=\"{found[0]}\"/> " if found else None
     if intent == "comparison":
         # The products asked about, then ("compare X with other microphones") the closest products found.
-        found = [i.product_id for i in sorted(bundle.items, key=lambda i: -i.score) if i.source == "product"]
-        compared = list(dict.fromkeys(pid for pid in [*bundle.plan.resolved_product_ids, *found]
-                                      if pid and pid in allowed))[:MAX_COMPARED]
+        asked = [pid for pid in bundle.plan.resolved_product_ids if pid in allowed]
+        compared = list(dict.fromkeys([*asked, *_found_products(bundle, allowed)]))[:MAX_COMPARED]
         return f"<compare ids=\"{','.join(compared)}\"/> " if len(compared) >= 2 else None
     return None
+
+
+def _found_products(bundle: EvidenceBundle, allowed: set[str]) -> list[str]:
+    """Products the search found (their `product` passages), best first, each once."""
+    ranked = sorted((i for i in bundle.items if i.source == "product"), key=lambda i: -i.score)
+    return list(dict.fromkeys(i.product_id for i in ranked if i.product_id and i.product_id in allowed))

@@ -88,6 +88,8 @@ class TurnHydrator:
         self._lookups: Lookups | None = None
         self._written: list[str] = []
         """Follow-ups the model wrote, held until the end of the turn (only answerable ones are shown)."""
+        self._carded: set[str] = set()
+        """Products a card or carousel of this turn already shows (or is resolving)."""
         self._charts: set[tuple[str, str]] = set()
         """(directive, product) of the charts shown: the stated price-history lead and the model's own
         directive may name the same chart, which is shown once."""
@@ -188,6 +190,8 @@ class TurnHydrator:
             return self._action(d)
         if name in ("carousel", "compare"):
             ids = self._grounded_ids(resolve.split_ids(d.attrs["ids"]))
+            if name == "carousel" and self._already_shown(ids):
+                return None  # the model repeating the stated carousel, or a part of it
             if name == "carousel":
                 return self._shown(await resolve.carousel(lookups, ids))
             attrs = d.attrs.get("attrs", "").split(",")
@@ -196,6 +200,8 @@ class TurnHydrator:
         if not ids:
             return None
         if name == "product":
+            if self._already_shown(ids):
+                return None
             return self._shown(await resolve.card(lookups, ids[0]))
         if (name, ids[0]) in self._charts:
             self.counts["repeated"] += 1
@@ -221,6 +227,16 @@ class TurnHydrator:
         result = suggestions.suggest(turn, facts, self._written, MAX_SUGGESTIONS)
         self.counts["suggestion_unanswerable"] += result.written_dropped
         return SuggestionsPayload(result.items) if result.items else None
+
+    def _already_shown(self, ids: list[str]) -> bool:
+        """Whether a card or carousel would only repeat products this turn already showed. Decided
+        before any lookup is awaited, so in parse order whatever the chunking (directives of one
+        chunk resolve concurrently)."""
+        if ids and set(ids) <= self._carded:
+            self.counts["repeated"] += 1
+            return True
+        self._carded.update(ids)
+        return False
 
     def _action(self, d: Directive) -> ActionPayload | None:
         kind = d.attrs["type"].strip()

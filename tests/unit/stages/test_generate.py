@@ -195,3 +195,12 @@ async def test_a_request_outside_shopping_is_declined_by_the_system() -> None:
     text = "".join(c.text for c in chunks)
     assert text.startswith("I can only help with shopping") and "22" not in text
     assert llm.requests == [] and chunks[0].model == "direct"
+
+
+async def test_a_search_opens_with_the_products_found_best_first() -> None:
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "show me dog feeders"), "product_search", [])
+    items = [EvidenceItem("product", "b feeder", 0.5, "B0BBBBBBBB"), EvidenceItem("description", "x", 0.9, "B0CCCCCCCC"),
+             EvidenceItem("product", "a feeder", 0.7, "B0AAAAAAAA")]
+    chunks = await run(GenerateStage(Settings(), client=FakeLlm(["Two feeders."])), EvidenceBundle("c1", 0, 0, plan, items))  # type: ignore[arg-type]
+    assert "".join(c.text for c in chunks).startswith('<carousel ids="B0AAAAAAAA,B0BBBBBBBB"/> ')
+    assert chunks[0].model == "direct"

@@ -337,3 +337,9 @@ async def test_redelivered_and_resplit_streams_give_identical_frames(
     assert canonical(frames) == canonical(reference)
     assert [f.seq for f in frames] == list(range(len(frames)))
     assert await hydrate(replayed) == frames  # the same input stream gives identical frames
+
+
+async def test_a_card_or_carousel_of_products_already_shown_is_not_repeated() -> None:
+    frames = await hydrate(chunks(f'<carousel ids="{A},{B}"/> Both. <product id="{A}"/><carousel ids="{B},{A}"/>'))
+    assert [f.type for f in frames if f.type in ("card", "carousel")] == ["carousel"]
+    assert json.loads(frames[-1].payload)["counts"]["repeated"] == 2
