@@ -112,11 +112,14 @@ async def run_through_kafka(settings: Settings, turns: Sequence[UserTurn], concu
 
 
 async def run_conversations(settings: Settings, turns: Sequence[UserTurn], concurrency: int, turn_timeout_s: float,
-                            progress: TurnProgress | None = None) -> dict[tuple[str, int], TurnOutcome]:
+                            progress: TurnProgress | None = None, *,
+                            acting: bool = False) -> dict[tuple[str, int], TurnOutcome]:
     """Answer conversations of one or more turns with the running workers; keyed by (conversation, turn).
-    A conversation's next turn is sent once its previous one has finished (or timed out)."""
+    A conversation's next turn is sent once its previous one has finished (or timed out). `acting`:
+    the turns are their users' own, so actions and memory take effect (ReplayOptions.acting)."""
     events = [TrafficEvent(ASK, 0, t.conversation_id, t.user_id, t.turn, t.text, t.page_product_id) for t in turns]
-    options = ReplayOptions(speed=0.0, concurrency=concurrency, turn_timeout_s=turn_timeout_s, keep_frames=True)
+    options = ReplayOptions(speed=0.0, concurrency=concurrency, turn_timeout_s=turn_timeout_s, keep_frames=True,
+                            acting=acting)
     result = await Replayer(settings, Traffic(events, []), options, traffic_file="eval", progress=progress).run()
     outcomes: dict[tuple[str, int], TurnOutcome] = {}
     for record in result.turns:

@@ -129,8 +129,9 @@ def judge(scenario: Scenario, outcomes: Sequence[TurnOutcome | None]) -> Scenari
 
 
 def turns_of(scenarios: Sequence[Scenario], run: str, user: str = "scenario-shopper") -> list[UserTurn]:
-    """The UserTurns of every scenario: one conversation each (`<run>-<name>`), one user per scenario."""
-    return [UserTurn(f"{run}-{s.name}", n, 0, f"{user}-{s.name}", ask.text, page_product_id=ask.page)
+    """The UserTurns of every scenario: one conversation each (`<run>-<name>`), one user per scenario
+    and run, so a run starts with an empty cart and memory."""
+    return [UserTurn(f"{run}-{s.name}", n, 0, f"{user}-{run}-{s.name}", ask.text, page_product_id=ask.page)
             for s in scenarios for n, ask in enumerate(s.turns)]
 
 
@@ -140,7 +141,9 @@ async def run_scenarios(settings: Settings, scenarios: Sequence[Scenario] = SCEN
     """Run the scenarios against the running workers and judge them."""
     run = f"scn{int(time.time())}"
     started = time.monotonic()
-    outcomes = await run_conversations(settings, turns_of(scenarios, run), concurrency, turn_timeout_s, progress)
+    # Acting: a scenario adds to its own test user's cart and memory, as a shopper would.
+    outcomes = await run_conversations(settings, turns_of(scenarios, run), concurrency, turn_timeout_s, progress,
+                                       acting=True)
     results = [judge(s, [outcomes.get((f"{run}-{s.name}", n)) for n in range(len(s.turns))]) for s in scenarios]
     models = sorted({o.response.model for o in outcomes.values() if o.response and o.response.model not in (None, "direct")})
     return {"model": ", ".join(models) or "none", "seconds": round(time.monotonic() - started, 1),

@@ -66,6 +66,9 @@ class ReplayOptions:
     lag_interval_s: float = 2.0
     keep_frames: bool = False
     """Keep every frame and the evidence of each turn (`aisle eval answers` needs them)."""
+    acting: bool = False
+    """Send the turns as their users' own (no run id, client "backend"), so cart requests, alerts and
+    memory take effect: the scenario suite, for its own test users. Replays never act."""
 
 
 @dataclass
@@ -203,7 +206,8 @@ class Replayer:
         state = _Turn(TurnRecord(event.conversation, event.turn, sent_at_ms))
         self._turns[(event.conversation, event.turn)] = state
         turn = UserTurn(conversation_id, event.turn, 0, event.user, event.text, event.page_product_id,
-                        client="replay", run_id=self.run_id, sent_at_ms=sent_at_ms)
+                        client="backend" if self.options.acting else "replay",
+                        run_id=None if self.options.acting else self.run_id, sent_at_ms=sent_at_ms)
         headers = [(hop_name("replay", "in"), str(sent_at_ms).encode()),
                    (hop_name("replay", "out"), str(_now_ms()).encode())]
         await producer.send_and_wait(self.settings.topic("requests"), codec.encode(turn),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from pipeline.config import Settings
@@ -120,7 +120,7 @@ class GenerateStage:
             yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded, SILENT), stated=True)
         yield turn.chunk("", final=True, context=_context(message, PROMPT_VERSION, guard))
 
-    async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncIterator[str]:
+    async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncGenerator[str, None]:
         """Coalesced pieces of the answer, flushed by size or age (Coalescer)."""
         if self._client is None:
             raise DependencyError("the generate stage was not started")
