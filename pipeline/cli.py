@@ -215,6 +215,17 @@ def eval_guard(ctx: _Context, out: Path) -> None:
     _write_report(out, report, render_markdown(report))
 
 
+@eval_group.command("search")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/search.json"), show_default=True)
+@pass_ctx
+def eval_search(ctx: _Context, out: Path) -> None:
+    """recall@3 and nDCG@10 of shoppers' needs through the rules planner and the retrieve stage."""
+    from pipeline.eval.search import render_markdown, run_search_eval
+
+    report = _with_phase_bars(lambda progress: run_search_eval(ctx.settings, progress))
+    _write_report(out, report, render_markdown(report))
+
+
 @eval_group.command("scenarios")
 @click.option("--concurrency", default=2, show_default=True, help="Conversations in flight at once.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/scenarios.json"), show_default=True)

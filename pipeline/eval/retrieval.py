@@ -110,7 +110,7 @@ def score_question(question: Question, hits: Sequence[Hit]) -> dict[str, Any]:
     }
 
 
-async def _ensure_indexed(index: PassageIndex, products: Sequence[Product], progress: EvalProgress | None) -> None:
+async def ensure_indexed(index: PassageIndex, products: Sequence[Product], progress: EvalProgress | None) -> None:
     """Write the evaluated products' passages unless all are there, then optimise as `aisle ingest`
     does, so the searches run on the index shape the pipeline runs on."""
     passages = list(catalog_passages(products))
@@ -140,7 +140,7 @@ async def run_retrieval_eval(settings: Settings, mode: str = "all", progress: Ev
     embedder = Embedder(settings.home / "models")
     index = PassageIndex.open(settings, embedder)
     try:
-        await _ensure_indexed(index, products, progress)
+        await ensure_indexed(index, products, progress)
         await index.search("warm up", mode=modes[0], where=SearchFilter(product_ids=(questions[0].asin,)))
         per_mode: dict[str, Any] = {}
         for m in modes:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pipeline.catalog import Product
-from pipeline.eval.retrieval import _ensure_indexed
+from pipeline.eval.retrieval import ensure_indexed
 from pipeline.retrieval.ingest import catalog_passages
 from pipeline.retrieval.passages import Passage
 from pipeline.retrieval.query import SearchFilter
@@ -41,7 +41,7 @@ class RecordingIndex:
 async def test_missing_passages_are_written_then_optimised() -> None:
     index = RecordingIndex(stored=0)
     phases: list[tuple[str, int, int]] = []
-    await _ensure_indexed(index, PRODUCTS, lambda *p: phases.append(p))  # type: ignore[arg-type]
+    await ensure_indexed(index, PRODUCTS, lambda *p: phases.append(p))  # type: ignore[arg-type]
     expected = len(list(catalog_passages(PRODUCTS)))
     assert index.calls == [f"upsert {expected}", "optimize"]
     assert [p for p, _, _ in phases] == ["index", "optimize", "optimize"]
@@ -50,5 +50,5 @@ async def test_missing_passages_are_written_then_optimised() -> None:
 
 async def test_a_complete_index_is_left_alone() -> None:
     index = RecordingIndex(stored=len(list(catalog_passages(PRODUCTS))))
-    await _ensure_indexed(index, PRODUCTS, None)  # type: ignore[arg-type]
+    await ensure_indexed(index, PRODUCTS, None)  # type: ignore[arg-type]
     assert index.calls == []
