@@ -3,13 +3,14 @@
 No LLM, broker, store or index: for each product of eval/review_summaries.jsonl, the `reviews` frame
 is built by the same code hydrate runs (`markup.resolve.reviews`), over the review texts the store
 serves for that product (`store.pages.CatalogPages`, i.e. catalog/review_sets.jsonl), with no rating.
-The text a shopper reads in that frame (`answers.frame_text`: the summary line, then the pros, then the cons)
-is scored by ROUGE-L F1 against the product's references, best over the references (as
-`aisle eval answers --set reviews` scores a frame, so the two agree on the same frame).
+The text a shopper reads in that frame (`answers.frame_text`: the summary line, then the pros,
+then the cons) is scored by ROUGE-L F1 against the product's references, best over the references
+(as `aisle eval answers --set reviews` scores a frame, so the two agree on the same frame).
 
-Which products: those with references (the 40 visible review-summary products) that are in the
-evaluation part of the review sets. `eval_product_ids` names that part; until the training split
-exists it is every visible product, and the report says which (`split`).
+Which products: every product with references (the visible review-summary products), reported by
+part of the review sets' split (pipeline/training/holdout.py, a fixed hash of the product id): the
+evaluation part, which the training data never uses, is the headline (`eval`, per category); the
+training part (`train`) and all of them (`all`) follow.
 
 Besides the score, the report checks what the issue asks of a summary a shopper can use: `cut` (an
 item ending in "…" or without end punctuation), `verbatim_share` (quoted sentences found word for
@@ -26,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from pipeline.catalog import Catalog, Product, read_catalog
+from pipeline.catalog import Product, read_catalog
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.eval.answers import frame_text, load_review_summaries
@@ -36,21 +37,17 @@ from pipeline.markup.resolve import Lookups, reviews
 from pipeline.retrieval.metrics import mean
 from pipeline.store.pages import CatalogPages
 from pipeline.store.records import Offer, PricePoint, RatingSummary, StoreProduct
+from pipeline.training.holdout import eval_review_products
 
-SPLIT_ALL = "all visible review-summary products (no evaluation split of the review sets exists yet)"
+SPLIT = "by product, pipeline/training/holdout.py (review_part): the evaluation part is never trained on"
 _END = re.compile(r"[.!?)\"']$")
 
 EvalProgress = Callable[[str, int, int], None]
 
 
-def eval_product_ids(catalog: Catalog) -> tuple[set[str] | None, str]:
-    """The review-set products held out for evaluation, and a description; None: no split (use all)."""
-    del catalog  # the training split of the review sets (pipeline/training) does not exist yet
-    return None, SPLIT_ALL
-
-
 class _ReviewsOnly:
-    """A CatalogReader with the catalog's review texts and nothing else (no store figures)."""
+    """A CatalogReader with the catalog's pages and review texts, as the store serves them
+    (store.pages.StoreWithPages), and no store figures (no rating, price or history)."""
 
     def __init__(self, pages: CatalogPages) -> None:
         self.pages = pages
@@ -68,7 +65,7 @@ class _ReviewsOnly:
         return []
 
     async def get_page(self, product_id: str) -> Product | None:
-        return None
+        return self.pages.pages.get(product_id)
 
     async def get_review_texts(self, product_id: str) -> Sequence[str]:
         return self.pages.review_texts.get(product_id, ())
@@ -88,14 +85,15 @@ async def build_frames(pages: CatalogPages, product_ids: Sequence[str]) -> dict[
 
 
 def run_reviews_eval(settings: Settings, limit: int = 0, progress: EvalProgress | None = None) -> dict[str, Any]:
-    """Summarise and score every evaluation product; the report dict (see render_markdown).
+    """Summarise and score every visible review-summary product; the report dict (render_markdown).
+    `eval` (the headline) and `per_category` cover the evaluation part, `train` the training part.
 
     Raises ConfigError when the shared data cannot be read or no product is selected.
     """
     started = time.time()
     catalog = read_catalog(settings.shared_data)
-    wanted, split = eval_product_ids(catalog)
-    items = [i for i in load_review_summaries(settings.shared_data) if wanted is None or i.asin in wanted]
+    held_out = eval_review_products(settings.shared_data)
+    items = load_review_summaries(settings.shared_data)
     items = items[:limit] if limit > 0 else items
     if not items:
         raise ConfigError("no review-summary products selected")
@@ -104,18 +102,22 @@ def run_reviews_eval(settings: Settings, limit: int = 0, progress: EvalProgress 
     meta = {r.asin: r for r in catalog.review_sets}
     rows: list[dict[str, Any]] = []
     for done, item in enumerate(items, start=1):
-        rows.append(score_product(item.asin, frames[item.asin], pages.review_texts.get(item.asin, ()),
-                                  item.references, meta[item.asin].category if item.asin in meta else "?"))
+        row = score_product(item.asin, frames[item.asin], pages.review_texts.get(item.asin, ()),
+                            item.references, meta[item.asin].category if item.asin in meta else "?")
+        rows.append({"part": "eval" if item.asin in held_out else "train", **row})
         if progress:
             progress("reviews", done, len(items))
+    held = [r for r in rows if r["part"] == "eval"]
     return {
         "method": opinions.METHOD,
-        "split": split,
+        "split": SPLIT,
         "products": len(rows),
         "seconds": round(time.time() - started, 2),
+        "eval": _block(held),
+        "train": _block([r for r in rows if r["part"] == "train"]),
         "all": _block(rows),
-        "per_category": {c: _block([r for r in rows if r["category"] == c])
-                         for c in sorted({str(r["category"]) for r in rows})},
+        "per_category": {c: _block([r for r in held if r["category"] == c])
+                         for c in sorted({str(r["category"]) for r in held})},
         "rows": rows,
     }
 
@@ -126,13 +128,14 @@ def score_product(asin: str, payload: Mapping[str, Any] | None, texts: Sequence[
     text = frame_text(payload) if payload else ""
     items = [str(x) for x in [*(payload or {}).get("pros", []), *(payload or {}).get("cons", [])]]
     quotes = [q for q in items if not opinions.is_stated(q)]
-    corpus = " ".join(t.lower() for t in texts)
+    corpus = " ".join(opinions.plain(t).lower() for t in texts)
     aspects = [str(a.get("aspect", "")) for a in (payload or {}).get("aspects", [])]
     return {
         "asin": asin,
         "category": category,
         "reviews": len(texts),
         "rouge_l": round(rouge_l_max(text, references), 4),
+        "rouge_l_quotes": round(rouge_l_max(" ".join(quotes), references), 4),
         "pros": len((payload or {}).get("pros", [])),
         "cons": len((payload or {}).get("cons", [])),
         "words": len(text.split()),
@@ -153,6 +156,7 @@ def _block(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "products": len(rows),
         "rouge_l": round(mean([float(r["rouge_l"]) for r in rows]) or 0.0, 4),
+        "rouge_l_quotes": round(mean([float(r["rouge_l_quotes"]) for r in rows]) or 0.0, 4),
         "pros_mean": round(mean([float(r["pros"]) for r in rows]) or 0.0, 2),
         "cons_mean": round(mean([float(r["cons"]) for r in rows]) or 0.0, 2),
         "words_mean": round(mean([float(r["words"]) for r in rows]) or 0.0, 1),
@@ -163,21 +167,27 @@ def _block(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
-    """The report as a markdown table: all products, then per category; then the worst three."""
+    """The report as a markdown table: the evaluation part per category, the training part, all; then
+    the evaluation part's lowest three."""
     lines = [f"# Review summaries, offline ({report['method']})", "",
-             f"{report['products']} products: {report['split']}. ROUGE-L F1 of the `reviews` frame's text "
-             "(summary line, pros, cons) against the FewSum/Copycat references, best over the references.", "",
-             "| | products | ROUGE-L | pros | cons | words | cut items | verbatim quotes | unfounded aspects |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"{report['products']} products, split {report['split']}. ROUGE-L F1 of the `reviews` frame's "
+             "text (summary line, pros, cons) against the FewSum/Copycat references, best over the references; "
+             "\"quotes only\": the quoted sentences alone, without the summary line and the counted aspects.", "",
+             "| | products | ROUGE-L | quotes only | pros | cons | words | cut items | verbatim quotes "
+             "| unfounded aspects |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
 
     def row(name: str, b: Mapping[str, Any]) -> str:
+        if not b["products"]:
+            return f"| {name} | 0 | – | – | – | – | – | – | – | – |"
         share = "–" if b["verbatim_share"] is None else f"{b['verbatim_share']:.3f}"
-        return (f"| {name} | {b['products']} | {b['rouge_l']:.3f} | {b['pros_mean']:.2f} | {b['cons_mean']:.2f} "
-                f"| {b['words_mean']:.1f} | {b['cut']} | {share} | {b['unfounded_aspects']} |")
+        return (f"| {name} | {b['products']} | {b['rouge_l']:.3f} | {b['rouge_l_quotes']:.3f} | {b['pros_mean']:.2f} "
+                f"| {b['cons_mean']:.2f} | {b['words_mean']:.1f} | {b['cut']} | {share} | {b['unfounded_aspects']} |")
 
-    lines.append(row("**all**", report["all"]))
-    lines += [row(name, b) for name, b in report["per_category"].items()]
-    worst = sorted(report["rows"], key=lambda r: r["rouge_l"])[:3]
-    lines += ["", "Lowest three:", ""]
-    lines += [f"- {r['asin']} ({r['category']}, {r['rouge_l']:.3f}): {r['text'][:300]}" for r in worst]
+    lines.append(row("**evaluation part**", report["eval"]))
+    lines += [row(f"eval: {name}", b) for name, b in report["per_category"].items()]
+    lines += [row("training part", report["train"]), row("all", report["all"])]
+    worst = sorted((r for r in report["rows"] if r["part"] == "eval"), key=lambda r: r["rouge_l"])[:3]
+    lines += ["", "Lowest three of the evaluation part:", ""]
+    lines += [f"- {r['asin']} ({r['category']}, {r['rouge_l']:.3f}): {r['text']}" for r in worst]
     return "\n".join(lines)

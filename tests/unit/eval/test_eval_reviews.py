@@ -12,27 +12,30 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.eval.answers import frame_text
 from pipeline.eval.reviews import render_markdown, run_reviews_eval, score_product
+from pipeline.training.holdout import review_part
 
 REVIEWS = [
-    "The sound quality is great and the headset is very comfortable. I use it every day.",
+    "The sound quality is great and this headset is very comfortable. I use it every day.",
     "Great sound quality for the price. The battery died after a month, which is a shame.",
     "Comfortable to wear for hours. The battery is weak and the case feels cheap.",
-    "I love the sound quality. Easy to pair with my phone.",
+    "I love the sound quality of this headset. Easy to pair with my phone.",
 ]
 REFERENCE = "This headset has great sound quality and is comfortable, but the battery is weak."
 
 
-def write_data(root: Path) -> Path:
+def write_data(root: Path, asins: tuple[str, ...] = ("H1", "H2")) -> Path:
+    """H1 falls in the evaluation part of the review sets' split, H2 in the training part."""
     (root / "catalog").mkdir(parents=True)
     (root / "eval").mkdir()
     (root / "catalog" / "products.jsonl").write_text("")
+    (root / "eval" / "oposum_summaries_visible.jsonl").write_text("")
     reviews = [{"review_id": f"r{i}", "text": t, "rating": 5 - i} for i, t in enumerate(REVIEWS)]
-    (root / "catalog" / "review_sets.jsonl").write_text(json.dumps({
-        "asin": "H1", "category": "Electronics", "source": "copycat_fewsum", "licence": "MIT",
-        "reviews": reviews}) + "\n")
-    (root / "eval" / "review_summaries.jsonl").write_text(json.dumps({
-        "asin": "H1", "category": "Electronics", "reviews": reviews,
-        "references_fewsum": [REFERENCE], "references_copycat": ["The case is cheap."]}) + "\n")
+    (root / "catalog" / "review_sets.jsonl").write_text("".join(json.dumps({
+        "asin": asin, "category": "Electronics", "source": "copycat_fewsum", "licence": "MIT",
+        "reviews": reviews}) + "\n" for asin in asins))
+    (root / "eval" / "review_summaries.jsonl").write_text("".join(json.dumps({
+        "asin": asin, "category": "Electronics", "reviews": reviews,
+        "references_fewsum": [REFERENCE], "references_copycat": ["The case is cheap."]}) + "\n" for asin in asins))
     return root
 
 
@@ -42,15 +45,19 @@ def test_the_frame_text_is_the_summary_then_pros_then_cons() -> None:
     assert frame_text({"pros": ["Good."], "cons": []}) == "Good."  # frames from before the summary line
 
 
-def test_the_store_reviews_are_summarised_and_scored_against_the_references(tmp_path: Path) -> None:
+def test_the_store_reviews_are_summarised_and_scored_by_part_of_the_split(tmp_path: Path) -> None:
     settings = Settings(shared_data=write_data(tmp_path / "data"))
     report = run_reviews_eval(settings)
-    (row,) = report["rows"]
-    assert row["asin"] == "H1" and row["reviews"] == 4 and row["pros"] >= 1 and row["cons"] >= 1
+    assert (review_part("H1"), review_part("H2")) == ("eval", "train")  # the fixture's premise
+    assert [(r["asin"], r["part"]) for r in report["rows"]] == [("H1", "eval"), ("H2", "train")]
+    row = report["rows"][0]
+    assert row["reviews"] == 4 and row["pros"] >= 1 and row["cons"] >= 1
+    assert row["text"].startswith("This headset is well reviewed")
     assert 0.2 < row["rouge_l"] <= 1.0
-    assert report["all"]["products"] == 1 and report["all"]["unfounded_aspects"] == 0
-    assert report["all"]["cut"] == 0
-    assert "Review summaries, offline" in render_markdown(report)
+    assert (report["eval"]["products"], report["train"]["products"], report["all"]["products"]) == (1, 1, 2)
+    assert report["eval"]["unfounded_aspects"] == 0 and report["eval"]["cut"] == 0
+    assert list(report["per_category"]) == ["Electronics"]
+    assert "**evaluation part** | 1 |" in render_markdown(report)
 
 
 def test_nothing_selected_raises(tmp_path: Path) -> None:
