@@ -13,6 +13,7 @@ from pipeline.errors import StageError
 from pipeline.messages import RetrievalStep
 from pipeline.planner import intents as I
 from pipeline.planner.filters import Filters
+from pipeline.planner.need import search_terms
 from pipeline.planner.rules import AccountRequest, CartRequest
 from pipeline.store.choose import asked_quality
 
@@ -52,10 +53,10 @@ def build_steps(
     if intent == I.OUT_OF_SCOPE:
         return []
     if intent == I.PRODUCT_SEARCH:
-        return [RetrievalStep("products", query, [], search_filters, SEARCH_LIMIT)]
+        return [_catalog(query, search_filters, SEARCH_LIMIT)]
     if intent == I.PRODUCT_QUESTION:
         if not ids:
-            return [RetrievalStep("products", query, [], search_filters, 5), RetrievalStep("qa", query, [], {}, EVIDENCE_LIMIT)]
+            return [_catalog(query, search_filters, 5), RetrievalStep("qa", query, [], {}, EVIDENCE_LIMIT)]
         return [
             RetrievalStep("products", "", ids, {}, len(ids)),
             RetrievalStep("qa", query, ids, {}, EVIDENCE_LIMIT),
@@ -75,11 +76,11 @@ def build_steps(
         ]
     if intent == I.REVIEW_SUMMARY:
         if not ids:
-            return [RetrievalStep("products", query, [], search_filters, 3), RetrievalStep("reviews", query, [], {}, REVIEW_LIMIT)]
+            return [_catalog(query, search_filters, 3), RetrievalStep("reviews", query, [], {}, REVIEW_LIMIT)]
         return [RetrievalStep("reviews", "", ids, {}, REVIEW_LIMIT), RetrievalStep("products", "", ids, {}, len(ids))]
     if intent == I.PRICE_HISTORY:
         if not ids:
-            return [RetrievalStep("products", query, [], search_filters, SEARCH_LIMIT), RetrievalStep("offers", query, [], {}, SEARCH_LIMIT)]
+            return [_catalog(query, search_filters, SEARCH_LIMIT), RetrievalStep("offers", query, [], {}, SEARCH_LIMIT)]
         return [
             RetrievalStep("price_history", "", ids, {}, len(ids)),
             RetrievalStep("offers", "", ids, {}, len(ids)),
@@ -105,5 +106,11 @@ def build_steps(
         request = account or AccountRequest("view")
         return [RetrievalStep("memory", "", [], {"action": request.action, "keys": ",".join(request.keys)}, 1)]
     if intent == I.GENERAL_ADVICE:
-        return [RetrievalStep("products", query, [], search_filters, 5)]
+        return [_catalog(query, search_filters, 5)]
     raise StageError(f"unknown intent {intent!r}")
+
+
+def _catalog(query: str, filters: dict[str, str], limit: int) -> RetrievalStep:
+    """A products step over the whole catalog: the need's own words, without the request's wrapping
+    ("i'm looking for something to ..."; pipeline/planner/need.py)."""
+    return RetrievalStep("products", search_terms(query), [], filters, limit)

@@ -153,8 +153,7 @@ async def test_empty_request_is_out_of_scope_with_no_steps(text: str) -> None:
 async def test_a_huge_request_is_still_planned_with_a_bounded_query() -> None:
     result = await plan("looking for a red kettle " + "please " * 4000)
     assert result.intent == I.PRODUCT_SEARCH
-    assert result.steps[0].query.startswith("looking for a red kettle")
-    assert len(result.steps[0].query) <= 256
+    assert result.steps[0].query == "a red kettle", "cut to 256 characters, then the wrapping goes"
 
 
 async def test_other_languages_are_planned_from_the_page() -> None:
