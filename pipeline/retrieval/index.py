@@ -191,6 +191,10 @@ class PassageIndex:
         dense, sparse = await self._embedder.aquery(query, with_dense=mode != "bm25")
         return await self.search_vectors(dense, sparse, mode=mode, where=where, limit=limit)
 
+    async def query_vectors(self, query: str) -> tuple[list[float], SparseVector]:
+        """The dense and BM25 vectors of a query, for several searches with one embedding."""
+        return await self._embedder.aquery(query)
+
     async def search_vectors(self, dense: Sequence[float], sparse: SparseVector, mode: SearchMode = DEFAULT_MODE,
                              where: SearchFilter = SearchFilter(), limit: int = 10) -> SearchResult:
         """Search with precomputed query vectors (lets benchmarks time the index alone)."""

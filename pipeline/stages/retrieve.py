@@ -29,6 +29,7 @@ from pipeline.memory.answer import memory_evidence
 from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, RetrievalStep, StepFailure
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
+from pipeline.retrieval.products import find_products
 from pipeline.stage import FollowedTable, OpenTable, Output
 from pipeline.store.base import Store
 from pipeline.store.choose import ProductFacts, choose
@@ -39,6 +40,9 @@ from pipeline.store.sqlite import open_store
 Fetch = Callable[[RetrievalStep, Plan], Awaitable[list[EvidenceItem]]]
 
 RRF_K = 60
+STORE_FILTER_MAX_PRODUCTS = 10_000
+"""Products a store filter (budget, rating, stock) may narrow a catalog search to; when more match,
+the best-rated are searched. Far above the catalog, so a budget never hides a fitting product."""
 _PASSAGE_KINDS = {
     "products": ("product", "attribute", "bullet", "description"),
     "reviews": ("review",),
@@ -107,9 +111,11 @@ def fuse(ranked_lists: Sequence[Sequence[EvidenceItem]], limits: EvidenceLimits)
 class PassageFetcher:
     """Products, reviews and Q&A from the passage index; store filters narrow the products first.
 
-    A plan usually asks for several passage sources about the same products with the same query
-    (products, reviews, qa). Each index search costs a query embedding and a Qdrant call, so the steps
-    of one plan that differ only in kind share one search over all kinds, split afterwards.
+    A products step without product ids searches the catalog for the products that fit
+    (pipeline/retrieval/products.py): one item per product, its summary, and none below the
+    relevance floor. The other steps of a plan usually ask for several passage sources about the same
+    products with the same query (products, reviews, qa). Each index search costs a query embedding
+    and a Qdrant call, so those steps share one search over all kinds, split afterwards.
     """
 
     def __init__(self, index: PassageIndex, store: Store, remembered: int = 256) -> None:
@@ -122,12 +128,17 @@ class PassageFetcher:
         product_ids = list(step.product_ids)
         filters = store_filters(step.filters)
         if filters is not None and not product_ids:
-            product_ids = await self.store.search_products(filters)
+            product_ids = await self.store.search_products(dataclasses.replace(filters, limit=STORE_FILTER_MAX_PRODUCTS))
             if not product_ids:
                 return []
         query = step.query or plan.request.text
         category = step.filters.get("category")
         categories = (category,) if category and filters is None else ()
+        if step.source == "products" and not step.product_ids:
+            # Which products fit: one item per product (its summary), none below the relevance floor.
+            where = SearchFilter(product_ids=tuple(product_ids), categories=categories)
+            found = await find_products(self.index, query, where, step.limit)
+            return [EvidenceItem(m.summary.kind, m.summary.text, m.score, m.product_id, m.summary.point_id) for m in found]
         kinds = _PASSAGE_KINDS.get(step.source, ())
         key = (plan.conversation_id, plan.turn, query, tuple(product_ids), categories)
         search = self._shared.get(key)

@@ -3,7 +3,9 @@ from pathlib import Path
 
 from pipeline.messages import EvidenceItem, Plan, RetrievalStep, UserTurn
 from pipeline.errors import DependencyError
-from pipeline.stages.retrieve import EvidenceLimits, StoreFetcher, gather_evidence
+from pipeline.retrieval.embedder import SparseVector
+from pipeline.retrieval.index import Hit, SearchFilter, SearchResult
+from pipeline.stages.retrieve import EvidenceLimits, PassageFetcher, StoreFetcher, gather_evidence
 from pipeline.store.loader import load_catalog
 from pipeline.store.sqlite import SqliteStore
 from tests.unit.store.factories import make_products
@@ -100,5 +102,50 @@ async def test_store_fetcher_chooses_the_cheapest_by_the_live_offers(tmp_path: P
         assert [i.product_id for i in items] == [cheapest] and items[0].source == "choice"
         price = offers[cheapest].price_cents / 100
         assert items[0].text.endswith(f"is the cheapest of the three at ${price:,.2f} (simulated price).")
+    finally:
+        await store.close()
+
+
+class ProductsIndex:
+    """A fake index for catalog product searches: every product allowed by the filter is a candidate,
+    scored by its position in `ranking` (missing products are never found)."""
+
+    def __init__(self, ranking: list[str]) -> None:
+        self.ranking = ranking
+        self.searched: list[tuple[str, ...]] = []
+
+    async def query_vectors(self, query: str) -> tuple[list[float], SparseVector]:
+        return [1.0], SparseVector((1,), (1.0,))
+
+    async def search_vectors(self, dense: object, sparse: object, mode: str = "dense",
+                             where: SearchFilter = SearchFilter(), limit: int = 10) -> SearchResult:
+        allowed = [p for p in self.ranking if not where.product_ids or p in where.product_ids]
+        if where.kinds == ("product",):
+            self.searched.append(where.product_ids)
+            hits = [Hit(f"s-{p}", 0.6 - 0.001 * n, "product", p, f"summary of {p}") for n, p in enumerate(allowed)]
+        elif mode == "bm25":
+            hits = [Hit(f"r-{p}", 3.0, "review", p, f"review of {p}") for p in allowed]
+        else:
+            hits = []
+        return SearchResult(tuple(hits[:limit]), "dense")
+
+
+async def test_a_budget_search_reads_every_product_in_budget_and_shows_each_once(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        products = make_products(30)
+        await load_catalog(store, products)
+        ids = [p.asin for p in products]
+        offers = await store.get_offers(ids)
+        budget = max(o.price_cents for o in offers.values())
+        wanted = ids[-1]  # the store's 20 best-rated used to be all a budget search could find
+        index = ProductsIndex([wanted, *ids[:-1]])
+        fetch = PassageFetcher(index, store)  # type: ignore[arg-type]
+        step = RetrievalStep("products", "a dog toy", [], {"max_price_cents": str(budget)}, 10)
+        found = await fetch(step, plan(step))
+        assert len(index.searched[0]) == 30
+        assert [i.product_id for i in found][:1] == [wanted]
+        assert len({i.product_id for i in found}) == len(found) == 10
+        assert {i.source for i in found} == {"product"} and found[0].text == f"summary of {wanted}"
     finally:
         await store.close()
