@@ -36,7 +36,7 @@ EVIDENCE_DEPTH = 300
 """Page sentences read for the evidence term, catalog-wide."""
 EVIDENCE_WEIGHT = 0.3
 """How much a product's best page sentence adds to its summary's cosine."""
-MAX_SCORE_GAP = 0.15
+MAX_SCORE_GAP = 0.1
 """A product scoring more than this below the best product is not shown (cosine units)."""
 SUPPORT_DEPTH = 2_000
 """BM25 passages read to see which candidates share a word with the query (the candidates' pages

@@ -68,7 +68,7 @@ class FakeIndex:
 
 
 async def test_find_products_searches_summaries_then_sentences_then_words() -> None:
-    index = FakeIndex([hit("B1", 0.6), hit("B2", 0.55), hit("B3", 0.2)], [hit("B2", 0.5, "qa")], {"B2", "B3"})
+    index = FakeIndex([hit("B1", 0.62), hit("B2", 0.55), hit("B3", 0.2)], [hit("B2", 0.5, "qa")], {"B2", "B3"})
     where = SearchFilter(product_ids=("B1", "B2", "B3"), categories=("pets",))
     found = await find_products(index, "a dog bed", where, limit=10)
     assert [m.product_id for m in found] == ["B2"], "B1 shares no word with the query; B3 is far below"
