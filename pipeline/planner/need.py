@@ -21,7 +21,7 @@ _LEADING = re.compile(
     r"^(?:"
     r"(?:hi|hello|hey|hiya|ok|okay|so|well|um+|please)\b[\s,!.]*"
     r"|(?:(?:can|could|would|will) you (?:please )?|please )?(?:help me )?"
-    r"(?:(?:find|show|recommend|suggest|search for|look for)(?: me| us)?|get (?:me|us))\b[\s,:]*"
+    r"(?:(?:find|show|recommend|suggest|search for|look for)(?: me| us)?(?! out\b)|get (?:me|us))\b[\s,:]*"
     r"|(?:(?:i|we)(?:'m| am|'re| are)? )?(?:really |just |currently |also )?(?:looking|searching|shopping|hunting) (?:for|to buy)\b\s*"
     r"|(?:i|we)(?:'d| would) (?:like|love)(?: to (?:buy|get|find|have))?\b\s*"
     r"|(?:(?:i|we) )?(?:really |also |just )?(?:need|want|require)(?: to (?:buy|get|find))?\b\s*"
