@@ -450,6 +450,37 @@ def eval_memory(ctx: _Context, out: Path) -> None:
     _write_report(out, report, render_markdown(report))
 
 
+# ---- training (docs/training.md) -------------------------------------------------------------------
+
+@cli.group("train")
+def train_group() -> None:
+    """Aisle's own answer model: training data (fine-tuning itself: `make train`)."""
+
+
+@train_group.command("data")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default: AISLE_HOME/training/data).")
+@click.option("--seed", default=1234, show_default=True, help="Seed of every sample and shuffle.")
+@pass_ctx
+def train_data(ctx: _Context, out: Path | None, seed: int) -> None:
+    """Build the chat-formatted training examples and their manifest from the shared data."""
+    from rich.progress import Progress
+
+    from pipeline.training.data import BuildOptions, build_dataset, write_dataset
+
+    with Progress(console=console) as bar:
+        task = bar.add_task("building", total=None)
+        dataset = build_dataset(ctx.settings.shared_data, BuildOptions(seed=seed),
+                                lambda phase, done, total: bar.update(task, completed=done, total=total))
+    data_path, manifest_path = write_dataset(dataset, out or ctx.settings.home / "training" / "data")
+    table = Table("source", "kind", "examples")
+    for source, kinds in dataset.manifest["counts"].items():
+        for kind, n in kinds.items():
+            table.add_row(source, kind, str(n))
+    console.print(table)
+    console.print(f"{len(dataset.examples)} examples: {data_path}; manifest: {manifest_path}")
+
+
 # ---- processes ------------------------------------------------------------------------------------
 
 @cli.command()
