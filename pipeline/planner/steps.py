@@ -9,6 +9,8 @@ cart (add/remove), alerts or memory are not retrievals: the retrieve stage perfo
 
 from __future__ import annotations
 
+import re
+
 from pipeline.errors import StageError
 from pipeline.messages import RetrievalStep
 from pipeline.planner import intents as I
@@ -19,6 +21,8 @@ from pipeline.store.choose import asked_quality
 
 SEARCH_LIMIT = 10
 """Products a search step returns."""
+MAX_OTHERS = 3
+"""Products of the same kind a "compare X with other ..." table adds to X."""
 EVIDENCE_LIMIT = 8
 """Passages (Q&A, reviews) a product question pulls."""
 REVIEW_LIMIT = 20
@@ -66,6 +70,11 @@ def build_steps(
         if len(ids) >= 2 and (quality := asked_quality(query)) is not None:
             # "Which one is the cheapest?" of products already shown: the store decides (choose.py).
             return [RetrievalStep("choice", query, ids, {"quality": quality}, len(ids))]
+        if not ids and (against := _against_others(query)) is not None:
+            # "Compare the Rode NTG2 with other microphones": the named product, and the closest of its kind
+            # (one search for both would keep only the named product: nothing else is as close to its name).
+            named, kind = against
+            return [_catalog(named, search_filters, 1), _catalog(kind, search_filters, MAX_OTHERS)]
         if len(ids) < 2:
             # Fewer than two known products: find candidates to compare, with their offers.
             return [RetrievalStep("products", query, ids, search_filters, 5), RetrievalStep("offers", query, ids, {}, 5)]
@@ -108,6 +117,19 @@ def build_steps(
     if intent == I.GENERAL_ADVICE:
         return [_catalog(query, search_filters, 5)]
     raise StageError(f"unknown intent {intent!r}")
+
+
+_AGAINST_OTHERS = re.compile(
+    r"\bcompar(?:e|ing)\s+(?:the\s+|my\s+|this\s+)?(?P<named>.+?)\s+(?:with|to|against|and|vs\.?|versus)\s+"
+    r"(?:other|similar|different|some other|alternative)\s+(?P<kind>[\w\s-]+)", re.IGNORECASE)
+
+
+def _against_others(query: str) -> tuple[str, str] | None:
+    """("the Rode NTG2", "microphones") from "compare the Rode NTG2 with other microphones"; else None."""
+    found = _AGAINST_OTHERS.search(query)
+    if found is None or not found.group("kind").strip():
+        return None
+    return found.group("named").strip(), found.group("kind").strip(" ?.!")
 
 
 def _catalog(query: str, filters: dict[str, str], limit: int) -> RetrievalStep:

@@ -172,3 +172,10 @@ async def test_plan_carries_the_request_and_records_rules_path() -> None:
     result = (await plan_turn(request, None)).plan
     assert (result.conversation_id, result.turn, result.seq, result.request) == ("c9", 3, 0, request)
     assert result.path == "rules" and result.model is None and result.planner_ms >= 0
+
+
+async def test_compare_a_named_product_with_others_of_its_kind_searches_both() -> None:
+    result = await plan("compare the Rode NTG2 with other shotgun microphones")
+    assert result.intent == I.COMPARISON
+    assert [(s.source, s.query, s.limit) for s in result.steps] == [
+        ("products", "rode ntg2", 1), ("products", "shotgun microphones", 3)]
