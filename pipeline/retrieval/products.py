@@ -12,7 +12,9 @@ this need?" in three index calls with one query embedding:
 3. the relevance floor, so nothing off-topic is shown to fill a carousel: a product is kept only if
    its score is within `MAX_SCORE_GAP` of the best product's, and if its page shares at least one
    word stem with the query (a BM25 match on any of its passages; the dense model alone finds the
-   violin for "a surfboard for a beginner").
+   violin for "a surfboard for a beginner");
+4. a floor that left fewer than `KIN_MIN` products is widened with products whose own summary shares a
+   word with the query (`widen`): a browse such as "headphones" or "dog feeders" shows several.
 
 Each product found carries its summary passage (title first), which is what the answer is told.
 The weights, depths and the gap were chosen on the dev half of pipeline/eval/data/search_needs.jsonl
@@ -38,6 +40,11 @@ EVIDENCE_WEIGHT = 0.3
 """How much a product's best page sentence adds to its summary's cosine."""
 MAX_SCORE_GAP = 0.1
 """A product scoring more than this below the best product is not shown (cosine units)."""
+KIN_MIN = 3
+"""A search the floor cut below this many products is widened to this many with products whose own
+summary (title, key attributes) shares a word with the query, within KIN_GAP of the best: "headphones"
+shows several headphones, not only the one whose title is closest, and a need no title names stays cut."""
+KIN_GAP = 0.25
 SUPPORT_DEPTH = 2_000
 """BM25 passages read to see which candidates share a word with the query (the candidates' pages
 hold about 14 passages each, so this reads all of them)."""
@@ -62,6 +69,8 @@ class ProductSearch:
     """None: no relative floor."""
     lexical_support: bool = True
     """Keep only products whose page shares a word stem with the query."""
+    kin_min: int = KIN_MIN
+    kin_gap: float = KIN_GAP
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,18 @@ def apply_floor(ranked: Sequence[ProductMatch], supported: set[str] | None, opti
     return kept
 
 
+def widen(ranked: Sequence[ProductMatch], kept: Sequence[ProductMatch], titled: set[str],
+          options: ProductSearch = ProductSearch()) -> list[ProductMatch]:
+    """`kept`, topped up to `kin_min` with the next-ranked products in `titled` (their summaries share a
+    word with the query) that score within `kin_gap` of the best."""
+    if len(kept) >= options.kin_min or not ranked:
+        return list(kept)
+    have = {m.product_id for m in kept}
+    floor = ranked[0].score - options.kin_gap
+    extra = [m for m in ranked if m.product_id not in have and m.product_id in titled and m.score >= floor]
+    return [*kept, *extra[: options.kin_min - len(kept)]]
+
+
 async def find_products(index: VectorIndex, query: str, where: SearchFilter = SearchFilter(), limit: int = 10,
                         options: ProductSearch = ProductSearch()) -> list[ProductMatch]:
     """At most `limit` products that fit `query` within `where` (its product ids and categories; its
@@ -126,4 +147,11 @@ async def find_products(index: VectorIndex, query: str, where: SearchFilter = Se
         candidates = tuple(m.product_id for m in apply_floor(ranked, None, options))
         lexical = await index.search_vectors(dense, sparse, "bm25", SearchFilter(product_ids=candidates), SUPPORT_DEPTH)
         supported = {hit.product_id for hit in lexical.hits}
-    return apply_floor(ranked, supported, options)[:limit]
+    kept = apply_floor(ranked, supported, options)
+    if supported is not None and len(kept) < min(limit, options.kin_min):
+        floor = ranked[0].score - options.kin_gap
+        near = tuple(m.product_id for m in ranked if m.score >= floor)
+        titled = await index.search_vectors(dense, sparse, "bm25", SearchFilter(product_ids=near, kinds=(PRODUCT,)),
+                                            len(near))
+        kept = widen(ranked, kept, {hit.product_id for hit in titled.hits}, options)
+    return kept[:limit]

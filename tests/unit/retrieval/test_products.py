@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from pipeline.retrieval.embedder import SparseVector
 from pipeline.retrieval.index import Hit, SearchFilter, SearchMode, SearchResult
-from pipeline.retrieval.products import ProductSearch, apply_floor, find_products, rank_products
+from pipeline.retrieval.products import ProductSearch, apply_floor, find_products, rank_products, widen
 
 
 def hit(product_id: str, score: float, kind: str = "product") -> Hit:
@@ -72,7 +72,7 @@ async def test_find_products_searches_summaries_then_sentences_then_words() -> N
     where = SearchFilter(product_ids=("B1", "B2", "B3"), categories=("pets",))
     found = await find_products(index, "a dog bed", where, limit=10)
     assert [m.product_id for m in found] == ["B2"], "B1 shares no word with the query; B3 is far below"
-    (m1, w1, _), (m2, w2, _), (m3, w3, _) = index.calls
+    (m1, w1, _), (m2, w2, _), (m3, w3, _) = index.calls[:3]
     assert (m1, w1.kinds, w1.product_ids, w1.categories) == ("dense", ("product",), where.product_ids, ("pets",))
     assert m2 == "dense" and "product" not in w2.kinds and "review" in w2.kinds and w2.product_ids == where.product_ids
     assert m3 == "bm25" and set(w3.product_ids) == {"B1", "B2"}, "only the candidates above the gap are checked"
@@ -90,3 +90,20 @@ async def test_find_products_finds_nothing_for_an_unsearchable_query_or_no_room(
     assert await find_products(index, "a kettle", limit=0) == []
     assert index.calls == []
     assert await find_products(FakeIndex([], [], set()), "a kettle") == []
+
+
+def test_a_floor_cut_below_three_is_widened_with_products_named_like_the_query() -> None:
+    ranked = rank_products([hit("B1", 0.84), hit("B2", 0.68), hit("B3", 0.67), hit("B4", 0.66), hit("B5", 0.5)], [])
+    kept = apply_floor(ranked, None, ProductSearch(max_score_gap=0.1))
+    assert [m.product_id for m in kept] == ["B1"]
+    # B2's summary shares no word with the query; B5 is beyond the kin gap.
+    assert [m.product_id for m in widen(ranked, kept, {"B3", "B4", "B5"})] == ["B1", "B3", "B4"]
+    assert widen(ranked, ranked[:3], {"B4"}) == list(ranked[:3]), "three already: nothing added"
+
+
+async def test_find_products_widens_a_browse_with_a_summary_word_search() -> None:
+    index = FakeIndex([hit("B1", 0.84), hit("B2", 0.68), hit("B3", 0.67)], [], {"B1", "B2", "B3"})
+    found = await find_products(index, "headphones", limit=10)
+    assert [m.product_id for m in found] == ["B1", "B2", "B3"]
+    mode, where, _ = index.calls[-1]
+    assert mode == "bm25" and where.kinds == ("product",) and set(where.product_ids) == {"B1", "B2", "B3"}
