@@ -5,7 +5,9 @@ Labelled pairs from hetPQA answer generation (eval/hetpqa_answer_generation.json
 kept for answer evaluation): each annotator answer against its own evidence passage is *supported*
 (the annotators wrote it from that passage); the answer to another question, against this question's
 passage, is *unsupported*: half from another product ("easy"), half from another question about the
-same product when there is one ("hard": same vocabulary, different fact). Thresholds are chosen on the
+same product when there is one ("hard": same vocabulary, different fact); and the question itself
+stated back as the answer ("echo", what a small model does when it has nothing to say). Thresholds are
+chosen on the
 train split and reported on dev, so the reported numbers are not the ones tuned on.
 
 The guard's job is to catch unsupported sentences without hiding supported ones, so the report gives
@@ -32,7 +34,7 @@ _THRESHOLDS = [round(0.05 * n, 2) for n in range(1, 20)]
 class Pair:
     split: str
     kind: str
-    """supported | easy | hard"""
+    """supported | easy | hard | echo"""
     sentence: str
     evidence: str
     question: str
@@ -43,8 +45,8 @@ class Pair:
 
 
 def labelled_pairs(rows: Sequence[Mapping[str, Any]]) -> list[Pair]:
-    """Deterministic pairs: one supported and one unsupported per row (hard when the product has
-    another question, else easy)."""
+    """Deterministic pairs: per row one supported, one unsupported (hard when the product has another
+    question, else easy) and one echo of the question."""
     by_asin: dict[str, list[int]] = defaultdict(list)
     for n, row in enumerate(rows):
         by_asin[row["asin"]].append(n)
@@ -60,6 +62,9 @@ def labelled_pairs(rows: Sequence[Mapping[str, Any]]) -> list[Pair]:
                 m = (m + 1) % len(rows)
             other, kind = rows[m], "easy"
         pairs.append(Pair(row["split"], kind, other["answer"], row["evidence_text"], row["question"]))
+        # The model repeating the question as its answer ("I need a mat for my office chair ...").
+        echo = row["question"].rstrip(" ?") + "."
+        pairs.append(Pair(row["split"], "echo", echo, row["evidence_text"], row["question"]))
     return pairs
 
 
@@ -88,6 +93,7 @@ def rates(scored: Sequence[tuple[Pair, float]], threshold: float) -> dict[str, f
     kept, caught = share("supported", False), share("unsupported", True)
     return {"threshold": threshold, "supported_kept": round(kept, 3), "unsupported_caught": round(caught, 3),
             "easy_caught": round(share("easy", True), 3), "hard_caught": round(share("hard", True), 3),
+            "echo_caught": round(share("echo", True), 3),
             "balanced_accuracy": round((kept + caught) / 2, 3)}
 
 
@@ -113,11 +119,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines = ["# Grounding guard: supported vs unsupported sentences (hetPQA pairs)", "",
              "Made by `aisle eval guard`. Thresholds chosen on train "
              f"({report['pairs']['train']} pairs), reported on dev ({report['pairs']['dev']} pairs).", "",
-             "| measure | threshold | supported kept | unsupported caught | easy caught | hard caught | balanced acc. |",
-             "|---|---|---|---|---|---|---|"]
+             "| measure | threshold | supported kept | unsupported caught | easy caught | hard caught | echo caught "
+             "| balanced acc. |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, block in report["measures"].items():
         for label, r in (("best on train", block["dev_at_best"]), ("shipped", block["dev_at_shipped"])):
             lines.append(f"| {name} | {r['threshold']} ({label}) | {r['supported_kept']:.3f} | "
-                         f"{r['unsupported_caught']:.3f} | {r['easy_caught']:.3f} | {r['hard_caught']:.3f} | "
+                         f"{r['unsupported_caught']:.3f} | {r['easy_caught']:.3f} | {r['hard_caught']:.3f} | {r['echo_caught']:.3f} | "
                          f"{r['balanced_accuracy']:.3f} |")
     return "\n".join(lines)

@@ -16,6 +16,14 @@ _PASSAGE_CHARS = 400
 
 UNAVAILABLE = "Sorry, the answer model is not available right now."
 SILENT = "I could not put an answer into words for that."
+SHOWN_ABOVE = {
+    "product_search": "These are the closest matches in the catalog.",
+    "comparison": "Here they are side by side.",
+    "review_summary": "That is what the reviews say.",
+    "price_history": "That is its price over the last months.",
+}
+"""Said instead of SILENT when the system's lead (a carousel, a table, the reviews box, the chart) already
+answers and the model added nothing that could be shown."""
 
 
 def degraded_answer(bundle: EvidenceBundle, grounded: list[str], opening: str = UNAVAILABLE) -> str:

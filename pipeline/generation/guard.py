@@ -15,7 +15,8 @@ a sentence appears whole once the model has finished it, never word by word.
 
 A loop ends the answer: a sentence (or directive) the answer already had, a word trigram repeated
 three times inside one sentence, or a "sentence" that runs past `max_sentence_chars` without ending.
-A near-copy of an earlier sentence (80% of its content words shared) is dropped without ending it.
+A near-copy of an earlier sentence (80% of its content words shared), a sentence that repeats its own
+few content words, and a question (follow-ups belong in <suggest>) are dropped without ending it.
 The prompt's evidence labels ("[3] review B0...:") that a small model copies are removed.
 """
 
@@ -37,6 +38,8 @@ _TRIGRAM_REPEATS = 3
 _SENTENCE_END = re.compile(r"[.!?]\s+")
 _WORDS = re.compile(r"[a-z0-9]+")
 _LABEL = re.compile(r"\[\d+\]\s*(?:[a-z_]+\s+)?(?:B0[0-9A-Z]{8}\s*)?:?", re.IGNORECASE)
+_CIRCULAR = 0.6
+"""Distinct share of a sentence's content words at or below which it only goes round in circles."""
 _NEAR = 0.8
 """Content words shared (Jaccard) above which a sentence only repeats an earlier one."""
 
@@ -54,8 +57,9 @@ class AnswerGuard:
     stopped: bool = False
     """A loop was found: the caller should stop the model; feed() returns nothing more."""
     counts: Counter[str] = field(default_factory=Counter)
-    """kept, unsupported (sentences dropped), repeated (a near-copy of an earlier sentence, dropped),
-    loop (the answer was ended), repeated_directive."""
+    """kept, unsupported (sentences dropped), repeated (a near-copy of an earlier sentence or one going
+    round in circles, dropped), question (the model asking back, dropped), loop (the answer was
+    ended), repeated_directive."""
     judged: list[Judged] = field(default_factory=list)
     _parser: MarkupParser = field(default_factory=MarkupParser)
     _pending: str = ""
@@ -127,9 +131,15 @@ class AnswerGuard:
             self._stop()
             return []
         self._seen.add(key)
-        terms = set(content_terms(sentence))
-        if any(_near(terms, earlier) for earlier in self._said):
-            self.counts["repeated"] += 1  # "It's designed to record audio" after "It is designed to record audio"
+        if sentence.endswith("?"):
+            self.counts["question"] += 1  # the model asking back: follow-ups belong in <suggest>
+            return []
+        words = content_terms(sentence)
+        terms = set(words)
+        if any(_near(terms, earlier) for earlier in self._said) or _circular(words):
+            # "It's designed to record audio" after "It is designed to record audio"; "not designed to be
+            # used the way it is designed to be used"
+            self.counts["repeated"] += 1
             return []
         self._said.append(terms)
         verdict = self.support.judge(sentence)
@@ -157,6 +167,11 @@ class AnswerGuard:
         self.stopped = True
         self.counts["loop"] += 1
         self._pending = ""
+
+
+def _circular(words: list[str]) -> bool:
+    """A sentence that says its few content words over again."""
+    return len(words) >= 4 and len(set(words)) / len(words) <= _CIRCULAR
 
 
 def _near(terms: set[str], earlier: set[str]) -> bool:

@@ -6,7 +6,8 @@
 
 A sentence is supported when every number it states appears in the evidence, and at least
 `threshold` of its content words (stop words and discourse words such as "customers say" removed,
-light stemming) appear in the evidence or the shopper's question. A sentence with no content word
+light stemming) appear in the evidence or the shopper's question; one made of the question's words
+alone is judged by the evidence alone (an echo of the question is not an answer). A sentence with no content word
 ("Sure.") makes no claim and passes; one whose only content is a verdict ("The answer is no.") has
 nothing to check it by and fails; a short one that says the evidence does not tell
 (`ABSTENTION`).
@@ -108,20 +109,27 @@ class Support:
     """Content words of the evidence and the context (question, shopper facts) together."""
     known_numbers: frozenset[str]
     threshold: float = DEFAULT_THRESHOLD
+    context: frozenset[str] = frozenset()
+    """Content words of the context alone (the question, the shopper's facts)."""
 
     @classmethod
     def from_texts(cls, passages: Sequence[str], context: Iterable[str] = (),
                    threshold: float = DEFAULT_THRESHOLD) -> Support:
         per_passage = tuple(frozenset(content_terms(text)) for text in passages)
         context = list(context)
-        vocabulary = frozenset().union(*per_passage, *(content_terms(text) for text in context))
+        said = frozenset().union(*(content_terms(text) for text in context))
+        vocabulary = frozenset().union(*per_passage, said)
         known = frozenset().union(*(numbers(text) for text in [*passages, *context]))
-        return cls(per_passage, vocabulary, known, threshold)
+        return cls(per_passage, vocabulary, known, threshold, said)
 
     def judge(self, sentence: str) -> Verdict:
         terms = content_terms(sentence)
         missing_numbers = tuple(sorted(numbers(sentence) - self.known_numbers))
-        score = sum(term in self.vocabulary for term in terms) / len(terms) if terms else 1.0
+        # A sentence made only of the question's words ("Reviewers say it does not need phantom power",
+        # asked "does it need phantom power?") is judged by the evidence alone: echoing is not support.
+        echo = bool(terms) and set(terms) <= self.context | _VERDICTS
+        vocabulary = frozenset().union(*self.passages) if echo else self.vocabulary
+        score = sum(term in vocabulary for term in terms) / len(terms) if terms else 1.0
         supported = not missing_numbers and score >= self.threshold
         if terms and set(terms) <= _VERDICTS:
             supported = False  # "The answer is no.": a bare verdict, nothing to check it by

@@ -19,7 +19,7 @@ from pipeline.errors import DependencyError
 from pipeline.generation.coalesce import Coalescer
 from pipeline.generation.direct import DIRECT_MODEL, direct_answer, stated_lead
 from pipeline.generation.cite import citation, support_for
-from pipeline.generation.fallback import SILENT, degraded_answer
+from pipeline.generation.fallback import SHOWN_ABOVE, SILENT, degraded_answer
 from pipeline.generation.guard import GUARD_PREFIX, AnswerGuard
 from pipeline.generation.prompt import PROMPT_VERSION, build_messages, grounded_ids
 from pipeline.llm.client import Grammar, LlmClient
@@ -117,7 +117,9 @@ class GenerateStage:
             shown.append(cited)
             yield turn.chunk((" " if turn.offset else "") + cited, stated=True)
         if not visible_text("".join(shown)):
-            yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded, SILENT), stated=True)
+            silent = SHOWN_ABOVE.get(message.plan.intent) if lead else None
+            text = silent or degraded_answer(message, grounded, SILENT)
+            yield turn.chunk((" " if turn.offset else "") + text, stated=True)
         yield turn.chunk("", final=True, context=_context(message, PROMPT_VERSION, guard))
 
     async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncGenerator[str, None]:

@@ -14,16 +14,21 @@ ROWS = [
 ]
 
 
-def test_each_row_gives_one_supported_and_one_unsupported_pair() -> None:
+def test_each_row_gives_a_supported_an_unsupported_and_an_echo_pair() -> None:
     pairs = labelled_pairs(ROWS)
-    assert [p.kind for p in pairs] == ["supported", "hard", "supported", "easy", "supported", "easy", "supported", "easy"]
+    assert [p.kind for p in pairs] == ["supported", "hard", "echo", "supported", "easy", "echo",
+                                       "supported", "easy", "echo", "supported", "easy", "echo"]
+    assert pairs[2].sentence == "does it need batteries."
     hard = pairs[1]
     assert hard.sentence == "it comes in matte black." and hard.evidence == ROWS[0]["evidence_text"]
-    assert all(p.sentence != ROWS[n // 2]["answer"] for n, p in enumerate(pairs) if not p.supported)
+    assert all(p.sentence != ROWS[n // 3]["answer"] for n, p in enumerate(pairs) if not p.supported)
 
 
 def test_report_has_both_measures_chosen_on_train_and_scored_on_dev() -> None:
     report = evaluate(ROWS)
-    assert report["pairs"] == {"train": 4, "dev": 4}
+    assert report["pairs"] == {"train": 6, "dev": 6}
     guard = report["measures"]["guard (content words + numbers)"]["dev_at_shipped"]
-    assert guard["supported_kept"] == 1.0 and guard["unsupported_caught"] == 1.0
+    assert guard["supported_kept"] == 1.0 and guard["easy_caught"] == 1.0
+    # These echoes restate what the evidence says ("how long is the cable" / "the cable is six feet long"):
+    # judged by the evidence alone, they pass.
+    assert guard["echo_caught"] == 0.0

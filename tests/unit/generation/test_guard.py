@@ -135,3 +135,17 @@ def test_a_long_claim_ending_in_not_sure_is_still_judged() -> None:
     support = support_for(bundle(MIC))
     assert not support.judge("It boils two cups of water in three minutes flat, but I'm not sure it is the "
                              "best choice for every kitchen counter you own.").supported
+
+
+def test_an_echo_of_the_question_is_judged_by_the_evidence_alone() -> None:
+    support = support_for(bundle(MIC, text="does it need a windscreen?"))
+    assert not support.judge("Reviewers say it does not need a windscreen.").supported
+    assert support.judge("It is a supercardioid microphone for video.").supported
+
+
+def test_questions_and_circular_sentences_are_dropped_as_such() -> None:
+    guard = AnswerGuard(support_for(bundle(MIC)))
+    shown = run(guard, ["What do customers say about the noise? It picks up handling noise when held. "
+                        "The noise is not noise the way noise is noise when held noise."])
+    assert shown == "It picks up handling noise when held."
+    assert guard.counts["question"] == 1 and guard.counts["repeated"] == 1

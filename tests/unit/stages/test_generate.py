@@ -112,14 +112,14 @@ async def test_an_action_outcome_is_stated_without_the_model() -> None:
 
 
 async def test_a_price_history_answer_leads_with_the_chart_and_the_stored_lows() -> None:
-    llm = FakeLlm(["It was cheaper."])
+    llm = FakeLlm(["The lowest price in 90 days was $30.00."])
     plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "has this been cheaper?"), "price_history", [])
     history = EvidenceItem("price_history", "price history (simulated): now $40.00; lowest in 30 days $35.00 on "
                            "2025-06-01; lowest in 90 days $30.00 on 2025-04-01", 1.0, "B0AAAAAAAA")
     chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, [history]))  # type: ignore[arg-type]
     text = "".join(c.text for c in chunks)
     assert text.startswith('<price-history id="B0AAAAAAAA"/> Price history (simulated): now $40.00; lowest in 30 days $35.00')
-    assert text.endswith("It was cheaper.") and chunks[-1].context["prompt_version"]
+    assert text.endswith("The lowest price in 90 days was $30.00.") and chunks[-1].context["prompt_version"]
     assert chunks[0].model == "direct" and chunks[1].model != "direct", "the system's words are told from the model's"
 
 
@@ -161,12 +161,12 @@ async def test_a_review_summary_opens_with_the_reviews_block_of_the_product_aske
 
 
 async def test_a_comparison_of_known_products_opens_with_their_table() -> None:
-    llm = FakeLlm(["The first is lighter."])
+    llm = FakeLlm(["The first is made of steel."])
     plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "which is lighter?"), "comparison", [],
                 resolved_product_ids=["B0AAAAAAAA", "B0BBBBBBBB"])
-    items = [EvidenceItem("product", "a", 1.0, "B0AAAAAAAA"), EvidenceItem("product", "b", 1.0, "B0BBBBBBBB")]
+    items = [EvidenceItem("product", "a, steel", 1.0, "B0AAAAAAAA"), EvidenceItem("product", "b", 1.0, "B0BBBBBBBB")]
     chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, items))  # type: ignore[arg-type]
-    assert "".join(c.text for c in chunks) == '<compare ids="B0AAAAAAAA,B0BBBBBBBB"/> The first is lighter.'
+    assert "".join(c.text for c in chunks) == '<compare ids="B0AAAAAAAA,B0BBBBBBBB"/> The first is made of steel.'
     # "Compare X with other ...": X, then the closest products the search found.
     one = dataclasses.replace(plan, resolved_product_ids=["B0BBBBBBBB"])
     chunks = await run(GenerateStage(Settings(), client=FakeLlm(["x"])), EvidenceBundle("c1", 0, 0, one, items))  # type: ignore[arg-type]
@@ -204,3 +204,12 @@ async def test_a_search_opens_with_the_products_found_best_first() -> None:
     chunks = await run(GenerateStage(Settings(), client=FakeLlm(["Two feeders."])), EvidenceBundle("c1", 0, 0, plan, items))  # type: ignore[arg-type]
     assert "".join(c.text for c in chunks).startswith('<carousel ids="B0AAAAAAAA,B0BBBBBBBB"/> ')
     assert chunks[0].model == "direct"
+
+
+async def test_a_search_whose_words_were_all_dropped_says_the_carousel_is_the_answer() -> None:
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "show me dog feeders"), "product_search", [])
+    items = [EvidenceItem("product", "a feeder", 0.7, "B0AAAAAAAA"), EvidenceItem("product", "b feeder", 0.5, "B0BBBBBBBB")]
+    chunks = await run(GenerateStage(Settings(), client=FakeLlm(["It boils water in 3 minutes."])),  # type: ignore[arg-type]
+                       EvidenceBundle("c1", 0, 0, plan, items))
+    assert "".join(c.text for c in chunks) == (
+        '<carousel ids="B0AAAAAAAA,B0BBBBBBBB"/>  These are the closest matches in the catalog.')
