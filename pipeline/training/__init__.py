@@ -7,7 +7,9 @@
     reviews.py    "what customers say" over the review sets' training part
     markup.py     catalog exchanges that open with the directive their intent calls for
     declines.py   out-of-scope requests, declined
-    train.py      the fine-tune and the merge (runs in the vLLM venv: torch, transformers, peft)
+    train.py      the LoRA fine-tune and its command line (runs in the vLLM venv: torch, transformers, peft)
+    merge.py      the adapter merged into the base: a plain model folder vLLM serves
+    _checkpoints.py  atomic, resumable checkpoints of a run
 
 Nothing here imports torch at module level: the main package and its tests do not need it.
 """

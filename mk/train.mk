@@ -1,0 +1,40 @@
+# ---- Aisle's own answer model: training data, LoRA fine-tune, merge (docs/training.md) -----------
+# The data is built in the project venv (`aisle train data`); training and merging run in the vLLM
+# venv, which has torch and transformers (peft is added here). Everything lands in the ignored
+# $(AISLE_HOME)/training: data/, run/ (checkpoints, loss curve, adapter) and model/ (the merged model,
+# a plain folder vLLM serves). Rerunning `make train` resumes from the last checkpoint.
+#
+#   make train TRAIN_ARGS="--epochs 2 --max-examples 4000"    options: python -m pipeline.training.train run -h
+#   make train TRAIN_CPUS=1                                   pin training to core 1 (taskset)
+TRAIN_DIR := $(AISLE_HOME)/training
+TRAIN_DATA := $(TRAIN_DIR)/data
+TRAIN_RUN := $(TRAIN_DIR)/run
+TRAIN_MODEL := $(TRAIN_DIR)/model
+PEFT_VERSION := 0.21.2
+PEFT_STAMP := $(VLLM_VENV)/.installed-peft-$(PEFT_VERSION)
+TRAIN_ARGS ?=
+TRAIN_CPUS ?=
+# Training shares the machine: it runs niced, and on the cores TRAIN_CPUS names when set.
+TRAIN_PREFIX := nice -n 10 $(if $(TRAIN_CPUS),taskset -c $(TRAIN_CPUS))
+
+.PHONY: train-data train train-merge train-deps
+
+# --no-deps: peft's requirements are all in the venv already, and a plain install would pull triton
+# back in (install.sh removes it: unused on CPU).
+$(PEFT_STAMP): $(VLLM_STAMP)
+	$(VLLM_PY) -m pip install -q --no-deps 'peft==$(PEFT_VERSION)'
+	@touch $@
+
+train-deps: $(PEFT_STAMP)  ## add peft to the vLLM venv (training runs there)
+
+train-data: $(VENV)/.installed  ## build the training data from ../shared/data into $(AISLE_HOME)/training/data
+	$(AISLE) train data --out $(TRAIN_DATA)
+
+train: train-data $(PEFT_STAMP) $(LLM_MODEL_STAMP)  ## LoRA fine-tune of SmolLM2-135M-Instruct (resumes), then merge into a servable model
+	$(TRAIN_PREFIX) $(VLLM_PY) -m pipeline.training.train run --data $(TRAIN_DATA)/train.jsonl \
+		--base $(LLM_MODEL_DIR) --out $(TRAIN_RUN) $(TRAIN_ARGS)
+	$(MAKE) train-merge
+
+train-merge: $(PEFT_STAMP)  ## merge the trained adapter into the base: $(AISLE_HOME)/training/model
+	$(TRAIN_PREFIX) $(VLLM_PY) -m pipeline.training.train merge --base $(LLM_MODEL_DIR) \
+		--adapter $(TRAIN_RUN)/adapter --out $(TRAIN_MODEL)
