@@ -12,8 +12,9 @@ store's offer and price-history sentences (pipeline/store/sentences.py) for pric
 store's own simulator, so the numbers are those a shopper would see for that product.
 
 Products of the visible ePQA set are never used (holdout.py). Searches and comparisons group products
-that share a word of their title ("speaker", "filter"); a search's evidence also holds a few other
-products that the carousel leaves out.
+whose short title ends in the same noun ("... kitchen faucet", "... paint sprayer"); a search's
+evidence also holds a few other products that the carousel leaves out, and comparisons are topped up
+with two products of one inferred category, asked about without names ("compare these for me").
 """
 
 from __future__ import annotations
