@@ -63,7 +63,7 @@ from pipeline import codec
 from pipeline.admin import apply_topics
 from pipeline.config import Settings
 from pipeline.generation.direct import DIRECT_MODEL
-from pipeline.generation.prompt import build_messages
+from pipeline.generation.prompt import build_messages, wants_examples
 from pipeline.llm.client import LlmClient
 from pipeline.llm.router import ModelRouter
 from pipeline.messages import EvidenceBundle, TokenChunk, UserTurn
@@ -272,7 +272,8 @@ class Direct:
         started = time.monotonic()
         first_at: float | None = None
         chars = 0
-        async for chunk in self.client.stream_chat(build_messages(bundle), model=self.router.for_answer(bundle.plan),
+        model = self.router.for_answer(bundle.plan)
+        async for chunk in self.client.stream_chat(build_messages(bundle, examples=wants_examples(model)), model=model,
                                                    max_tokens=MAX_TOKENS, temperature=0.0, seed=0):
             if chunk.text and first_at is None:
                 first_at = time.monotonic()

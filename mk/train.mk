@@ -38,3 +38,23 @@ train: train-data $(PEFT_STAMP) $(LLM_MODEL_STAMP)  ## LoRA fine-tune of SmolLM2
 train-merge: $(PEFT_STAMP)  ## merge the trained adapter into the base: $(AISLE_HOME)/training/model
 	$(TRAIN_PREFIX) $(VLLM_PY) -m pipeline.training.train merge --base $(LLM_MODEL_DIR) \
 		--adapter $(TRAIN_RUN)/adapter --out $(TRAIN_MODEL)
+
+# ---- The shipped model: the committed adapter merged into the base (no training on a fresh machine) ----
+# infra/vllm/aisle-shop-135m holds the adapter `make train` produced, with its model card; merging takes
+# seconds. `make llm-model` (and so `make llm-up`, `make run`, `make test`) builds it; vLLM serves it
+# as aisle-shop-135m unless AISLE_LLM_MODEL names the base (infra/vllm/vllm.sh).
+SHOP_ADAPTER := infra/vllm/aisle-shop-135m
+SHOP_MODEL_DIR := $(AISLE_HOME)/models/aisle-shop-135m
+SHOP_MODEL_STAMP := $(SHOP_MODEL_DIR)/.merged
+
+.PHONY: shop-model
+
+$(SHOP_MODEL_STAMP): $(LLM_MODEL_STAMP) $(PEFT_STAMP) $(SHOP_ADAPTER)/adapter_model.safetensors $(SHOP_ADAPTER)/adapter_config.json
+	taskset -c 0 $(VLLM_PY) -m pipeline.training.train merge --base $(LLM_MODEL_DIR) --adapter $(SHOP_ADAPTER) \
+		--out $(SHOP_MODEL_DIR)
+	@touch $@
+
+shop-model: $(SHOP_MODEL_STAMP)  ## merge the committed aisle-shop-135m adapter into the base (seconds)
+
+llm-model: $(SHOP_MODEL_STAMP)
+llm-up: $(SHOP_MODEL_STAMP)

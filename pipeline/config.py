@@ -69,10 +69,13 @@ class Settings:
     # --- models and retrieval ---
     llm_url: str = "http://127.0.0.1:8000/v1"
     """AISLE_LLM_URL: any OpenAI-compatible endpoint."""
-    llm_model_small: str = "smollm2-135m-instruct"
-    """AISLE_LLM_MODEL_SMALL: served model name for simple intents and planning (default: the local model)."""
-    llm_model_large: str = "smollm2-135m-instruct"
-    """AISLE_LLM_MODEL_LARGE: served model name for complex intents (default: the local model)."""
+    llm_model: str = "aisle-shop-135m"
+    """AISLE_LLM_MODEL: the local model `make llm-up` serves, under this name: aisle-shop-135m (Aisle's own,
+    SmolLM2-135M-Instruct tuned on shopping data; docs/training.md) or smollm2-135m-instruct (the base)."""
+    llm_model_small: str = ""
+    """AISLE_LLM_MODEL_SMALL: served model name for simple intents and planning (empty: AISLE_LLM_MODEL)."""
+    llm_model_large: str = ""
+    """AISLE_LLM_MODEL_LARGE: served model name for complex intents (empty: AISLE_LLM_MODEL)."""
     llm_connect_timeout_s: float = 2.0
     """AISLE_LLM_CONNECT_TIMEOUT_S: seconds to open a connection to the LLM server."""
     llm_first_token_timeout_s: float = 10.0
@@ -128,6 +131,12 @@ class Settings:
 
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Unrecognised AISLE_* variables, kept so `aisle config` can warn about typos."""
+
+    def __post_init__(self) -> None:
+        # The router's two names follow the local model unless a deployment names its own.
+        for name in ("llm_model_small", "llm_model_large"):
+            if not getattr(self, name):
+                object.__setattr__(self, name, self.llm_model)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

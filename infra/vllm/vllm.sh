@@ -6,8 +6,9 @@
 #
 # Environment (defaults in brackets):
 #   AISLE_LLM_PORT [8000]                 port on 127.0.0.1
-#   AISLE_LLM_MODEL_DIR [$AISLE_HOME/models/smollm2-135m-instruct]
-#   AISLE_LLM_SERVED_NAMES [smollm2-135m-instruct]   space-separated names the API answers to
+#   AISLE_LLM_MODEL [aisle-shop-135m]     the local model: aisle-shop-135m (tuned) or smollm2-135m-instruct (base)
+#   AISLE_LLM_MODEL_DIR [$AISLE_HOME/models/$AISLE_LLM_MODEL]
+#   AISLE_LLM_SERVED_NAMES [$AISLE_LLM_MODEL]   space-separated names the API answers to
 #   AISLE_LLM_CPUS [0]                    cores vLLM is pinned to (taskset list, e.g. "0" or "0-3")
 #   AISLE_LLM_KV_CACHE_MB [512]           KV cache size (SmolLM2-135M: 46 KB/token fp32, 23 KB bf16)
 #   AISLE_LLM_MAX_MODEL_LEN [4096]        longest prompt + completion, tokens
@@ -24,8 +25,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 home=$(mkdir -p "${AISLE_HOME:-$here/../../.aisle}" && cd "${AISLE_HOME:-$here/../../.aisle}" && pwd)
 vpy=$here/.venv/bin/python
 port=${AISLE_LLM_PORT:-8000}
-model_dir=${AISLE_LLM_MODEL_DIR:-$home/models/smollm2-135m-instruct}
-served_names=${AISLE_LLM_SERVED_NAMES:-smollm2-135m-instruct}
+model=${AISLE_LLM_MODEL:-aisle-shop-135m}
+model_dir=${AISLE_LLM_MODEL_DIR:-$home/models/$model}
+served_names=${AISLE_LLM_SERVED_NAMES:-$model}
 cpus=${AISLE_LLM_CPUS:-0}
 kv_cache_mb=${AISLE_LLM_KV_CACHE_MB:-512}
 max_model_len=${AISLE_LLM_MAX_MODEL_LEN:-4096}

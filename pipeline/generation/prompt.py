@@ -127,6 +127,17 @@ def _evidence_lines(items: list[EvidenceItem], limits: PromptLimits) -> list[str
     return lines
 
 
+TUNED_PREFIX = "aisle-"
+"""Served models named so were tuned by Aisle on its own answer format (pipeline/training/)."""
+
+
+def wants_examples(model: str) -> bool:
+    """Whether `model` is shown the worked example: a base model copies its shape (short answer, card,
+    suggest line) and needs it; a tuned one learned the format, and the example only costs prefill
+    time on every turn and leaks into answers."""
+    return not model.startswith(TUNED_PREFIX)
+
+
 def build_messages(
     bundle: EvidenceBundle, history: ConversationState | None = None, limits: PromptLimits = PromptLimits(),
     *, examples: bool = True,

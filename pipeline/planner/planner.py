@@ -45,8 +45,8 @@ class PlannerOptions:
     mode: str = "auto"
     """auto | rules | llm (see the module docstring)."""
     deadline_ms: int = 300
-    model: str = "smollm2-135m-instruct"
-    """The served model that plans (ModelRouter.for_planning)."""
+    model: str = "aisle-shop-135m"
+    """The served model that plans (ModelRouter.for_planning; from_settings sets it)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlannerOptions:

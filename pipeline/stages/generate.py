@@ -21,7 +21,7 @@ from pipeline.generation.direct import DIRECT_MODEL, direct_answer, stated_lead
 from pipeline.generation.cite import citation, support_for
 from pipeline.generation.fallback import SHOWN_ABOVE, SILENT, degraded_answer
 from pipeline.generation.guard import GUARD_PREFIX, AnswerGuard
-from pipeline.generation.prompt import PROMPT_VERSION, build_messages, grounded_ids
+from pipeline.generation.prompt import PROMPT_VERSION, build_messages, grounded_ids, wants_examples
 from pipeline.llm.client import Grammar, LlmClient
 from pipeline.llm.router import ModelRouter
 from pipeline.markup.grammar import build_gbnf
@@ -128,7 +128,7 @@ class GenerateStage:
             raise DependencyError("the generate stage was not started")
         constraint = Grammar(build_gbnf(turn.grounded)) if self.settings.generate_grammar else None
         stream = self._client.stream_chat(
-            build_messages(bundle), model=turn.model, max_tokens=self.settings.generate_max_tokens,
+            build_messages(bundle, examples=wants_examples(turn.model)), model=turn.model, max_tokens=self.settings.generate_max_tokens,
             temperature=0.0, constraint=constraint, seed=_SEED,
         )
         # Tokens are read by a separate task into a queue, so a flush can happen on time even while the

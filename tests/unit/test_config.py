@@ -36,3 +36,12 @@ def test_every_setting_is_documented_and_the_page_is_current() -> None:
     assert "| `AISLE_PLANNER_DEADLINE_MS` | `300` |" in rendered
     assert all(row.count("|") == 4 and not row.endswith("|  |") for row in rendered.splitlines() if row.startswith("| `"))
     assert DOCS.read_text() == rendered, "docs/config.md is stale: run `make docs`"
+
+
+def test_the_router_names_follow_the_local_model_unless_set() -> None:
+    from pipeline.config import Settings
+    assert Settings().llm_model_small == Settings().llm_model_large == "aisle-shop-135m"
+    base = Settings.from_env({"AISLE_LLM_MODEL": "smollm2-135m-instruct"})
+    assert (base.llm_model_small, base.llm_model_large) == ("smollm2-135m-instruct", "smollm2-135m-instruct")
+    split = Settings.from_env({"AISLE_LLM_MODEL_LARGE": "big"})
+    assert (split.llm_model_small, split.llm_model_large) == ("aisle-shop-135m", "big")

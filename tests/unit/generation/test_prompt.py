@@ -71,3 +71,10 @@ def test_examples_false_leaves_out_the_worked_exchange_only() -> None:
         assert [m.role for m in bare] == ["system", "user"]
         assert bare[0] == full[0] and bare[-1] == full[-1]
         assert "B000TEST01" not in "".join(m.content for m in bare)
+
+
+def test_a_tuned_model_gets_the_prompt_without_the_worked_example() -> None:
+    from pipeline.generation.prompt import wants_examples
+    assert wants_examples("smollm2-135m-instruct") and not wants_examples("aisle-shop-135m")
+    bare = build_messages(bundle(ITEMS), examples=wants_examples("aisle-shop-135m"))
+    assert [m.role for m in bare] == ["system", "user"]
