@@ -53,8 +53,9 @@ async def running_dataflow(kafka_settings: Settings, tmp_path: Path, products: S
     if not (models / "minilm" / "model.onnx").exists():
         pytest.skip("the embedding models are not built (make models)")
     (tmp_path / "models").symlink_to(models)
-    settings = dataclasses.replace(kafka_settings, home=tmp_path, generate_max_tokens=48, planner_deadline_ms=2_000,
-                                   **overrides)
+    # A short answer keeps the suite fast; a test that needs the whole answer says so in `overrides`.
+    fields: dict[str, Any] = {"generate_max_tokens": 48, "planner_deadline_ms": 2_000, **overrides}
+    settings = dataclasses.replace(kafka_settings, home=tmp_path, **fields)
     store = await open_store(settings)
     await load_catalog(store, products)
     await store.close()
