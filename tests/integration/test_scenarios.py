@@ -24,7 +24,10 @@ async def scenario_system(kafka_settings: Settings, tmp_path: Path) -> AsyncIter
     products = [p for n, p in enumerate(catalog) if n < PIPELINE_PRODUCTS or p.asin in wanted]
     assert wanted <= {p.asin for p in products}, "a scenario names a product the catalog lacks"
     # Feeders and microphones found by searching need their whole answer: the default 48 tokens is for speed.
-    async with running_dataflow(kafka_settings, tmp_path, products, generate_max_tokens=96) as settings:
+    # The suite checks what a shopper reads, not latency: three conversations at once on a 2-core CI machine
+    # can starve the CPU vLLM server past the 2 s per-token stall budget, which would fail a turn for timing.
+    async with running_dataflow(kafka_settings, tmp_path, products, generate_max_tokens=96,
+                                llm_token_timeout_s=20.0) as settings:
         yield settings
 
 
