@@ -404,6 +404,20 @@ def eval_answers(ctx: _Context, which: str, limit: int, direct: bool, concurrenc
     _write_report(out, report, render_markdown(report))
 
 
+@eval_group.command("compare")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", "names", multiple=True, help="A column name per report, in order (default: file stems).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/compare.json"), show_default=True)
+def eval_compare(reports: tuple[Path, ...], names: tuple[str, ...], out: Path) -> None:
+    """`aisle eval answers` reports side by side, on the turns every one answered without an error."""
+    from pipeline.eval.compare import render_markdown, run_compare
+
+    if names and len(names) != len(reports):
+        raise click.UsageError(f"{len(names)} --name for {len(reports)} reports: give one per report or none")
+    result = run_compare(reports, names or [path.stem for path in reports])
+    _write_report(out, result, render_markdown(result))
+
+
 @eval_group.command("reviews")
 @click.option("--limit", default=0, show_default=True, help="Products (0: all).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("docs/eval/reviews.json"), show_default=True)

@@ -146,8 +146,8 @@ async def run_answer_eval(settings: Settings, options: AnswerEvalOptions,
         "model_large": settings.llm_model_large,
         "limit": options.limit,
         "seconds": round(time.time() - started, 1),
-        "epqa": _summarise([r for r in rows if r["set"] == "epqa"]),
-        "reviews": _summarise([r for r in rows if r["set"] == "reviews"]),
+        "epqa": summarise_rows([r for r in rows if r["set"] == "epqa"]),
+        "reviews": summarise_rows([r for r in rows if r["set"] == "reviews"]),
         "feedback": feedback_report.read_section(snapshot_path(settings), int(time.time() * 1000)),
         "rows": rows,
     }
@@ -186,7 +186,8 @@ def _score(item: EvalItem, outcome: TurnOutcome | None, known: set[str], embedde
     return row
 
 
-def _summarise(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def summarise_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The headline, per-intent and text-quality measures over one set's rows (also used by compare.py)."""
     answered = [r for r in rows if r["answered"]]
     summary = {"questions": len(rows), **_block(answered)}
     intents = sorted({str(r["intent"]) for r in answered})

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from pipeline.eval._runners import TurnOutcome
-from pipeline.eval.answers import EvalItem, _score, _summarise, abstains, render_markdown, summary_text
+from pipeline.eval.answers import EvalItem, _score, summarise_rows, abstains, render_markdown, summary_text
 from pipeline.messages import EvidenceBundle, EvidenceItem, Frame, Plan, TurnResponse, UserTurn
 from pipeline.retrieval.embedder import Embedder
 
@@ -69,7 +69,7 @@ def test_summary_per_intent_and_markdown() -> None:
         score(EvalItem("epqa", "3", "B1", "q", []), outcome("not available", [], [])),
         score(EvalItem("epqa", "4", "B1", "q", ["x"]), None),
     ]
-    summary = _summarise(rows)
+    summary = summarise_rows(rows)
     assert summary["questions"] == 4 and summary["answered"] == 3
     assert summary["with_reference"] == 2 and summary["similarity"] == 0.5
     assert (summary["no_reference"], summary["abstained"]) == (1, 1)
@@ -77,7 +77,7 @@ def test_summary_per_intent_and_markdown() -> None:
     assert set(summary["per_intent"]) == {"product_qa", "compare"}
     assert summary["per_intent"]["compare"]["grounded_share"] == 0.0
     report = {"mode": "direct", "model_small": "m", "llm_url": "u", "limit": 4, "seconds": 1.0,
-              "epqa": summary, "reviews": _summarise([])}
+              "epqa": summary, "reviews": summarise_rows([])}
     markdown = render_markdown(report)
     assert "## ePQA questions (4 asked)" in markdown and "| compare |" in markdown
     assert "Review summaries" not in markdown

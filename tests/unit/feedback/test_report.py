@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.eval.answers import _summarise
+from pipeline.eval.answers import summarise_rows
 from pipeline.eval.answers import render_markdown as eval_markdown
 from pipeline.feedback.aggregate import FeedbackAggregate
 from pipeline.feedback.report import read_section, render_markdown
@@ -92,7 +92,7 @@ def test_table_cells_cannot_break_the_markdown_table(tmp_path: Path) -> None:
 
 def test_the_answer_eval_report_carries_the_section(tmp_path: Path) -> None:
     report: dict[str, Any] = {"mode": "pipeline", "model_small": "m", "llm_url": "u", "limit": 0, "seconds": 1.0,
-                              "epqa": _summarise([]), "reviews": _summarise([]),
+                              "epqa": summarise_rows([]), "reviews": summarise_rows([]),
                               "feedback": read_section(snapshot_file(tmp_path, counted()), NOW_MS)}
     markdown = eval_markdown(report)
     assert "## Shopper feedback" in markdown and "| search | qwen | answer-v1 | 3 | 1 | 75% |" in markdown
