@@ -43,3 +43,15 @@ def test_paired_overhead_averages_repeats_and_skips_unpaired_or_silent_answers()
     pipeline = _answers({0: [125.0], 1: [220.0], 3: [50.0]}) + [Answer(2, None, 0, 1.0)]
     assert paired_overhead(pipeline, direct)[0] == 20.0  # questions 0 (+20) and 1 (+20) pair up
     assert paired_overhead([], direct) == (0.0, 0.0, 0.0)
+
+
+def test_the_shown_overhead_pairs_the_pipeline_with_the_guarded_direct_moment() -> None:
+    # Direct's first token at 100 ms, its first supported sentence ends at 400 ms: the pipeline showing
+    # that sentence at 415 ms costs 15 ms over the guarded stream, 315 ms over the raw first token.
+    direct = [Answer(k, 100.0, 100, 1.0, shown_ms=400.0) for k in range(3)]
+    pipeline = [Answer(k, 415.0, 100, 1.0) for k in range(3)]
+    assert paired_overhead(pipeline, direct)[0] == 315.0
+    assert paired_overhead(pipeline, direct, direct_ms=lambda a: a.shown_ms)[0] == 15.0
+    # A direct answer the guard would show nothing of has no moment to pair with.
+    silent = [Answer(0, 100.0, 100, 1.0, shown_ms=None)]
+    assert paired_overhead(pipeline[:1], silent, direct_ms=lambda a: a.shown_ms) == (0.0, 0.0, 0.0)
