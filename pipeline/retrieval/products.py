@@ -14,7 +14,9 @@ this need?" in three index calls with one query embedding:
    word stem with the query (a BM25 match on any of its passages; the dense model alone finds the
    violin for "a surfboard for a beginner");
 4. a floor that left fewer than `KIN_MIN` products is widened with products whose own summary shares a
-   word with the query (`widen`): a browse such as "headphones" or "dog feeders" shows several.
+   word with the query (`widen`): a browse such as "headphones" or "dog feeders" shows several. They
+   must name the same kind of thing as the best match: every query word its summary has (`kind_terms`;
+   for "dog beds" a dog bed's title has both words, so a dog brush does not widen it).
 
 Each product found carries its summary passage (title first), which is what the answer is told.
 The weights, depths and the gap were chosen on the dev half of pipeline/eval/data/search_needs.jsonl
@@ -28,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from pipeline.generation.support import content_terms
 from pipeline.retrieval.embedder import SparseVector
 from pipeline.retrieval.index import Hit, SearchFilter, SearchMode, SearchResult, query_problem
 from pipeline.retrieval.passages import EVIDENCE_KINDS, PRODUCT
@@ -128,6 +131,16 @@ def widen(ranked: Sequence[ProductMatch], kept: Sequence[ProductMatch], titled: 
     return [*kept, *extra[: options.kin_min - len(kept)]]
 
 
+def kind_terms(query: str, best: ProductMatch) -> frozenset[str]:
+    """The query's content words (stemmed) that the best match's own summary has: what kind of thing
+    the shopper asked for, as far as the catalog's best answer shows. Empty when it has none."""
+    return frozenset(content_terms(query)) & frozenset(content_terms(best.summary.text))
+
+
+def same_kind(summary_text: str, kind: frozenset[str]) -> bool:
+    return kind <= frozenset(content_terms(summary_text))
+
+
 async def find_products(index: VectorIndex, query: str, where: SearchFilter = SearchFilter(), limit: int = 10,
                         options: ProductSearch = ProductSearch()) -> list[ProductMatch]:
     """At most `limit` products that fit `query` within `where` (its product ids and categories; its
@@ -153,5 +166,6 @@ async def find_products(index: VectorIndex, query: str, where: SearchFilter = Se
         near = tuple(m.product_id for m in ranked if m.score >= floor)
         titled = await index.search_vectors(dense, sparse, "bm25", SearchFilter(product_ids=near, kinds=(PRODUCT,)),
                                             len(near))
-        kept = widen(ranked, kept, {hit.product_id for hit in titled.hits}, options)
+        kind = kind_terms(query, ranked[0])
+        kept = widen(ranked, kept, {hit.product_id for hit in titled.hits if same_kind(hit.text, kind)}, options)
     return kept[:limit]

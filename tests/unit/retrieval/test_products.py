@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from pipeline.retrieval.embedder import SparseVector
 from pipeline.retrieval.index import Hit, SearchFilter, SearchMode, SearchResult
-from pipeline.retrieval.products import ProductSearch, apply_floor, find_products, rank_products, widen
+from pipeline.retrieval.products import (ProductSearch, apply_floor, find_products, kind_terms, rank_products,
+                                         same_kind, widen)
 
 
 def hit(product_id: str, score: float, kind: str = "product") -> Hit:
@@ -107,3 +108,15 @@ async def test_find_products_widens_a_browse_with_a_summary_word_search() -> Non
     assert [m.product_id for m in found] == ["B1", "B2", "B3"]
     mode, where, _ = index.calls[-1]
     assert mode == "bm25" and where.kinds == ("product",) and set(where.product_ids) == {"B1", "B2", "B3"}
+
+
+def test_widening_keeps_to_the_kind_the_best_match_names() -> None:
+    bed = rank_products([Hit("p1", 0.8, "product", "B1", "K&H Pet Cot Elevated Dog Bed, large")], [])[0]
+    kind = kind_terms("show me dog beds", bed)
+    assert kind == {"dog", "bed"}
+    assert same_kind("Orthopedic Dog Bed with bolster", kind)
+    assert not same_kind("FURminator deShedding Tool for Medium Dogs", kind)
+    # A best match that shares no word with the query says nothing about the kind: no extra condition.
+    violin = rank_products([Hit("p2", 0.6, "product", "B2", "Cecilio violin outfit")], [])[0]
+    assert kind_terms("a surfboard for a beginner", violin) == frozenset()
+    assert same_kind("anything at all", frozenset())
