@@ -87,8 +87,10 @@ def recent_products(history: ConversationState | None, max_turns: int = MAX_HIST
 def resolve(text: str, page_product_id: str | None, history: ConversationState | None) -> Context:
     """The products `text` refers to. `text` is the request, lower-cased or not.
 
-    Precedence: ids typed in the text; ordinals ("the second one", "#2") into the last turn's
-    products; group references ("both", "the cheaper one") to all of the last turn's products; a
+    Precedence: ids typed in the text; ordinals ("the second one", "#2", "the first two") into the
+    most recent list shown that is long enough; group references ("both", "the cheaper one") to all of
+    the most recent list's products. A list is a turn that showed two or more: after "which one is the
+    cheapest?" answered with one card, "compare the first two" still means the carousel before it. A
     singular pronoun ("it", "this") to the page's product, else to the last turn's product when it
     showed exactly one; else the page's product when there is one. An ambiguous "it" (several products
     shown, no page) resolves to nothing rather than to a guess.
@@ -100,11 +102,12 @@ def resolve(text: str, page_product_id: str | None, history: ConversationState |
     last = base.last_shown
     if typed:
         return _with(base, list(typed), "typed")
-    picked = _ordinal_picks(lowered, last)
+    picked = _ordinal_picks(lowered, recent)
     if picked:
         return _with(base, picked, "ordinal")
-    if len(last) > 1 and _GROUP.search(lowered):
-        return _with(base, list(last[:MAX_REFERENCED]), "group")
+    listed = _latest_list(recent, 2)
+    if listed and _GROUP.search(lowered):
+        return _with(base, list(listed[:MAX_REFERENCED]), "group")
     if _SINGULAR.search(lowered):
         if base.page_product_id:
             return _with(base, [base.page_product_id], "page")
@@ -121,18 +124,30 @@ def refers_to_one(lowered: str) -> bool:
     return _SINGULAR.search(lowered) is not None
 
 
-def _ordinal_picks(lowered: str, last: tuple[str, ...]) -> list[str]:
-    if not last:
-        return []
+def _latest_list(recent: tuple[tuple[str, ...], ...], size: int) -> tuple[str, ...]:
+    """The most recent turn's products that number at least `size` (at least two: one card is not a list)."""
+    return next((shown for shown in recent if len(shown) >= max(size, 2)), ())
+
+
+def _last(recent: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    return recent[0] if recent else ()
+
+
+def _ordinal_picks(lowered: str, recent: tuple[tuple[str, ...], ...]) -> list[str]:
     if (run := _FIRST_N.search(lowered)) is not None:
         n = _COUNTS[run.group(2)]
-        return list(last[-n:] if run.group(1) == "last" else last[:n])
+        listed = _latest_list(recent, n) or _last(recent)
+        return list(listed[-n:] if run.group(1) == "last" else listed[:n])
     indexes = [_ORDINALS[m.group(1) or m.group(2)] for m in _ORDINAL.finditer(lowered)]
     indexes += [int(m.group(1)) - 1 for m in _NUMBERED.finditer(lowered)]
+    if not indexes:
+        return []
+    # "the second one" needs a list with a second; "the last one" any list.
+    listed = _latest_list(recent, max(i + 1 if i >= 0 else -i for i in indexes)) or _last(recent)
     picked: list[str] = []
     for index in indexes:
-        if -len(last) <= index < len(last) and last[index] not in picked:
-            picked.append(last[index])
+        if -len(listed) <= index < len(listed) and listed[index] not in picked:
+            picked.append(listed[index])
     return picked
 
 

@@ -76,6 +76,17 @@ def test_a_run_of_the_shown_products() -> None:
     assert resolve("the top 3 please", None, state).resolved == SHOWN
 
 
+def test_after_one_card_ordinals_and_groups_still_mean_the_list_before_it() -> None:
+    # "show me dog beds" (a carousel), "which one is the cheapest?" (one card): the list is still the carousel.
+    state = history(SHOWN, [SHOWN[2]])
+    assert resolve("compare the first two", None, state).resolved == SHOWN[:2]
+    assert resolve("tell me about the second one", None, state).resolved == [SHOWN[1]]
+    assert resolve("which is lighter?", None, state).resolved == SHOWN
+    assert resolve("is it waterproof?", None, state).resolved == [SHOWN[2]]
+    # With no list ever shown, "the first one" is the one card there is.
+    assert resolve("tell me about the first one", None, history([SHOWN[0]])).resolved == [SHOWN[0]]
+
+
 async def test_which_one_is_cheapest_asks_the_store_to_choose() -> None:
     result = await plan("which one is the cheapest?", None, history(SHOWN))
     assert result.intent == I.COMPARISON and result.resolved_product_ids == SHOWN
