@@ -27,6 +27,7 @@ _ASKED = (
 QUALITIES = tuple(name for name, _ in _ASKED)
 _COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 _TITLE_WORDS = 6
+_DANGLING = frozenset({"for", "with", "and", "or", "of", "to", "in", "on", "by", "the", "a", "an", "&", "+", "from", "at"})
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,11 @@ def asked_quality(text: str) -> str | None:
 def short_title(title: str) -> str:
     """The first words of a title, before any comma, dash or bracket: "Acme Kettle, 1.7 l ..." -> "Acme Kettle"."""
     head = re.split(r"\s[-–|(]\s?|,|\(", title, maxsplit=1)[0].strip()
-    words = head.split()
-    return " ".join(words[:_TITLE_WORDS]) if words else title
+    words = head.split()[:_TITLE_WORDS]
+    # Cut after six words, "deShedding Tool for Medium Dogs" must not end "Tool for".
+    while len(words) > 1 and words[-1].lower() in _DANGLING:
+        words.pop()
+    return " ".join(words) if words else title
 
 
 def choose(quality: str, products: Sequence[ProductFacts]) -> Choice | None:

@@ -39,3 +39,5 @@ def test_no_pick_without_the_stores_values_or_with_one_product() -> None:
     assert choose("cheapest", [FEEDER, unpriced]) is None
     assert choose("cheapest", [FEEDER]) is None
     assert short_title("Acme Kettle, 1.7 l (steel)") == "Acme Kettle"
+    # Cut at six words, a name never ends on a word that leads into the rest.
+    assert short_title("FURminator Long Hair deShedding Tool for Medium Dogs") == "FURminator Long Hair deShedding Tool"
