@@ -131,7 +131,10 @@ def cheapest_of_previous(outcome: TurnOutcome, earlier: Sequence[TurnOutcome]) -
 
 
 def compares_first_two_of_previous(outcome: TurnOutcome, earlier: Sequence[TurnOutcome]) -> str | None:
-    first_two = shown(earlier[-1])[:2] if earlier else []
+    """A table of the first two products of the most recent list shown (a turn that showed two or more:
+    a single card in between, such as the answer to "which one is the cheapest?", is not a list)."""
+    lists = [ids for ids in (shown(turn) for turn in reversed(earlier)) if len(ids) >= 2]
+    first_two = lists[0][:2] if lists else []
     tables = payloads(outcome, "compare")
     compared = list(tables[0].get("product_ids", [])) if tables else []
     return None if len(first_two) == 2 and compared == first_two else f"compared {compared}, wanted {first_two}"

@@ -26,8 +26,11 @@ CHAIR_MAT = "B001VGEMH4"
 FEEDERS = ("B000K78HSA", "B0057H3CI8", "B000241NRI")
 KETTLE = "B000ES7I8A"
 PIANO = "B001FSJC5U"        # a 76-key digital piano "with ... headphones" in its title
+DOG_BED = "B00CLA0RVE"      # the catalog's one dog bed
+SEAT_COVER = "B000GL4NPQ"   # a dog seat cover and a dog brush: "dog" in their titles, not beds
+DOG_BRUSH = "B0040QW35A"
 SCENARIO_PRODUCTS = (MIC, CHAIR_MAT, *FEEDERS, KETTLE, PIANO, "B00029MTMQ", "B001AS6OYC", "B003GEJ5SK", "B005K925UO",
-                     "B007G95FJE", "B00CLA0RVE")
+                     "B007G95FJE", DOG_BED, SEAT_COVER, DOG_BRUSH)
 """Every product the scenarios name, and their neighbours in search (other microphones, headphones)."""
 
 
@@ -59,6 +62,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("compare_first_two", "'compare the first two' shows a table of exactly those", (
         Ask("show me dog feeders", (c.shows_at_least(2),)),
         Ask("compare the first two", (c.intent_is("comparison"), c.compares_first_two_of_previous)),
+    )),
+    Scenario("first_two_after_a_pick", "after one card is picked, 'the first two' still means the list", (
+        Ask("show me dog feeders", (c.shows_at_least(2),)),
+        Ask("which one is the cheapest?", (c.shows_at_least(1),)),
+        Ask("compare the first two", (c.intent_is("comparison"), c.compares_first_two_of_previous)),
+    )),
+    Scenario("browse_same_kind", "a browse shows only the kind asked for, not neighbours that share a word", (
+        Ask("show me dog beds", (c.shows(DOG_BED), c.never_shows(SEAT_COVER), c.never_shows(DOG_BRUSH))),
     )),
     Scenario("compare_with_others", "'compare X with other <kind>' shows a table with X in it", (
         Ask("compare the Rode NTG2 with other microphones",
