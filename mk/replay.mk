@@ -11,6 +11,5 @@ test-replay-kafka: $(VENV)/.installed  ## record from the topics, and a 3-turn r
 replay-sample: $(VENV)/.installed  ## replay docs/traffic/sample.jsonl against the running pipeline (make run first)
 	$(VENV)/bin/aisle replay docs/traffic/sample.jsonl --speed 2 --concurrency 4
 
-eval-answers: $(VENV)/.installed  ## answer quality on 40 ePQA questions and 10 review summaries, stages in-process
-	$(VENV)/bin/aisle eval answers --direct --limit 40 --set epqa --out docs/eval/answers_epqa.json
-	$(VENV)/bin/aisle eval answers --direct --limit 10 --set reviews --out docs/eval/answers_reviews.json
+eval-answers: $(VENV)/.installed  ## answer quality on all visible ePQA questions and review summaries (make run first; ~30 min)
+	$(VENV)/bin/aisle eval answers --set all --concurrency 2 --out docs/eval/answers_tuned.json
