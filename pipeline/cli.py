@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.config import Settings, env_var_name
+from pipeline.config import Settings
 from pipeline.errors import AisleError
 
 T = TypeVar("T")
@@ -47,13 +47,10 @@ def cli(verbose: bool) -> None:
 @cli.command("config")
 @pass_ctx
 def config_cmd(ctx: _Context) -> None:
-    """Show the effective settings and the environment variable for each."""
-    import dataclasses
-
+    """Show the effective settings and the environment variable for each (secrets masked)."""
     table = Table("variable", "value")
-    for f in dataclasses.fields(ctx.settings):
-        if f.name != "extra":
-            table.add_row(env_var_name(f.name), str(getattr(ctx.settings, f.name)))
+    for variable, value in ctx.settings.display():
+        table.add_row(variable, value)
     console.print(table)
     for name in ctx.settings.extra:
         console.print(f"[yellow]warning:[/] {name} is set but is not a setting Aisle knows")

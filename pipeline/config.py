@@ -114,7 +114,7 @@ class Settings:
     """AISLE_GATEWAY_HOST: interface the websocket gateway listens on."""
     gateway_port: int = 8080
     """AISLE_GATEWAY_PORT: port of the websocket gateway and web chat."""
-    session_secret: str = field(default="", repr=False)
+    session_secret: str = field(default="", repr=False, metadata={"secret": True})
     """AISLE_SESSION_SECRET: HMAC key for gateway session tokens; empty means a random key per process."""
     session_ttl_s: int = 86_400
     """AISLE_SESSION_TTL_S: seconds a gateway session token stays valid."""
@@ -153,6 +153,20 @@ class Settings:
                 values[f.name] = _parse(var, env[var], f.default)
         extra = {k: v for k, v in env.items() if k.startswith("AISLE_") and k not in known}
         return cls(**values, extra=extra)  # type: ignore[arg-type]
+
+    def display(self) -> list[tuple[str, str]]:
+        """(variable, value) for every setting, for `aisle config`. Secrets show only whether they
+        are set: the output ends up in terminals, screenshots and bug reports."""
+        rows: list[tuple[str, str]] = []
+        for f in dataclasses.fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if f.metadata.get("secret"):
+                rows.append((env_var_name(f.name), "(set, hidden)" if value else "(empty)"))
+            else:
+                rows.append((env_var_name(f.name), str(value)))
+        return rows
 
     def topic(self, name: str) -> str:
         """The full Kafka topic name for a declared topic ('requests' -> 'aisle.requests')."""
