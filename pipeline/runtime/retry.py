@@ -78,11 +78,13 @@ def _classify_one(exc: BaseException) -> Verdict | None:
         # A non-retriable wrapper of a transient library error (a stage that wrapped a timeout in
         # StageError) still retries; one that wraps nothing is poison.
         return None if exc.__cause__ is not None else Verdict.DEAD_LETTER
-    confluent = exc.args[0] if exc.args else None
-    if callable(getattr(confluent, "fatal", None)) and callable(getattr(confluent, "retriable", None)):
-        if confluent.fatal():
+    # confluent-kafka raises KafkaException(KafkaError); the KafkaError says fatal() and retriable().
+    confluent: object = exc.args[0] if exc.args else None
+    fatal, retriable = getattr(confluent, "fatal", None), getattr(confluent, "retriable", None)
+    if callable(fatal) and callable(retriable):
+        if fatal():
             return Verdict.RENEW_PRODUCER
-        return Verdict.RETRY if confluent.retriable() else Verdict.DEAD_LETTER
+        return Verdict.RETRY if retriable() else Verdict.DEAD_LETTER
     if name in _TRANSIENT_BY_NAME or getattr(exc, "retriable", None) is True:
         return Verdict.RETRY
     if isinstance(exc, sqlite3.OperationalError) and any(s in str(exc).lower() for s in _SQLITE_TRANSIENT):
@@ -114,7 +116,7 @@ class RetryPolicy:
 
     def backoff_s(self, attempt: int, draw: float) -> float:
         """Seconds to wait before retry number `attempt` (0 for the first); `draw` is uniform in [0, 1)."""
-        capped_ms = min(self.max_backoff_ms, self.first_backoff_ms * 2 ** min(attempt, 32))
+        capped_ms: float = min(self.max_backoff_ms, self.first_backoff_ms * 2 ** min(attempt, 32))
         return capped_ms * (1.0 - self.jitter * draw) / 1000
 
     def next_delay_s(self, verdict: Verdict, attempt: int, elapsed_s: float, draw: float) -> float | None:
