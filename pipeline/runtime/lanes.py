@@ -84,7 +84,7 @@ class KeyedLanes(Generic[T]):
         try:
             while queue:
                 item = queue[0]
-                handling = asyncio.create_task(self._handler(item))
+                handling: asyncio.Task[None] = asyncio.ensure_future(self._handler(item))
                 self._running[key] = (item, handling)
                 try:
                     await asyncio.wait({handling})  # returns, without raising, when `revoke` cancels it
