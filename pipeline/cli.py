@@ -522,6 +522,15 @@ def up(ctx: _Context) -> None:
                   f"(terminal: `aisle chat`; stop: `make stop`)")
 
 
+@cli.command(hidden=True)
+@pass_ctx
+def supervise(ctx: _Context) -> None:
+    """Run every component as a child, restarting one that exits (started by `aisle up`)."""
+    from pipeline.launcher import supervise as run_supervisor
+
+    run_supervisor(ctx.settings)
+
+
 @cli.command()
 @pass_ctx
 def down(ctx: _Context) -> None:
@@ -538,7 +547,7 @@ def status(ctx: _Context) -> None:
     import httpx
 
     from pipeline.admin import admin_client, consumer_lag
-    from pipeline.launcher import COMPONENTS, process_status
+    from pipeline.launcher import COMPONENTS, process_status, supervisor_state
     from pipeline.runtime.service import STAGE_INPUTS
 
     s = ctx.settings
@@ -562,10 +571,15 @@ def status(ctx: _Context) -> None:
         table.add_row("llm", "[green]up[/]", f"{s.llm_url}: {names}")
     except (httpx.HTTPError, ValueError) as exc:
         table.add_row("llm", "[red]down[/]", f"{s.llm_url}: {type(exc).__name__}")
+    supervised = supervisor_state(s)
     for name in COMPONENTS:
         proc = process_status(s, name)
         state = "[green]running[/]" if proc.alive else "[red]stopped[/]"
         detail = f"pid {proc.pid}" if proc.alive else f"log {proc.log}"
+        if name in supervised:
+            detail += f"; restarts {supervised[name].get('restarts', 0)}"
+            if supervised[name].get("last_exit"):
+                detail += f" (last: {supervised[name]['last_exit']})"
         if name in STAGE_INPUTS and kafka_up:
             topic = STAGE_INPUTS[name]
             lag = consumer_lag(s, f"{s.topic_prefix}{name}", topic, admin)
