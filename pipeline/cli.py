@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.config import Settings, env_var_name
+from pipeline.config import Settings
 from pipeline.errors import AisleError
 
 T = TypeVar("T")
@@ -47,13 +47,10 @@ def cli(verbose: bool) -> None:
 @cli.command("config")
 @pass_ctx
 def config_cmd(ctx: _Context) -> None:
-    """Show the effective settings and the environment variable for each."""
-    import dataclasses
-
+    """Show the effective settings and the environment variable for each (secrets masked)."""
     table = Table("variable", "value")
-    for f in dataclasses.fields(ctx.settings):
-        if f.name != "extra":
-            table.add_row(env_var_name(f.name), str(getattr(ctx.settings, f.name)))
+    for variable, value in ctx.settings.display():
+        table.add_row(variable, value)
     console.print(table)
     for name in ctx.settings.extra:
         console.print(f"[yellow]warning:[/] {name} is set but is not a setting Aisle knows")
@@ -539,6 +536,15 @@ def up(ctx: _Context) -> None:
                   f"(terminal: `aisle chat`; stop: `make stop`)")
 
 
+@cli.command(hidden=True)
+@pass_ctx
+def supervise(ctx: _Context) -> None:
+    """Run every component as a child, restarting one that exits (started by `aisle up`)."""
+    from pipeline.launcher import supervise as run_supervisor
+
+    run_supervisor(ctx.settings)
+
+
 @cli.command()
 @pass_ctx
 def down(ctx: _Context) -> None:
@@ -555,7 +561,7 @@ def status(ctx: _Context) -> None:
     import httpx
 
     from pipeline.admin import admin_client, consumer_lag
-    from pipeline.launcher import COMPONENTS, process_status
+    from pipeline.launcher import COMPONENTS, process_status, supervisor_state
     from pipeline.runtime.service import STAGE_INPUTS
 
     s = ctx.settings
@@ -579,10 +585,15 @@ def status(ctx: _Context) -> None:
         table.add_row("llm", "[green]up[/]", f"{s.llm_url}: {names}")
     except (httpx.HTTPError, ValueError) as exc:
         table.add_row("llm", "[red]down[/]", f"{s.llm_url}: {type(exc).__name__}")
+    supervised = supervisor_state(s)
     for name in COMPONENTS:
         proc = process_status(s, name)
         state = "[green]running[/]" if proc.alive else "[red]stopped[/]"
         detail = f"pid {proc.pid}" if proc.alive else f"log {proc.log}"
+        if name in supervised:
+            detail += f"; restarts {supervised[name].get('restarts', 0)}"
+            if supervised[name].get("last_exit"):
+                detail += f" (last: {supervised[name]['last_exit']})"
         if name in STAGE_INPUTS and kafka_up:
             topic = STAGE_INPUTS[name]
             lag = consumer_lag(s, f"{s.topic_prefix}{name}", topic, admin)

@@ -63,6 +63,21 @@ class Settings:
     """AISLE_SESSION_TIMEOUT_MS: consumer group session timeout."""
     connect_retry_max_s: float = 60.0
     """AISLE_CONNECT_RETRY_MAX_S: how long a worker retries an unreachable broker before giving up."""
+    retry_backoff_ms: int = 100
+    """AISLE_RETRY_BACKOFF_MS: wait before a worker's first retry of a message that failed with a transient
+    error (a leader change, a broker timeout, a locked store); doubles for each further retry."""
+    retry_backoff_max_ms: int = 5_000
+    """AISLE_RETRY_BACKOFF_MAX_MS: the longest wait between two retries of one message."""
+    retry_jitter: float = 0.5
+    """AISLE_RETRY_JITTER: each wait is shortened by a random part of up to this fraction, so workers that
+    failed together do not retry together (0 to 1)."""
+    retry_max_s: float = 30.0
+    """AISLE_RETRY_MAX_S: how long a message is retried, from its first failure, before it is dead-lettered
+    (covers a broker restart; only that conversation waits meanwhile)."""
+    turn_hold_timeout_s: float = 120.0
+    """AISLE_TURN_HOLD_TIMEOUT_S: hydrate and render commit a turn's offsets only when the turn ends; a turn
+    with no new message for this long is dead-lettered (reason: unfinished turn) and its offsets committed,
+    so it stops pinning its partition's commit position."""
     dedupe_window: int = 100_000
     """AISLE_DEDUPE_WINDOW: conversations remembered by a consumer's duplicate filter."""
 
@@ -114,7 +129,7 @@ class Settings:
     """AISLE_GATEWAY_HOST: interface the websocket gateway listens on."""
     gateway_port: int = 8080
     """AISLE_GATEWAY_PORT: port of the websocket gateway and web chat."""
-    session_secret: str = field(default="", repr=False)
+    session_secret: str = field(default="", repr=False, metadata={"secret": True})
     """AISLE_SESSION_SECRET: HMAC key for gateway session tokens; empty means a random key per process."""
     session_ttl_s: int = 86_400
     """AISLE_SESSION_TTL_S: seconds a gateway session token stays valid."""
@@ -153,6 +168,20 @@ class Settings:
                 values[f.name] = _parse(var, env[var], f.default)
         extra = {k: v for k, v in env.items() if k.startswith("AISLE_") and k not in known}
         return cls(**values, extra=extra)  # type: ignore[arg-type]
+
+    def display(self) -> list[tuple[str, str]]:
+        """(variable, value) for every setting, for `aisle config`. Secrets show only whether they
+        are set: the output ends up in terminals, screenshots and bug reports."""
+        rows: list[tuple[str, str]] = []
+        for f in dataclasses.fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if f.metadata.get("secret"):
+                rows.append((env_var_name(f.name), "(set, hidden)" if value else "(empty)"))
+            else:
+                rows.append((env_var_name(f.name), str(value)))
+        return rows
 
     def topic(self, name: str) -> str:
         """The full Kafka topic name for a declared topic ('requests' -> 'aisle.requests')."""

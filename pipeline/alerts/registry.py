@@ -149,9 +149,10 @@ class AlertRegistry:
 
     # ---- matching ----------------------------------------------------------------------------------
 
-    def match(self, event: StoreEvent, now_ms: int) -> MatchResult:
-        """Fire and re-arm the product's alerts for one event; the new states are kept in memory and
-        returned for persisting. Events at or below an alert's `last_event_seq` are ignored."""
+    def match(self, event: StoreEvent, now_ms: int, *, commit: bool = True) -> MatchResult:
+        """Fire and re-arm the product's alerts for one event; the new states are returned for
+        persisting, and kept in memory unless `commit` is False (then `commit_states` keeps them once
+        the caller has acted on them). Events at or below an alert's `last_event_seq` are ignored."""
         fired: list[Firing] = []
         changed: list[AlertRule] = []
         for rule in self.watching(event.product_id, now_ms):
@@ -169,17 +170,15 @@ class AlertRegistry:
                 after = dataclasses.replace(rule, armed=True, last_event_seq=event.seq, updated_at_ms=now_ms)
             else:
                 continue
-            self._states[rule.alert_id] = after
+            if commit:
+                self._states[rule.alert_id] = after
             changed.append(after)
         return MatchResult(fired, changed)
 
-    def record_order(self, alert_id: str, order_id: str | None) -> AlertRule | None:
-        """Note the order an auto-buy placed on its firing state; returns the state to persist."""
-        state = self._states.get(alert_id)
-        if state is None:
-            return None
-        self._states[alert_id] = dataclasses.replace(state, order_id=order_id)
-        return self._states[alert_id]
+    def commit_states(self, states: Iterable[AlertRule]) -> None:
+        """Keep firing states from `match(commit=False)` in memory, once they have been acted on."""
+        for state in states:
+            self._states[state.alert_id] = state
 
     def purge(self, now_ms: int) -> list[str]:
         """Forget alerts that no longer watch (expired, cancelled, finished auto-buys); returns the
@@ -203,6 +202,16 @@ class AlertRegistry:
                 ids.discard(alert_id)
                 if not ids:
                     del self._by_product[definition.product_id]
+
+
+def auto_buy_order_key(firing: Firing) -> str:
+    """The store's idempotency key for the order an auto-buy firing places.
+
+    Derived from the alert and which firing this is, never from the event: if the firing state is
+    lost (the event dead-lettered after the order, then a restart), the alert re-arms from its last
+    persisted state and the next low price is the same firing, so the store returns the first order.
+    """
+    return f"{firing.rule.alert_id}:firing-{firing.firing_seq}"
 
 
 def is_watching(rule: AlertRule, now_ms: int) -> bool:

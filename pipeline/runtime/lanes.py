@@ -47,6 +47,9 @@ class KeyedLanes(Generic[T]):
         self._on_room = on_room
         self._queues: dict[Hashable, collections.deque[T]] = {}
         self._tasks: dict[Hashable, asyncio.Task[None]] = {}
+        # The item each lane is handling, in a task of its own, so `revoke` can stop that one item
+        # without stopping its lane.
+        self._running: dict[Hashable, tuple[T, asyncio.Task[None]]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -80,13 +83,23 @@ class KeyedLanes(Generic[T]):
     async def _run_lane(self, key: Hashable, queue: collections.deque[T]) -> None:
         try:
             while queue:
+                item = queue[0]
+                handling: asyncio.Task[None] = asyncio.ensure_future(self._handler(item))
+                self._running[key] = (item, handling)
                 try:
-                    await self._handler(queue[0])
-                except asyncio.CancelledError:
+                    await asyncio.wait({handling})  # returns, without raising, when `revoke` cancels it
+                except asyncio.CancelledError:  # the lane itself is cancelled: stop its item too
+                    handling.cancel()
+                    await asyncio.gather(handling, return_exceptions=True)
                     raise
-                except Exception:  # the handler's job is to not raise; keep the lane alive if it does
-                    log.exception("lane handler raised for key %r; continuing with the next item", key)
-                queue.popleft()
+                finally:
+                    del self._running[key]
+                if not handling.cancelled() and handling.exception() is not None:
+                    # The handler's job is to not raise; keep the lane alive if it does.
+                    log.error("lane handler raised for key %r; continuing with the next item", key,
+                              exc_info=handling.exception())
+                if queue and queue[0] is item:
+                    queue.popleft()
                 if self._on_room is not None:
                     self._on_room()
         finally:
@@ -96,6 +109,28 @@ class KeyedLanes(Generic[T]):
                 self._idle.set()
             if self._on_room is not None:
                 self._on_room()
+
+    async def revoke(self, doomed: Callable[[T], bool]) -> int:
+        """Drop every queued item for which `doomed(item)`, and cancel the one a lane is handling if it
+        is doomed; returns how many were dropped. Other items keep their lanes and their order.
+
+        For a rebalance: the records of a partition this process no longer owns must not go on
+        producing outputs next to the new owner's."""
+        dropped = 0
+        stopping: list[asyncio.Task[None]] = []
+        for key, queue in self._queues.items():
+            running = self._running.get(key)
+            kept = [item for item in queue if (running is not None and item is running[0]) or not doomed(item)]
+            dropped += len(queue) - len(kept)
+            if running is not None and doomed(running[0]):
+                dropped += 1
+                kept.remove(running[0])
+                running[1].cancel()
+                stopping.append(running[1])
+            queue.clear()
+            queue.extend(kept)
+        await asyncio.gather(*stopping, return_exceptions=True)
+        return dropped
 
     async def drain(self) -> None:
         """Wait until every queued item has been handled."""

@@ -8,9 +8,13 @@
 - A message's offset is finished only after every output it produced is acknowledged by the broker,
   and commits cover only the contiguous finished prefix: at-least-once, nothing lost on a crash.
 - Duplicates (replays after a restart upstream) are dropped by (conversation, turn, seq).
-- A message that cannot be decoded or processed goes to the dead-letter topic with the reason; the
-  worker keeps going. If even the dead-letter topic cannot be written, the worker stops without
-  committing that message, so it is retried after a restart rather than lost.
+- A message that fails with a transient error (a leader change, a broker timeout, a locked store) is
+  retried in its lane, with capped, jittered backoff (runtime/retry.py), so its conversation keeps its
+  order; a producer broken for good (a fatal idempotence error) is renewed and the message sent again.
+- A message that can never succeed, or still fails after AISLE_RETRY_MAX_S, goes to the dead-letter
+  topic with the reason; the worker keeps going. If even the dead-letter topic cannot be written, the
+  worker stops without committing that message, so it is retried after a restart rather than lost.
+- On a rebalance, revoked partitions' messages stop (lanes.py `revoke`); the new owner replays them.
 - SIGTERM (the `stopping` event): fetching pauses, in-flight work finishes, offsets commit, then exit.
 """
 
@@ -19,24 +23,29 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from pipeline import codec
 from pipeline.config import Settings
 from pipeline.errors import ContractError
-from pipeline.messages import DeadLetter
 from pipeline.runtime.dedupe import SeenFilter, Verdict
 from pipeline.runtime.headers import carry, hops, stage_durations_ms
+from pipeline.runtime._producer import RenewableProducer
+from pipeline.runtime._dead_letters import letter_for, unfinished_turn
+from pipeline.runtime._turns import HeldTurns
 from pipeline.runtime.kafka import make_consumer, make_producer, start_with_retry
 from pipeline.runtime.lanes import KeyedLanes
 from pipeline.runtime.offsets import OffsetTracker
+from pipeline.runtime._retrying import Abandoned, with_retries
+from pipeline.runtime.retry import RetryPolicy
 from pipeline.stage import Stage, current_hop_ms
 
 log = logging.getLogger(__name__)
@@ -45,8 +54,6 @@ DEAD_LETTER_TOPIC = "dead-letters"
 _POLL_TIMEOUT_MS = 100
 _MAX_RECORDS_PER_POLL = 500
 _DRAIN_TIMEOUT_S = 30.0
-_REASON_MAX_CHARS = 2_000
-
 
 @dataclass
 class WorkerStats:
@@ -58,6 +65,9 @@ class WorkerStats:
     duplicates: int = 0
     gaps: int = 0
     dead_lettered: int = 0
+    retries: int = 0
+    revoked: int = 0
+    turns_released: int = 0
     commits: int = 0
     paused_partitions: set[str] = field(default_factory=set)
 
@@ -75,11 +85,27 @@ def _now_ms() -> int:
 class StageWorker:
     """Runs one stage against Kafka. Several workers of one stage share its partitions (one group)."""
 
-    def __init__(self, stage: Stage, settings: Settings, *, group_id: str | None = None) -> None:
+    def __init__(
+        self,
+        stage: Stage,
+        settings: Settings,
+        *,
+        group_id: str | None = None,
+        make_clients: tuple[Callable[[], Any], Callable[[], Any]] | None = None,
+        clock_s: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         self.stage = stage
         self.settings = settings
         self.group_id = group_id or f"{settings.topic_prefix}{stage.name}"
         self.stats = WorkerStats()
+        # make_clients (consumer factory, producer factory) replaces the aiokafka clients in tests.
+        self._make_clients = make_clients or (
+            lambda: make_consumer(settings, self.group_id), lambda: make_producer(settings)
+        )
+        self._clock_s = clock_s
+        self._rng = rng or random.Random()
+        self._retry = RetryPolicy.from_settings(settings)
         self._tracker = OffsetTracker()
         self._seen = SeenFilter(settings.dedupe_window)
         self._lanes: KeyedLanes[_Delivery] = KeyedLanes(
@@ -91,13 +117,13 @@ class StageWorker:
         self._parked: dict[TopicPartition, collections.deque[_Delivery]] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: RenewableProducer | None = None
         self._fatal: BaseException | None = None
         # Optional stage hooks (see pipeline/stage.py): turn-scoped commits, and opting out of the
         # (conversation, turn, seq) duplicate filter for stages that dedupe by their own rule.
         self._ends_turn: Callable[[Any], bool] | None = getattr(stage, "ends_turn", None)
         self._dedupe: bool = getattr(stage, "dedupe", True)
-        self._held: dict[Any, tuple[Any, list[tuple[TopicPartition, int]]]] = {}
+        self._held: HeldTurns[_Delivery] = HeldTurns()
         self._stopping = asyncio.Event()
 
     @property
@@ -112,11 +138,15 @@ class StageWorker:
         if stopping is not None:
             self._stopping = stopping
         settings = self.settings
-        self._producer = await start_with_retry(lambda: make_producer(settings), self.stage.name, settings)
+        make_consumer_, make_producer_ = self._make_clients
+
+        async def start_producer() -> Any:
+            return await start_with_retry(make_producer_, self.stage.name, settings)
+
+        self._producer = RenewableProducer(start_producer, self.stage.name)
+        await self._producer.start()
         try:
-            self._consumer = await start_with_retry(
-                lambda: make_consumer(settings, self.group_id), self.stage.name, settings
-            )
+            self._consumer = await start_with_retry(make_consumer_, self.stage.name, settings)
             await self.stage.start()
             try:
                 self._consumer.subscribe([settings.topic(self.stage.input_topic)], listener=_Rebalance(self))
@@ -143,6 +173,7 @@ class StageWorker:
                 for record in records:
                     self._dispatch(tp, record)
             if time.monotonic() - last_commit >= interval_s:
+                await self._release_stale_turns()
                 await self._commit()
                 last_commit = time.monotonic()
 
@@ -161,7 +192,7 @@ class StageWorker:
             raise RuntimeError("the worker is not running")
         return self._consumer
 
-    def _require_producer(self) -> AIOKafkaProducer:
+    def _require_producer(self) -> RenewableProducer:
         if self._producer is None:
             raise RuntimeError("the worker is not running")
         return self._producer
@@ -224,41 +255,38 @@ class StageWorker:
                 self.stats.duplicates += 1
             else:
                 current_hop_ms.set(stage_durations_ms(hops(record.headers)))
-                await self._process(message, record, received_ms)
+                await self._process_with_retry(message, record, received_ms)
                 self.stats.processed += 1
         except asyncio.CancelledError:
             raise
+        except Abandoned:
+            return  # stopping: the offset stays uncommitted and the message is redelivered
         except Exception as exc:  # noqa: BLE001 - any failure of one message becomes a dead letter
             if not await self._dead_letter(record, exc):
                 return  # not finished: the offset stays uncommitted and the message is redelivered
         if self._ends_turn is not None and message is not None:
-            self._finish_with_turn(delivery, message)
+            ends = self._ends_turn(message)
+            released = self._held.hold(self._lane_key(delivery), getattr(message, "turn", None), delivery,
+                                       ends=ends, now_s=self._clock_s())
+            for done in released:
+                self._tracker.finished(done.tp, done.record.offset)
         else:
             self._tracker.finished(delivery.tp, record.offset)
 
-    def _finish_with_turn(self, delivery: _Delivery, message: Any) -> None:
-        """Turn-scoped commits: hold a turn's offsets until its last message is done.
+    async def _process_with_retry(self, message: Any, record: ConsumerRecord[bytes, bytes], received_ms: int) -> None:
+        """`_process`, tried again while runtime/retry.py says the failure is transient. The lane waits
+        meanwhile, so the conversation's later messages stay behind this one."""
 
-        A stage that keeps per-turn state in memory (hydrate's parser, render's accumulated answer)
-        would lose it in a crash mid-turn. Holding the turn's offsets uncommitted until the turn ends
-        makes a restarted worker replay the whole turn and rebuild that state; its outputs repeat
-        with the same seq numbers, which consumers drop as duplicates.
-        """
-        key = self._lane_key(delivery)
-        turn = getattr(message, "turn", None)
-        held_turn, held = self._held.get(key, (turn, []))
-        if held_turn != turn:
-            # A newer turn began without the old one ending (its producer gave up): release the old.
-            for tp, offset in held:
-                self._tracker.finished(tp, offset)
-            held = []
-        held.append((delivery.tp, delivery.record.offset))
-        if self._ends_turn is not None and self._ends_turn(message):
-            for tp, offset in held:
-                self._tracker.finished(tp, offset)
-            self._held.pop(key, None)
-        else:
-            self._held[key] = (turn, held)
+        def on_retry(exc: BaseException, tries: int, delay_s: float) -> None:
+            self.stats.retries += 1
+            log.warning("%s: %s at %s[%d]@%d; retry %d in %.2f s", self.stage.name, type(exc).__name__,
+                        record.topic, record.partition, record.offset, tries, delay_s)
+
+        await with_retries(
+            lambda: self._process(message, record, received_ms), policy=self._retry,
+            producer=self._require_producer(), stopping=self._stopping, clock_s=self._clock_s, rng=self._rng,
+            on_retry=on_retry,
+        )
 
     def _is_duplicate(self, message: Any) -> bool:
         if not self._dedupe:
@@ -297,27 +325,15 @@ class StageWorker:
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> bool:
         """Send `record` to the dead-letter topic; False (and the worker stopping) if that fails."""
-        reason = str(exc) or type(exc).__name__
-        letter = DeadLetter(
-            stage=self.stage.name,
-            reason=reason[:_REASON_MAX_CHARS],
-            error_type=type(exc).__name__,
-            origin_topic=record.topic,
-            origin_partition=record.partition,
-            origin_offset=record.offset,
-            key=record.key,
-            value=record.value,
-            headers={k: v.decode("utf-8", "replace") for k, v in record.headers or ()},
-            failed_at_ms=_now_ms(),
-        )
-        log.warning("%s: %s at %s[%d]@%d: %s", self.stage.name, type(exc).__name__, record.topic,
-                    record.partition, record.offset, reason)
+        letter = letter_for(self.stage.name, record, exc)
+        log.warning("%s: %s at %s[%d]@%d: %s", self.stage.name, letter.error_type, record.topic,
+                    record.partition, record.offset, letter.reason)
         try:
             ack = await self._require_producer().send(
                 self.settings.topic(DEAD_LETTER_TOPIC), codec.encode(letter), key=record.key
             )
             await ack
-        except (KafkaError, OSError) as send_exc:
+        except (KafkaError, OSError, RuntimeError) as send_exc:
             log.error("%s: cannot write to the dead-letter topic (%s); stopping", self.stage.name, send_exc)
             self._fail(send_exc)
             return False
@@ -325,7 +341,6 @@ class StageWorker:
         return True
 
     # ---- offsets ------------------------------------------------------------------------------------
-
     async def _commit(self, only: set[TopicPartition] | None = None) -> None:
         consumer = self._consumer
         if consumer is None:
@@ -349,10 +364,25 @@ class StageWorker:
         self._committed.update(offsets)
         self.stats.commits += 1
 
+    async def _release_stale_turns(self) -> None:
+        """Dead-letter turns unfinished for AISLE_TURN_HOLD_TIMEOUT_S and let their offsets commit."""
+        if self._ends_turn is None:
+            return
+        for held in self._held.expire(self._clock_s(), self.settings.turn_hold_timeout_s):
+            reason = unfinished_turn(held.key, held.turn, len(held.items), self.settings.turn_hold_timeout_s)
+            if not await self._dead_letter(held.items[-1].record, reason):
+                return  # the worker is stopping; the turn stays uncommitted and is replayed
+            self.stats.turns_released += 1
+            for done in held.items:
+                self._tracker.finished(done.tp, done.record.offset)
+
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Stop the revoked partitions' work first: the new owner replays it from the committed
+        # position, and anything this process produced from here on would be a second copy.
+        self.stats.revoked += await self._lanes.revoke(lambda d: d.tp in revoked)
         await self._commit(only=revoked)
         self._tracker.forget(revoked)
-        self._held = {k: v for k, v in self._held.items() if not any(tp in revoked for tp, _ in v[1])}
+        self._held.drop(lambda d: d.tp in revoked)
         for tp in revoked:
             self._parked.pop(tp, None)
             self._committed.pop(tp, None)

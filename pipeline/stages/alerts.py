@@ -5,7 +5,13 @@ conversations; offline shoppers; backend teams) and their new firing state to `a
 The registry (pipeline/alerts/registry.py) is restored at start from the compacted `alert-registry`
 topic and then follows it, so alerts set by the actions stage arrive while the worker runs. For
 each event, `match` decides which alerts fire or re-arm; auto-buys place their order in the store
-with `order_key = <alert_id>:<event seq>`, so a redelivered event never buys twice.
+with `order_key = <alert_id>:firing-<n>` (`auto_buy_order_key`), so whatever repeats the firing (a
+redelivered event, a retried one, or a later low price after the firing state was lost) gets the
+first order back instead of buying twice.
+
+The new firing states are kept in memory only after every output has been yielded: a failure part
+way (a store lookup timing out) leaves the alert as it was, so the worker's retry fires it again,
+with the same order key, rather than finding it already fired and writing nothing.
 
 Restart safety: the new firing state is produced with the notifications, and the input event is
 committed only once all of them are acknowledged. A restarted worker restores the state, so a
@@ -18,16 +24,17 @@ order). docs/alerts.md has the whole flow.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from pipeline.alerts.notify import alert_frame, alert_record, format_money
-from pipeline.alerts.registry import AlertRegistry, Firing, state_key
+from pipeline.alerts.registry import AlertRegistry, Firing, auto_buy_order_key, state_key
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StoreConflictError
-from pipeline.messages import StoreEvent
+from pipeline.messages import AlertRule, StoreEvent
 from pipeline.stage import FollowedTable, Output
 from pipeline.store.base import Store
 
@@ -85,13 +92,14 @@ class AlertsStage:
 
     async def process(self, message: StoreEvent) -> AsyncIterator[Output]:
         now_ms = self._clock_ms()
-        result = self.registry.match(message, now_ms)
+        result = self.registry.match(message, now_ms, commit=False)
+        states = {rule.alert_id: rule for rule in result.changed}
         per_conversation: dict[str, int] = {}
         for firing in result.fired:
             order_id, outcome = None, None
             if firing.rule.kind == "auto_buy":
                 order_id, outcome = await self._buy(firing)
-                self.registry.record_order(firing.rule.alert_id, order_id)
+                states[firing.rule.alert_id] = dataclasses.replace(states[firing.rule.alert_id], order_id=order_id)
             alert = alert_record(firing, now_ms, order_id)
             conversation = firing.rule.conversation_id
             index = per_conversation.get(conversation, 0)
@@ -99,9 +107,9 @@ class AlertsStage:
             title = await self._title(firing.rule.product_id)
             yield Output("frames", conversation, alert_frame(firing, alert, index, title=title, outcome=outcome))
             yield Output("alerts", conversation, alert)
-        for changed in result.changed:
-            state = self.registry.get(changed.alert_id) or changed
-            yield Output("alert-registry", state_key(changed.alert_id), state)
+        for alert_id, state in states.items():
+            yield Output("alert-registry", state_key(alert_id), state)
+        self.registry.commit_states(states.values())
         if now_ms - self._last_purge_ms >= PURGE_INTERVAL_MS:
             self._last_purge_ms = now_ms
             await self._purge(now_ms)
@@ -117,7 +125,7 @@ class AlertsStage:
             return None, f"the store's price is {format_money(offer.price_cents, offer.currency)}, above your limit"
         try:
             order = await store.place_order(
-                rule.user_id, [(rule.product_id, rule.quantity)], order_key=f"{rule.alert_id}:{firing.event.seq}"
+                rule.user_id, [(rule.product_id, rule.quantity)], order_key=auto_buy_order_key(firing)
             )
         except (NotFoundError, StoreConflictError) as exc:
             return None, str(exc)

@@ -45,3 +45,24 @@ def test_the_router_names_follow_the_local_model_unless_set() -> None:
     assert (base.llm_model_small, base.llm_model_large) == ("smollm2-135m-instruct", "smollm2-135m-instruct")
     split = Settings.from_env({"AISLE_LLM_MODEL_LARGE": "big"})
     assert (split.llm_model_small, split.llm_model_large) == ("aisle-shop-135m", "big")
+
+
+def test_aisle_config_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    monkeypatch.setenv("AISLE_SESSION_SECRET", "hunter2-very-secret")
+    result = CliRunner().invoke(cli, ["config"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output
+    row = next(line for line in result.output.splitlines() if "AISLE_SESSION_SECRET" in line)
+    assert "set, hidden" in row
+    assert "AISLE_MAX_LANES" in result.output and "512" in result.output
+
+
+def test_display_says_when_a_secret_is_unset() -> None:
+    shown = dict(Settings().display())
+    assert shown["AISLE_SESSION_SECRET"] == "(empty)"
+    assert dict(Settings(session_secret="s3cr3t").display())["AISLE_SESSION_SECRET"] == "(set, hidden)"
+    assert shown["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:9092"

@@ -72,3 +72,31 @@ def test_bounds_must_be_positive() -> None:
 
     with pytest.raises(ValueError):
         KeyedLanes(handler, max_lanes=0, queue_size=1)
+
+
+async def test_revoke_stops_running_and_queued_items_and_keeps_the_rest() -> None:
+    started: list[tuple[str, int]] = []
+    finished: list[tuple[str, int]] = []
+    gate = asyncio.Event()
+
+    async def handler(item: tuple[str, int]) -> None:
+        started.append(item)
+        await gate.wait()
+        finished.append(item)
+
+    lanes: KeyedLanes[tuple[str, int]] = KeyedLanes(handler, max_lanes=10, queue_size=10)
+    for key in ("old", "kept"):
+        for n in range(2):
+            assert lanes.offer(key, (key, n))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert set(started) == {("old", 0), ("kept", 0)}
+
+    dropped = await lanes.revoke(lambda item: item[0] == "old")
+
+    assert dropped == 2
+    gate.set()
+    await lanes.drain()
+    assert finished == [("kept", 0), ("kept", 1)], "a revoked item ran on after the revoke"
+    assert ("old", 1) not in started
+    assert lanes.active_lanes == 0
