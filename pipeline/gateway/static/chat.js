@@ -180,8 +180,9 @@
       case "card": return appendBlock(view, R.cardRow([p], openProduct));
       case "carousel": return appendBlock(view, R.cardRow(arr(p.cards), openProduct));
       case "compare": return appendBlock(view, R.compareTable(p, openProduct));
-      case "reviews": return appendBlock(view, R.reviewSummary(p));
-      case "price_history": return appendBlock(view, R.priceChart(p));
+      // h2: the page's h1 is "Aisle"; in the product view the same boxes sit under its h2 as h3.
+      case "reviews": return appendBlock(view, R.reviewSummary(p, "h2"));
+      case "price_history": return appendBlock(view, R.priceChart(p, "h2"));
       case "suggestions": return appendBlock(view, chips(arr(p.items), "Follow-up questions"));
       case "action": return actionBar(view).appendChild(actionButton(f.turn, p));
       case "alert": return appendBlock(view, notice(view, "alert", str(f.text) || str(p.message) || "Price alert"));

@@ -33,6 +33,7 @@ window.AisleProduct = (function () {
     dialog.querySelector(".pv-close").addEventListener("click", close);
     askButton.addEventListener("click", function () {
       const id = shown;
+      returnTo = null; // the focus goes to the question box, not back to the opener
       close();
       if (id) onAsk(id, title.textContent);
     });
