@@ -54,9 +54,9 @@ window.AisleRender = (function () {
       const price = el("div", "price", money(c.price_cents, c.currency));
       const deal = obj(c.deal);
       if (num(deal.list_price_cents) !== null) {
-        const list = el("s", "list-price", money(deal.list_price_cents, c.currency));
-        list.setAttribute("aria-label", "list price " + money(deal.list_price_cents, c.currency));
-        price.appendChild(list);
+        // A screen reader does not say strike-through: the words say what the second price is.
+        price.appendChild(el("span", "sr-only", ", list price "));
+        price.appendChild(el("s", "list-price", money(deal.list_price_cents, c.currency)));
       }
       box.appendChild(price);
       if (num(deal.discount_pct)) box.appendChild(el("div", "deal", "−" + deal.discount_pct + "% deal"));
