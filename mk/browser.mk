@@ -1,7 +1,7 @@
 # Browser tests: Debian's Chromium driven by Playwright (tests/browser, docs/clients.md).
 # Playwright's own browser download (`playwright install`) is never used: the tests launch /usr/bin/chromium.
 
-.PHONY: browser-deps test-browser axe-core
+.PHONY: browser-deps test-browser axe-core docs-screenshots
 
 # axe-core (MPL-2.0, Deque) runs inside the page in the accessibility test. It comes from the npm
 # registry into an ignored folder, never from a CDN; the test injects build/axe/.../axe.min.js itself.
@@ -20,3 +20,6 @@ browser-deps: $(VENV)/.installed $(AXE_JS)  ## Debian chromium (+ an emoji font 
 
 test-browser: $(VENV)/.installed  ## the web chat in headless Chromium against a real gateway and broker; screenshot in test-artifacts/
 	$(PY) -m pytest tests/browser -q
+
+docs-screenshots:  ## copy the browser tests' screenshots used by docs/clients.md into docs/img/ (run test-browser first)
+	cp test-artifacts/product-view.png test-artifacts/product-view-phone.png test-artifacts/web-chat-phone.png docs/img/
