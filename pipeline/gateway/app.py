@@ -6,13 +6,14 @@
     GET  /healthz   200 while the frames (and alerts) consumers run, 503 otherwise
     GET  /metrics   Prometheus text (metrics.py)
     GET  /products/{id}/starters   questions to open a product page with (products.py)
+    GET  /products/{id}            the product view: card, price history, attributes, reviews, Q&A
     WS   /ws        the chat protocol (protocol.py), one conversation per socket
 
 `create_app(settings)` builds the app around a KafkaBus; tests pass their own bus. The app's lifespan
 owns its background tasks, the frames pump (bus -> hub), the alerts pump (bus -> hub, when the bus is
 an AlertSource, as KafkaBus is) and the resume-buffer sweep, and cancels and awaits them on shutdown
-before stopping the bus (and closing the store, if the starters endpoint opened it). Tests pass a
-`reader` for the starters endpoint too.
+before stopping the bus (and closing the store, if the product endpoints opened it). Tests pass a
+`reader` for the product endpoints too.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pipeline.gateway._socket import SocketContext, run_socket
 from pipeline.gateway.bus import AlertSource, GatewayBus, KafkaBus
 from pipeline.gateway.hub import Hub, HubLimits, WireAlert, WireFrame
 from pipeline.gateway.metrics import GatewayCounters
-from pipeline.gateway.products import ProductStarters
+from pipeline.gateway.products import ProductPages
 from pipeline.gateway.protocol import alert_json, frame_json
 from pipeline.gateway.tokens import InvalidTokenError, SessionSigner, new_id, random_secret
 from pipeline.markup.resolve import CatalogReader
@@ -71,7 +72,7 @@ def create_app(
     hub_clock: Callable[[], float] | None = None,
     reader: CatalogReader | None = None,
 ) -> Starlette:
-    """The gateway app; `bus` defaults to a KafkaBus over `settings`, `reader` (the starters endpoint's
+    """The gateway app; `bus` defaults to a KafkaBus over `settings`, `reader` (the product endpoints'
     store and catalog) to the store file and catalog of `settings`, opened on first use."""
     secret = settings.session_secret
     if not secret:
@@ -94,7 +95,7 @@ def create_app(
         counters=GatewayCounters(),
         recorder=TrafficRecorder(Path(settings.record_path)) if settings.record_path else None,
     )
-    products = ProductStarters(settings, reader)
+    products = ProductPages(settings, reader)
     pump: list[asyncio.Task[None]] = []
 
     def on_frame(frame: Frame) -> None:
@@ -153,7 +154,8 @@ def create_app(
             Route("/healthz", healthz),
             Route("/metrics", metrics_page),
             Route("/session", session, methods=["POST"]),
-            Route("/products/{product_id}/starters", products.endpoint),
+            Route("/products/{product_id}/starters", products.starters),
+            Route("/products/{product_id}", products.view),
             WebSocketRoute("/ws", ws_endpoint),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],

@@ -1,6 +1,10 @@
-"""GET /products/{product_id}/starters: the questions a product page opens with (docs/gateway.md).
+"""The product endpoints over the store and catalog (docs/gateway.md); nothing here asks the model.
 
-    200 {"product_id", "title", "questions": [up to 3 strings]}   (questions may be [])
+    GET /products/{product_id}/starters   the questions a product page opens with
+        200 {"product_id", "title", "questions": [up to 3 strings]}   (questions may be [])
+    GET /products/{product_id}            the product view (_product_view.py): card, attributes,
+        200 {"product_id", "title", "card", "attributes", "qa", "reviews", "price_history"}
+    both:
     400 {"error"}   the id is empty, longer than 64 characters, or not letters, digits, "-" and "_"
     404 {"error", "product_id"}   the store does not know the id
     503 {"error"}   the store or the catalog could not be opened or read in time
@@ -9,7 +13,8 @@ The gateway reads what hydrate reads (markup.resolve.CatalogReader: the store, a
 pages and review texts held in memory), through the same per-request `Lookups`, each read bounded by
 LOOKUP_TIMEOUT_S. The reader is opened on the first request, not when the gateway starts, so a
 gateway whose store or catalog is missing still serves chats; a failed open is tried again on the next
-request. What is read goes to pipeline/markup/starters.py, a pure function.
+request. What is read goes to a pure function: pipeline/markup/starters.py, or the view's builders
+(markup/resolve.py, the same that build an answer's card, review and price-history frames).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from starlette.responses import JSONResponse, Response
 from pipeline.catalog import read_catalog
 from pipeline.config import Settings
 from pipeline.errors import AisleError
-from pipeline.markup import starters
+from pipeline.gateway._product_view import product_view
+from pipeline.markup import resolve, starters
 from pipeline.markup.resolve import CatalogReader, Lookups
 from pipeline.store.pages import CatalogPages, StoreWithPages
 from pipeline.store.sqlite import SqliteStore, open_store
@@ -36,11 +42,13 @@ LOOKUP_TIMEOUT_S = 1.0
 PRODUCT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """A product id the endpoint accepts (as the ask's `page_product_id`, at most 64 characters)."""
 CACHE_MAX_AGE_S = 300
-"""Clients may reuse an answer this long: it changes only when the catalog or the history does."""
+"""Clients may reuse starters this long: they change only when the catalog or the history does."""
+VIEW_CACHE_CONTROL = "no-store"
+"""The view shows the live price and stock: every opening reads the store again."""
 
 
-class ProductStarters:
-    """The endpoint and the reader it owns. `reader` given: used as is (tests); else opened lazily
+class ProductPages:
+    """The endpoints and the reader they own. `reader` given: used as is (tests); else opened lazily
     from `settings` (the store file and the catalog under AISLE_SHARED_DATA) and closed by `close`."""
 
     def __init__(self, settings: Settings, reader: CatalogReader | None = None,
@@ -52,16 +60,11 @@ class ProductStarters:
         """The store this object opened (None with a given reader)."""
         self._opening = asyncio.Lock()
 
-    async def endpoint(self, request: Request) -> Response:
-        product_id = str(request.path_params.get("product_id", ""))
-        if not PRODUCT_ID.fullmatch(product_id):
-            return JSONResponse({"error": "product id must be 1-64 letters, digits, '-' or '_'"}, status_code=400)
-        try:
-            reader = await self._open()
-        except AisleError as exc:
-            log.warning("starters: the store or catalog could not be opened: %s", exc)
-            return JSONResponse({"error": "catalog unavailable"}, status_code=503)
-        lookups = Lookups(reader, self._timeout_s)
+    async def starters(self, request: Request) -> Response:
+        lookups = await self._lookups(request)
+        if isinstance(lookups, Response):
+            return lookups
+        product_id = str(request.path_params["product_id"])
         try:
             product, page, reviews, history = await asyncio.gather(
                 lookups.product(product_id), lookups.page(product_id), lookups.reviews(product_id),
@@ -77,6 +80,39 @@ class ProductStarters:
                                       len(history.value or ()))
         return JSONResponse({"product_id": product_id, "title": product.value.title, "questions": questions},
                             headers={"Cache-Control": f"max-age={CACHE_MAX_AGE_S}"})
+
+    async def view(self, request: Request) -> Response:
+        lookups = await self._lookups(request)
+        if isinstance(lookups, Response):
+            return lookups
+        product_id = str(request.path_params["product_id"])
+        try:
+            # The product read first, so a failing store is told apart from an unknown id; the
+            # builders below then find it in the lookups' cache.
+            product = await lookups.product(product_id)
+            if not product.ok:
+                return JSONResponse({"error": "store unavailable"}, status_code=503)
+            card, reviews, history, page = await asyncio.gather(
+                resolve.card(lookups, product_id), resolve.reviews(lookups, product_id),
+                resolve.price_history(lookups, product_id), lookups.page(product_id))
+        finally:
+            lookups.close()
+        if card is None:
+            return JSONResponse({"error": "unknown product", "product_id": product_id}, status_code=404)
+        return JSONResponse(product_view(card, page.value, reviews, history),
+                            headers={"Cache-Control": VIEW_CACHE_CONTROL})
+
+    async def _lookups(self, request: Request) -> Lookups | Response:
+        """Per-request lookups for a valid id, or the error response (400, 503) to send instead."""
+        product_id = str(request.path_params.get("product_id", ""))
+        if not PRODUCT_ID.fullmatch(product_id):
+            return JSONResponse({"error": "product id must be 1-64 letters, digits, '-' or '_'"}, status_code=400)
+        try:
+            reader = await self._open()
+        except AisleError as exc:
+            log.warning("products: the store or catalog could not be opened: %s", exc)
+            return JSONResponse({"error": "catalog unavailable"}, status_code=503)
+        return Lookups(reader, self._timeout_s)
 
     async def close(self) -> None:
         """Close the store if this object opened it."""

@@ -22,10 +22,14 @@ import uvicorn
 from pipeline.admin import apply_topics
 from pipeline.config import Settings
 from pipeline.gateway import create_app
+from pipeline.markup.resolve import CatalogReader
 from pipeline.topics import load_topics
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
+ROOT = Path(__file__).resolve().parent.parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+AXE_JS = ROOT / "build" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+"""axe-core from npm (`make axe-core`, part of `make browser-deps`); injected by the accessibility test."""
 # Without the background-networking flags Chromium keeps dialling Google on a closed network.
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -65,9 +69,11 @@ async def browser_settings(kafka_bootstrap: str) -> Settings:
 
 
 @asynccontextmanager
-async def running_gateway(settings: Settings, port: int = 0) -> AsyncIterator[int]:
-    """The gateway app under uvicorn in this event loop; yields its port."""
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+async def running_gateway(settings: Settings, port: int = 0, reader: CatalogReader | None = None) -> AsyncIterator[int]:
+    """The gateway app under uvicorn in this event loop; yields its port. `reader`: the store and
+    catalog of the product endpoints (default: those of `settings`)."""
+    app = create_app(settings, reader=reader)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -80,6 +86,14 @@ async def running_gateway(settings: Settings, port: int = 0) -> AsyncIterator[in
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.fixture
+def axe_js() -> Path:
+    """axe-core's script, or a skip that says how to get it."""
+    if not AXE_JS.exists():
+        pytest.skip(f"axe-core is not in {AXE_JS.relative_to(ROOT)}: run `make browser-deps` (or `make axe-core`)")
+    return AXE_JS
 
 
 @pytest.fixture

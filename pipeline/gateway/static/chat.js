@@ -6,51 +6,49 @@
 "use strict";
 
 (function () {
-  const SVG = "http://www.w3.org/2000/svg";
+  const R = window.AisleRender;
+  const el = R.el, str = R.str, num = R.num, arr = R.arr, obj = R.obj, money = R.money;
   const TOKEN_KEY = "aisle.session";
   const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
+  const SENTENCE_END = /[.!?…:]\s*$/;
 
   const log = document.getElementById("log");
   const statusEl = document.getElementById("status");
   const form = document.getElementById("ask");
   const question = document.getElementById("question");
   const pageProduct = document.getElementById("page-product");
+  const announcer = document.getElementById("announcer");
 
   let session = null; // {token, user_id, conversation_id, expires_at_s}
   let ws = null;
   let attempts = 0;
   let afterSeq = null; // {turn: last seq shown}; null until the first hello of this page
   let lastTurn = -1;
-  const turns = new Map(); // turn -> {root, answer, done}
+  const turns = new Map(); // turn -> {root, answer, done, spoken}
   const pendingAsks = []; // user bubbles waiting for their "accepted"
   let startersFor = ""; // the product page whose starter questions were last fetched
 
-  // ---------- small DOM helpers ----------
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-  function svg(tag, attrs) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
-    return node;
-  }
-  function str(v) { return typeof v === "string" ? v : ""; }
-  function num(v) { return typeof v === "number" && isFinite(v) ? v : null; }
-  function arr(v) { return Array.isArray(v) ? v : []; }
-  function obj(v) { return v && typeof v === "object" && !Array.isArray(v) ? v : {}; }
-  function money(cents, currency) {
-    if (num(cents) === null) return "";
-    try {
-      return new Intl.NumberFormat(undefined, { style: "currency", currency: str(currency) || "USD" }).format(cents / 100);
-    } catch (e) {
-      return (cents / 100).toFixed(2) + " " + str(currency);
-    }
-  }
+  const productView = window.AisleProduct.create(document.getElementById("product-view"), enterPage);
+  const openProduct = productView.open;
+  window.AisleVoice.attach(document.getElementById("mic"), question, document.getElementById("heard"));
+
   function scrollDown() { log.scrollTop = log.scrollHeight; }
   function setStatus(text, down) { statusEl.textContent = text; statusEl.classList.toggle("down", !!down); }
+
+  // ---------- the live region ----------
+  // A screen reader would read a streaming answer token by token (or not at all) if the log itself were
+  // live, so the log is not; whole sentences go to a polite live region as they complete, and the rest
+  // of the answer when the turn is done.
+  function announce(text) {
+    text = text.trim();
+    if (!text || !announcer) return;
+    announcer.appendChild(el("p", "", text));
+    while (announcer.childNodes.length > 6) announcer.removeChild(announcer.firstChild);
+  }
+  function speak(view, text) {
+    view.spoken += text;
+    if (SENTENCE_END.test(view.spoken)) { announce(view.spoken); view.spoken = ""; }
+  }
 
   // ---------- session ----------
   async function postSession(body) {
@@ -150,6 +148,7 @@
   function showOtherAlert(m) {
     const p = obj(m.payload);
     const box = el("div", "alert elsewhere", str(m.text) || str(p.message) || "Price alert");
+    box.setAttribute("role", "status");
     box.appendChild(el("span", "meta", "set in another conversation"));
     log.appendChild(box);
     scrollDown();
@@ -159,7 +158,9 @@
     let view = turns.get(turn);
     if (!view) {
       const root = el("section", "turn pending");
-      view = { root: root, answer: null, done: false };
+      root.setAttribute("aria-label", "Answer " + (turn + 1));
+      root.setAttribute("aria-busy", "true");
+      view = { root: root, answer: null, done: false, spoken: "" };
       turns.set(turn, view);
       // Keep turns in number order even when a resume replays an older turn after a newer one.
       const later = [...turns.keys()].filter(function (t) { return t > turn; }).sort(function (a, b) { return a - b; });
@@ -176,18 +177,19 @@
     const p = obj(f.payload);
     switch (f.type) {
       case "text": return renderText(view, f, p);
-      case "card": return appendBlock(view, cardRow([p]));
-      case "carousel": return appendBlock(view, cardRow(arr(p.cards)));
-      case "compare": return appendBlock(view, compareTable(p));
-      case "reviews": return appendBlock(view, reviewSummary(p));
-      case "price_history": return appendBlock(view, priceChart(p));
-      case "suggestions": return appendBlock(view, chips(arr(p.items)));
+      case "card": return appendBlock(view, R.cardRow([p], openProduct));
+      case "carousel": return appendBlock(view, R.cardRow(arr(p.cards), openProduct));
+      case "compare": return appendBlock(view, R.compareTable(p, openProduct));
+      // h2: the page's h1 is "Aisle"; in the product view the same boxes sit under its h2 as h3.
+      case "reviews": return appendBlock(view, R.reviewSummary(p, "h2"));
+      case "price_history": return appendBlock(view, R.priceChart(p, "h2"));
+      case "suggestions": return appendBlock(view, chips(arr(p.items), "Follow-up questions"));
       case "action": return actionBar(view).appendChild(actionButton(f.turn, p));
-      case "alert": return appendBlock(view, el("div", "alert", str(f.text) || str(p.message) || "Price alert"));
-      case "error": return appendBlock(view, el("div", "error", str(f.text) || str(p.reason) || "This answer could not be finished."));
+      case "alert": return appendBlock(view, notice(view, "alert", str(f.text) || str(p.message) || "Price alert"));
+      case "error": return appendBlock(view, notice(view, "error", str(f.text) || str(p.reason) || "This answer could not be finished."));
       case "done": return finishTurn(view, f.turn);
       default:
-        if (str(f.text)) textBox(view).appendChild(document.createTextNode(f.text));
+        if (str(f.text)) { textBox(view).appendChild(document.createTextNode(f.text)); speak(view, f.text); }
     }
   }
 
@@ -201,154 +203,26 @@
     return view.answer;
   }
 
+  function notice(view, className, text) {
+    announce(text);
+    return el("div", className, text);
+  }
+
   function renderText(view, f, p) {
     const text = str(f.text);
-    if (str(p.product_id)) {
-      const link = el("span", "product-link", text);
-      link.title = p.product_id;
-      link.addEventListener("click", function () { pageProduct.value = p.product_id; showStarters(); question.focus(); });
-      textBox(view).appendChild(link);
-    } else {
-      textBox(view).appendChild(document.createTextNode(text));
-    }
+    if (str(p.product_id)) textBox(view).appendChild(R.opener("product-link", text, p.product_id, openProduct));
+    else textBox(view).appendChild(document.createTextNode(text));
+    speak(view, text);
   }
 
-  function cardRow(cards) {
-    const row = el("div", "cards");
-    for (const c of cards) row.appendChild(card(obj(c)));
-    return row;
-  }
-
-  function card(c) {
-    const box = el("article", "card");
-    const image = str(c.image);
-    if (/^https?:\/\//i.test(image)) {
-      const img = el("img");
-      img.alt = "";
-      img.loading = "lazy";
-      img.referrerPolicy = "no-referrer";
-      img.addEventListener("error", function () { img.replaceWith(el("div", "noimg", "no image offline")); });
-      img.src = image;
-      box.appendChild(img);
-    } else {
-      box.appendChild(el("div", "noimg", "no image"));
-    }
-    box.appendChild(el("div", "title", str(c.title) || str(c.product_id)));
-    const rating = obj(c.rating);
-    if (num(rating.average) !== null && num(rating.count)) {
-      box.appendChild(el("div", "muted", "★ " + rating.average.toFixed(1) + " (" + rating.count + ")" + (rating.simulated ? " · simulated" : "")));
-    }
-    if (c.live === false || num(c.price_cents) === null) {
-      box.appendChild(el("div", "muted", "price unavailable right now"));
-    } else {
-      const price = el("div", "price", money(c.price_cents, c.currency));
-      const deal = obj(c.deal);
-      if (num(deal.list_price_cents) !== null) price.appendChild(el("span", "list-price", money(deal.list_price_cents, c.currency)));
-      box.appendChild(price);
-      if (num(deal.discount_pct)) box.appendChild(el("div", "deal", "−" + deal.discount_pct + "% deal"));
-    }
-    if (c.simulated) box.appendChild(el("span", "badge", "simulated price"));
-    const availability = { in_stock: "In stock", out_of_stock: "Out of stock" }[str(c.availability)];
-    if (availability) box.appendChild(el("div", "muted", availability + (num(c.delivery_days) !== null ? " · delivery in " + c.delivery_days + " days" : "")));
-    box.appendChild(el("div", "muted", str(c.product_id)));
-    return box;
-  }
-
-  function compareTable(p) {
-    const wrap = el("div", "compare-wrap");
-    const table = el("table", "compare");
-    const ids = arr(p.product_ids);
-    const titles = arr(p.titles);
-    const head = el("tr");
-    head.appendChild(el("th", "", ""));
-    ids.forEach(function (id, i) { head.appendChild(el("th", "", str(titles[i]) || str(id))); });
-    table.appendChild(head);
-    for (const r of arr(p.rows)) {
-      const row = obj(r);
-      const tr = el("tr");
-      tr.appendChild(el("th", "", str(row.attr)));
-      const values = arr(row.values);
-      ids.forEach(function (_, i) { tr.appendChild(el("td", "", values[i] === null || values[i] === undefined ? "—" : String(values[i]))); });
-      table.appendChild(tr);
-    }
-    wrap.appendChild(table);
-    if (p.simulated) wrap.appendChild(el("span", "badge", "includes simulated prices"));
-    return wrap;
-  }
-
-  function reviewSummary(p) {
-    const box = el("div", "reviews");
-    box.appendChild(el("h3", "", "What customers say"));
-    // The summary line and the counted aspects ("5 of 8 reviews praise the color.") come as text.
-    if (str(p.summary)) box.appendChild(el("p", "summary", str(p.summary)));
-    for (const [name, label] of [["pros", "Liked"], ["cons", "Disliked"]]) {
-      const items = arr(p[name]);
-      if (!items.length) continue;
-      box.appendChild(el("div", "muted", label));
-      const list = el("ul", name);
-      for (const item of items) list.appendChild(el("li", "", str(item)));
-      box.appendChild(list);
-    }
-    const rating = obj(p.rating);
-    const dist = arr(rating.distribution || p.distribution);
-    const total = dist.reduce(function (a, b) { return a + (num(b) || 0); }, 0);
-    if (dist.length === 5 && total > 0) {
-      const grid = el("div", "dist");
-      for (let stars = 5; stars >= 1; stars--) {
-        const count = num(dist[stars - 1]) || 0;
-        grid.appendChild(el("span", "", stars + " ★"));
-        const bar = el("div", "bar");
-        bar.style.width = Math.round((160 * count) / total) + "px";
-        grid.appendChild(bar);
-        grid.appendChild(el("span", "", Math.round((100 * count) / total) + "%"));
-      }
-      box.appendChild(grid);
-      if (rating.simulated) box.appendChild(el("span", "badge", "simulated ratings"));
-    }
-    if (num(p.sentences) && !str(p.summary)) box.appendChild(el("div", "muted", "from " + p.sentences + " review sentences"));
-    return box;
-  }
-
-  function priceChart(p) {
-    const box = el("div", "chart");
-    box.appendChild(el("h3", "", "Price history"));
-    const points = arr(p.series).map(obj).filter(function (pt) { return num(pt.price_cents) !== null; });
-    if (points.length < 2) { box.appendChild(el("div", "muted", "not enough history")); return box; }
-    const W = 520, H = 160, PAD = 28;
-    const prices = points.map(function (pt) { return pt.price_cents; });
-    const lo = Math.min.apply(null, prices), hi = Math.max.apply(null, prices);
-    const span = hi - lo || 1;
-    const chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img" });
-    const title = svg("title");
-    title.textContent = "Price from " + money(lo, p.currency) + " to " + money(hi, p.currency);
-    chart.appendChild(title);
-    const xy = points.map(function (pt, i) {
-      const x = PAD + ((W - 2 * PAD) * i) / (points.length - 1);
-      const y = H - PAD - ((H - 2 * PAD) * (pt.price_cents - lo)) / span;
-      return x.toFixed(1) + "," + y.toFixed(1);
-    });
-    chart.appendChild(svg("polyline", { points: xy.join(" ") }));
-    const labels = [
-      [4, PAD, money(hi, p.currency)], [4, H - PAD, money(lo, p.currency)],
-      [PAD, H - 6, str(points[0].day)], [W - PAD - 60, H - 6, str(points[points.length - 1].day)],
-    ];
-    for (const [x, y, text] of labels) {
-      const t = svg("text", { x: x, y: y });
-      t.textContent = text;
-      chart.appendChild(t);
-    }
-    box.appendChild(chart);
-    if (p.simulated) box.appendChild(el("span", "badge", "simulated prices"));
-    return box;
-  }
-
-  function chips(items) {
+  function chips(items, label) {
     const row = el("div", "chips");
+    row.setAttribute("role", "group");
+    row.setAttribute("aria-label", label);
     for (const item of items) {
       const text = str(item);
       if (!text) continue;
-      const chip = el("button", "chip", text);
-      chip.type = "button";
+      const chip = R.button("chip", text, "Ask: " + text);
       chip.addEventListener("click", function () { ask(text); });
       row.appendChild(chip);
     }
@@ -359,6 +233,8 @@
     const last = view.root.lastElementChild;
     if (last && last.classList.contains("actions")) return last;
     const bar = el("div", "actions");
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", "Actions");
     appendBlock(view, bar);
     return bar;
   }
@@ -369,14 +245,15 @@
     let label = type.replace(/_/g, " ") || "action";
     if (type === "add_to_cart") label = "Add to cart";
     if (type === "price_alert") label = "Alert me below " + money(params.below_cents, "USD");
-    const button = el("button", "action", label);
-    button.type = "button";
+    const button = R.button("action", label, label + " (" + str(p.product_id) + ")");
     button.title = str(p.product_id);
     button.addEventListener("click", function () {
       const value = JSON.stringify({ type: type, product_id: str(p.product_id), params: params });
       if (send({ type: "feedback", turn: turn, kind: "action_clicked", value: value })) {
         button.disabled = true;
         button.textContent = type === "add_to_cart" ? "Added (requested)" : "Alert requested";
+        button.setAttribute("aria-label", button.textContent + " (" + str(p.product_id) + ")");
+        announce(button.textContent);
       }
     });
     return button;
@@ -386,15 +263,23 @@
     if (view.done) return;
     view.done = true;
     view.root.classList.remove("pending");
+    view.root.removeAttribute("aria-busy");
+    announce(view.spoken);
+    view.spoken = "";
+    announce("Answer finished.");
     const row = el("div", "thumbs");
+    row.setAttribute("role", "group");
+    row.setAttribute("aria-label", "Rate this answer");
     for (const [kind, label] of [["thumbs_up", "👍"], ["thumbs_down", "👎"]]) {
-      const button = el("button", "", label);
-      button.type = "button";
-      button.title = kind === "thumbs_up" ? "Helpful" : "Not helpful";
+      const words = kind === "thumbs_up" ? "Helpful" : "Not helpful";
+      const button = R.button("", label, words);
+      button.title = words;
+      button.setAttribute("aria-pressed", "false");
       button.addEventListener("click", function () {
         if (send({ type: "feedback", turn: turn, kind: kind })) {
           row.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
           button.classList.add("chosen");
+          button.setAttribute("aria-pressed", "true");
         }
       });
       row.appendChild(button);
@@ -420,10 +305,19 @@
     const questions = arr(body.questions).map(str).filter(Boolean);
     if (!questions.length) return;
     const box = el("div", "starters");
-    box.appendChild(el("div", "muted", "Ask about " + (str(body.title) || product) + ":"));
-    box.appendChild(chips(questions));
+    const heading = "Ask about " + (str(body.title) || product) + ":";
+    box.appendChild(el("div", "muted", heading));
+    box.appendChild(chips(questions, heading));
     log.appendChild(box);
     scrollDown();
+  }
+
+  // "Ask about this product" in the product view: product-page mode for that product.
+  function enterPage(productId) {
+    pageProduct.value = productId;
+    showStarters();
+    announce("Now asking on the page of " + productId + ".");
+    question.focus();
   }
 
   // ---------- outgoing ----------
@@ -434,7 +328,9 @@
     const product = pageProduct.value.trim();
     if (product) message.page_product_id = product;
     if (!send(message)) { setStatus("not connected: try again in a moment", true); return; }
-    const bubble = el("div", "user", text);
+    const bubble = el("div", "user");
+    bubble.appendChild(el("span", "sr-only", "You asked: "));
+    bubble.appendChild(document.createTextNode(text));
     bubble.appendChild(el("span", "meta", product ? "on " + product : "sending…"));
     log.appendChild(bubble);
     pendingAsks.push(bubble);

@@ -1,5 +1,6 @@
-// Runs pipeline/gateway/static/chat.js in node against a tiny fake DOM and a fake WebSocket, drives it
-// through a session, and prints a JSON report for test_gateway_chat_js.py to check.
+// Runs the web chat's scripts (render.js, product.js, voice.js, chat.js, in the page's order) in node
+// against a tiny fake DOM and a fake WebSocket, drives them through a session, and prints a JSON report
+// for test_gateway_chat_js.py to check.
 "use strict";
 const fs = require("fs");
 const vm = require("vm");
@@ -8,6 +9,7 @@ class Node {
   constructor(tag) {
     this.tagName = tag; this.children = []; this.parentNode = null; this.attrs = {}; this.listeners = {};
     this.style = {}; this._text = ""; this.className = ""; this.value = ""; this.disabled = false;
+    this.id = ""; this.hidden = false; this.open = false;
     const self = this;
     this.classList = {
       add(c) { if (!self.classList.contains(c)) self.className = (self.className + " " + c).trim(); },
@@ -26,24 +28,36 @@ class Node {
     n.parentNode = this; return n;
   }
   replaceWith(n) { const p = this.parentNode; p.insertBefore(n, this); p.children.splice(p.children.indexOf(this), 1); this.parentNode = null; }
-  replaceChildren() { this.children = []; }
+  replaceChildren(...nodes) { this.children.forEach((c) => (c.parentNode = null)); this.children = []; nodes.forEach((n) => this.appendChild(n)); }
   setAttribute(k, v) { this.attrs[k] = String(v); }
+  removeAttribute(k) { delete this.attrs[k]; }
+  get childNodes() { return this.children; }
+  get firstChild() { return this.children[0] || null; }
+  removeChild(n) { this.children.splice(this.children.indexOf(n), 1); n.parentNode = null; return n; }
+  showModal() { this.open = true; }
+  close() { this.open = false; this.fire("close"); }
   addEventListener(type, fn) { (this.listeners[type] = this.listeners[type] || []).push(fn); }
   fire(type, event) { (this.listeners[type] || []).forEach((fn) => fn(Object.assign({ preventDefault() {} }, event || {}))); }
   get lastElementChild() { const els = this.children.filter((c) => c.tagName !== "#text"); return els[els.length - 1] || null; }
   all() { return this.children.flatMap((c) => [c, ...c.all()]); }
   querySelectorAll(sel) {
-    return this.all().filter((n) => (sel.startsWith(".") ? n.classList.contains(sel.slice(1)) : n.tagName === sel));
+    return this.all().filter((n) => (sel.startsWith(".") ? n.classList.contains(sel.slice(1))
+      : sel.startsWith("#") ? n.id === sel.slice(1) : n.tagName === sel));
   }
   querySelector(sel) { return this.querySelectorAll(sel)[0] || null; }
   set innerHTML(v) { throw new Error("innerHTML used"); }
   requestSubmit() { this.fire("submit"); }
-  focus() {}
+  focus() { focused = this; }
 }
+let focused = null;
 
 const ids = {};
-for (const id of ["log", "status", "ask", "question", "page-product", "new-chat"]) ids[id] = new Node("div");
+for (const id of ["log", "status", "ask", "question", "page-product", "new-chat", "announcer", "mic", "heard", "product-view"]) ids[id] = new Node("div");
+for (const [tag, cls, id] of [["h2", "", "pv-title"], ["button", "pv-close", ""], ["div", "pv-body", ""], ["button", "pv-ask", ""]]) {
+  const part = new Node(tag); part.className = cls; part.id = id; ids["product-view"].appendChild(part);
+}
 const document = {
+  documentElement: { lang: "en" },
   getElementById: (id) => ids[id],
   createElement: (tag) => new Node(tag),
   createElementNS: (ns, tag) => new Node(tag),
@@ -61,11 +75,24 @@ const storage = {};
 const sessions = [];
 const EVIL = '<img src=x onerror="alert(1)">';
 const starterFetches = [];
+const viewFetches = [];
+const VIEW = {
+  product_id: "B01", title: "Kettle " + EVIL,
+  card: { product_id: "B01", title: EVIL, price_cents: 2999, currency: "USD", availability: "in_stock", delivery_days: 3, simulated: true, live: true },
+  attributes: [{ name: "item_weight", label: "Item weight", value: EVIL }, { name: "x", label: "X", value: "" }],
+  qa: [{ question: "Is it loud? " + EVIL, answer: "No." }],
+  reviews: { product_id: "B01", summary: "Well reviewed.", pros: ["quiet"], cons: [] },
+  price_history: { currency: "USD", series: [{ day: "2026-01-01", price_cents: 3200 }, { day: "2026-01-02", price_cents: 2999 }] },
+};
 const sandbox = {
   document, WebSocket: FakeSocket, URLSearchParams, Intl, JSON, Math, Object, String, Array, Map, Error, console,
   location: { protocol: "http:", host: "gw:8080", search: "?product=B0PAGE" },
   localStorage: { getItem: (k) => storage[k] || null, setItem: (k, v) => (storage[k] = v) },
   fetch: async (url, init) => {
+    if (/^\/products\/[^/]+$/.test(String(url))) {
+      viewFetches.push(url);
+      return url === "/products/B01" ? { ok: true, status: 200, json: async () => VIEW } : { ok: false, status: 404, json: async () => ({}) };
+    }
     if (String(url).startsWith("/products/")) {
       starterFetches.push(url);
       if (!url.startsWith("/products/B0PAGE/")) return { ok: false, status: 404, json: async () => ({ error: "unknown product" }) };
@@ -76,8 +103,9 @@ const sandbox = {
   },
   setTimeout: (fn) => { fn(); return 0; },
 };
+sandbox.window = sandbox;
 vm.createContext(sandbox);
-vm.runInContext(fs.readFileSync(process.argv[2], "utf8"), sandbox);
+for (const file of process.argv.slice(2)) vm.runInContext(fs.readFileSync(file, "utf8"), sandbox, { filename: file });
 
 setImmediate(async () => {
   const report = {};
@@ -143,7 +171,33 @@ setImmediate(async () => {
   ids["page-product"].value = "../session?x=1";
   ids["page-product"].fire("change");
   await new Promise((r) => setImmediate(r));
-  report.starter_fetches = starterFetches;
+  report.starter_fetches = starterFetches.slice();
+  // The product view: the card's title, the link and the comparison column each open it; it shows what
+  // GET /products/B01 says, as text; "Ask about this product" switches to that product's page.
+  const view = ids["product-view"];
+  report.mic_hidden = ids.mic.hidden;
+  const openers = log.querySelectorAll("button").filter((b) => b.attrs["aria-haspopup"] === "dialog");
+  report.openers = openers.map((b) => b.className);
+  report.view_titles = [];
+  for (const opener of openers.slice().reverse()) {
+    opener.fire("click");
+    await new Promise((r) => setImmediate(r));
+    report.view_titles.push(view.querySelector("#pv-title").textContent + " | " + view.querySelector(".pv-body").textContent.slice(0, 40));
+  }
+  report.view_fetches = viewFetches.slice();
+  report.view_open = view.open;
+  report.view_text = view.textContent;
+  report.view_occurrences = view.textContent.split(EVIL).length - 1;
+  report.view_rows = view.querySelectorAll("th").map((th) => th.textContent);
+  report.view_polyline = view.querySelectorAll("polyline").length;
+  view.querySelector(".pv-ask").fire("click");
+  await new Promise((r) => setImmediate(r));
+  report.view_after_ask = { open: view.open, page: ids["page-product"].value, focused_question: focused === ids.question };
+  openers[0].fire("click");
+  await new Promise((r) => setImmediate(r));
+  view.fire("keydown", { key: "Escape" });
+  report.view_after_escape = { open: view.open, focus_back: focused === openers[0] };
+  report.announced = ids.announcer.children.map((c) => c.textContent);
   report.starter_boxes = log.querySelectorAll(".starters").length;
   console.log(JSON.stringify(report));
 });

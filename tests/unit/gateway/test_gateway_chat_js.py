@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).parent
-CHAT_JS = HERE.parents[2] / "pipeline" / "gateway" / "static" / "chat.js"
+STATIC = HERE.parents[2] / "pipeline" / "gateway" / "static"
+SCRIPTS = [STATIC / name for name in ("render.js", "product.js", "voice.js", "chat.js")]
+"""In the order index.html loads them."""
 EVIL = '<img src=x onerror="alert(1)">'
 NODE = shutil.which("node")
 
@@ -24,16 +26,22 @@ NODE = shutil.which("node")
 def report() -> dict[str, Any]:
     if NODE is None:
         pytest.skip("node is not installed; the chat script cannot run outside a browser without it")
-    done = subprocess.run([NODE, str(HERE / "chat_harness.js"), str(CHAT_JS)], capture_output=True, text=True, timeout=30)
+    done = subprocess.run([NODE, str(HERE / "chat_harness.js"), *map(str, SCRIPTS)], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
-def test_the_script_never_writes_html() -> None:
-    source = CHAT_JS.read_text()
-    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("//"))
-    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function", code)
+def test_the_scripts_never_write_html() -> None:
+    for script in SCRIPTS:
+        source = script.read_text()
+        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("//"))
+        assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function", code), script
+
+
+def test_index_loads_every_script_in_order() -> None:
+    html = (STATIC / "index.html").read_text()
+    assert re.findall(r'<script src="/static/([a-z]+\.js)"></script>', html) == [s.name for s in SCRIPTS]
 
 
 def test_hostile_strings_are_shown_as_text(report: dict[str, Any]) -> None:
@@ -91,3 +99,34 @@ def test_product_page_mode_shows_starter_chips_that_ask_on_the_page(report: dict
     # Once per product entered; the id is encoded into the path; an unknown product (404) adds no box.
     assert report["starter_fetches"] == ["/products/B0PAGE/starters", "/products/..%2Fsession%3Fx%3D1/starters"]
     assert report["starter_boxes"] == 1
+
+
+def test_a_card_a_link_and_a_comparison_column_open_the_product_view(report: dict[str, Any]) -> None:
+    assert sorted(report["openers"]) == ["column", "column", "product-link", "title"]  # B01 and B02 columns
+    # Opened last to first: the B02 column, the B01 column, the link, the card's title; each reads the
+    # store again (the price is live); B02 is unknown to the store and the view says so.
+    assert report["view_fetches"] == ["/products/B02", "/products/B01", "/products/B01", "/products/B01"]
+    assert report["view_titles"][0] == "B02 | The store does not know this product."
+    assert report["view_open"]
+    assert all(title.startswith(f"Kettle {EVIL} | $29.99") for title in report["view_titles"][1:])
+
+
+def test_the_product_view_shows_the_endpoint_as_text_and_asks_on_the_page(report: dict[str, Any]) -> None:
+    # Title, an attribute's value and a question: three places, all text (the card's title is not shown).
+    assert report["view_occurrences"] == 3
+    for shown in ["In stock · delivery in 3 days", "simulated price", "Details", "Item weight", "Well reviewed.",
+                  "Questions from customers", "A: No."]:
+        assert shown in report["view_text"], shown
+    assert "X" not in report["view_rows"]  # an attribute without a value is left out
+    assert report["view_polyline"] == 1
+    assert report["view_after_ask"] == {"open": False, "page": "B01", "focused_question": True}
+    assert report["view_after_escape"] == {"open": False, "focus_back": True}
+    assert "Now asking on the page of B01." in report["announced"]
+
+
+def test_the_microphone_is_hidden_without_speech_recognition(report: dict[str, Any]) -> None:
+    assert report["mic_hidden"] is True
+
+
+def test_the_live_region_gets_sentences_and_the_end_of_the_answer(report: dict[str, Any]) -> None:
+    assert "Answer finished." in report["announced"]
