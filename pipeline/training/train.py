@@ -45,7 +45,7 @@ from pipeline.training.merge import merge
 
 IGNORE = -100
 """Label of a token the loss skips (the prompt, padding)."""
-_RUN_FIELDS = ("epochs", "max_examples", "rank", "alpha", "dropout", "lr", "max_length", "batch", "seed", "warmup_steps")
+_RUN_FIELDS = ("epochs", "max_examples", "mix", "rank", "alpha", "dropout", "lr", "max_length", "batch", "seed", "warmup_steps")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,10 @@ class TrainOptions:
     """Train on the first N examples of the data file (shuffled when built, so a proportional sample of
     every source); 0: all. The default fits about 2 hours on this project's 2-core CPU machines at the
     seconds per example docs/training.md measures; a GPU takes all of them (0) in minutes."""
+    mix: str = ""
+    """Quotas per kind, "kind=N,kind=N" (docs/training.md, "The mix"): the first N examples of each named
+    kind in file order, the others left out; overrides --max-examples. Empty: a proportional sample.
+    On a CPU budget this spends the examples on what the model does worst rather than in proportion."""
     rank: int = 16
     alpha: int = 32
     dropout: float = 0.05
@@ -78,15 +82,38 @@ class TrainOptions:
 
 # ---- pure parts (no torch) --------------------------------------------------------------------------
 
-def read_examples(path: Path, max_examples: int = 0) -> list[dict[str, Any]]:
-    """The first `max_examples` examples of a train.jsonl (0: all). Raises ConfigError."""
+def parse_mix(text: str) -> dict[str, int]:
+    """ "kind=N,kind=N" as {kind: N}. Raises ConfigError on anything else."""
+    quotas: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, sep, number = part.partition("=")
+        if not sep or not kind.strip() or not number.strip().isdigit():
+            raise ConfigError(f"--mix wants kind=N[,kind=N...], not {part!r}")
+        quotas[kind.strip()] = int(number)
+    return quotas
+
+
+def read_examples(path: Path, max_examples: int = 0, mix: str = "") -> list[dict[str, Any]]:
+    """The first `max_examples` examples of a train.jsonl (0: all), or with a `mix` the first N of each
+    kind it names, in file order. Raises ConfigError."""
+    quotas = parse_mix(mix)
+    taken: dict[str, int] = {kind: 0 for kind in quotas}
     out: list[dict[str, Any]] = []
     try:
         with path.open(encoding="utf-8") as lines:
             for line in lines:
-                if line.strip():
-                    out.append(json.loads(line))
-                if 0 < max_examples <= len(out):
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                if quotas:
+                    kind = row.get("kind", "")
+                    if taken.get(kind, 0) >= quotas.get(kind, 0):
+                        continue
+                    taken[kind] += 1
+                out.append(row)
+                if quotas and taken == quotas:
+                    break
+                if not quotas and 0 < max_examples <= len(out):
                     break
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read training data {path}: {exc}") from exc
@@ -165,7 +192,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
-    rows = read_examples(options.data, options.max_examples)
+    rows = read_examples(options.data, options.max_examples, options.mix)
     data_sha = hashlib.sha256("\n".join(json.dumps(r, sort_keys=True) for r in rows).encode()).hexdigest()
     key = run_key(options, data_sha)
     options.out.mkdir(parents=True, exist_ok=True)
@@ -315,7 +342,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, loss.jsonl, adapter/")
     for name, kind in (("epochs", int), ("max_examples", int), ("rank", int), ("alpha", int), ("dropout", float),
                        ("lr", float), ("max_length", int), ("batch", int), ("seed", int), ("warmup_steps", int),
-                       ("save_every", int), ("max_steps", int), ("micro_tokens", int)):
+                       ("save_every", int), ("max_steps", int), ("micro_tokens", int), ("mix", str)):
         run.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(defaults, name),
                          help=f"default {getattr(defaults, name)}")
     merge_cmd = commands.add_parser("merge", help="merge an adapter into the base: a plain model folder")

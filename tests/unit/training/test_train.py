@@ -85,3 +85,14 @@ def test_latest_checkpoint_ignores_partial_ones(tmp_path: Path) -> None:
         (tmp_path / "checkpoints" / name).mkdir(parents=True)
     found = latest_checkpoint(tmp_path)
     assert found is not None and found.name == "step-000040"
+
+
+def test_read_examples_takes_the_first_n_of_each_kind_in_the_mix(tmp_path: Path) -> None:
+    path = tmp_path / "train.jsonl"
+    kinds = ["a", "b", "a", "c", "a", "b", "b"]
+    path.write_text("".join(json.dumps({"n": n, "kind": k}) + "\n" for n, k in enumerate(kinds)))
+    assert [r["n"] for r in read_examples(path, 1, mix="a=2,b=1")] == [0, 1, 2]
+    # a quota larger than what the file holds takes all of that kind
+    assert [r["n"] for r in read_examples(path, mix="b=9, c=1")] == [1, 3, 5, 6]
+    with pytest.raises(ConfigError):
+        read_examples(path, mix="a=two")
