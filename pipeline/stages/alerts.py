@@ -30,7 +30,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-from pipeline.alerts.notify import alert_frame, alert_record, format_money
+from pipeline.alerts.notify import alert_frame, alert_record
+from pipeline.money import format_money
 from pipeline.alerts.registry import AlertRegistry, Firing, auto_buy_order_key, state_key
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StoreConflictError

@@ -26,6 +26,7 @@ from pipeline.alerts.registry import AlertRegistry
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
 from pipeline.memory.answer import memory_evidence
+from pipeline.money import format_money
 from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, RetrievalStep, StepFailure
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
@@ -34,7 +35,7 @@ from pipeline.stage import FollowedTable, OpenTable, Output
 from pipeline.store.base import Store
 from pipeline.store.choose import ProductFacts, choose
 from pipeline.store.records import Offer, RatingSummary, SearchFilters, StoreProduct
-from pipeline.store.sentences import money, offer_sentence, price_history_sentence
+from pipeline.store.sentences import offer_sentence, price_history_sentence
 from pipeline.store.sqlite import open_store
 
 Fetch = Callable[[RetrievalStep, Plan], Awaitable[list[EvidenceItem]]]
@@ -253,7 +254,7 @@ class StoreFetcher:
         if not cart.lines:
             return [EvidenceItem("cart", "the cart is empty", 1.0, None, f"cart:{user_id}")]
         lines = ", ".join(f"{line.quantity} x {line.product_id}" for line in cart.lines)
-        text = f"cart: {lines}; total {money(cart.total_cents, cart.currency)}"
+        text = f"cart: {lines}; total {format_money(cart.total_cents, cart.currency)}"
         return [EvidenceItem("cart", text, 1.0, None, f"cart:{user_id}")]
 
     async def _orders(self, user_id: str) -> list[EvidenceItem]:
@@ -262,7 +263,7 @@ class StoreFetcher:
             return [EvidenceItem("order", "no orders found for this account", 1.0, None, f"orders:{user_id}")]
         return [
             EvidenceItem("order", f"order {o.order_id}: {o.status}, {len(o.lines)} item(s), total "
-                         f"{money(o.total_cents, o.currency)}, delivery in {o.delivery_days} days",
+                         f"{format_money(o.total_cents, o.currency)}, delivery in {o.delivery_days} days",
                          1.0, o.lines[0].product_id if o.lines else None, f"order:{o.order_id}")
             for o in orders
         ]
