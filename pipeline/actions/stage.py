@@ -12,7 +12,6 @@ cart twice while the worker lives; docs/actions.md has the whole flow.
 from __future__ import annotations
 
 import json
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from pipeline.actions.commands import command_from_feedback
 from pipeline.actions.perform import Origin, Outcome, perform
 from pipeline.alerts.registry import AlertRegistry
+from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.messages import Feedback, Frame
 from pipeline.replay.traffic import REPLAY_PREFIX
@@ -28,10 +28,6 @@ from pipeline.stages.alerts import Table, TableFactory
 from pipeline.store.base import Store
 
 REMEMBERED_CLICKS = 10_000
-
-
-def _wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ActionsStage:
@@ -45,7 +41,7 @@ class ActionsStage:
         open_store: Callable[[], Awaitable[Store]],
         open_table: TableFactory | None = None,
         *,
-        clock_ms: Callable[[], int] = _wall_clock_ms,
+        clock_ms: Clock = now_ms,
     ) -> None:
         self.registry = AlertRegistry()
         self._open_store = open_store

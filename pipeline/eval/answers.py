@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.catalog import read_catalog
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.eval import text_quality
@@ -148,7 +149,7 @@ async def run_answer_eval(settings: Settings, options: AnswerEvalOptions,
         "seconds": round(time.time() - started, 1),
         "epqa": summarise_rows([r for r in rows if r["set"] == "epqa"]),
         "reviews": summarise_rows([r for r in rows if r["set"] == "reviews"]),
-        "feedback": feedback_report.read_section(snapshot_path(settings), int(time.time() * 1000)),
+        "feedback": feedback_report.read_section(snapshot_path(settings), now_ms()),
         "rows": rows,
     }
 

@@ -17,12 +17,12 @@ rides in `plan.preferences` to the answer prompt).
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
 from pipeline.llm.client import LlmClient
@@ -141,7 +141,7 @@ class PlanStage:
         preferences = self.preferences(message.user_id)
         changed = updated_preferences(outcome.plan, preferences)
         if changed is not None:
-            memory = UserMemory(message.conversation_id, message.turn, 0, message.user_id, changed, time.time_ns() // 1_000_000)
+            memory = UserMemory(message.conversation_id, message.turn, 0, message.user_id, changed, now_ms())
             # Kept here at once: the next turn may arrive before the table reads the record back.
             self.remember_user(memory)
             preferences = changed

@@ -19,12 +19,12 @@ products shown and one descriptor per directive shown (docs/markup.md, "Turn rec
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import StageError
 from pipeline.markup.payloads import DonePayload, ErrorPayload, from_json, shown_product_ids, to_json
@@ -223,7 +223,7 @@ class RenderStage:
         for frame in renderer.on_frame(message):
             yield Output("frames", conversation, frame)
         if renderer.finished and not was_finished:
-            done = renderer.finish(_context(message), self._states.get(conversation), int(time.time() * 1000))
+            done = renderer.finish(_context(message), self._states.get(conversation), now_ms())
             _remember(self._states, conversation, done.state)
             yield Output("responses", conversation, done.response)
             yield Output("conversation-state", conversation, done.state)

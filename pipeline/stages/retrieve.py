@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,11 +22,12 @@ from typing import Any
 
 from pipeline.actions.language import LanguageActions, outcome_evidence, without_action_steps
 from pipeline.alerts.registry import AlertRegistry
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
 from pipeline.memory.answer import memory_evidence
-from pipeline.money import format_money
 from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, RetrievalStep, StepFailure
+from pipeline.money import format_money
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
 from pipeline.retrieval.products import find_products
@@ -315,7 +315,7 @@ class RetrieveStage:
             # Followed so that "list my alerts" and "cancel my alert" see every alert, wherever set.
             self._registry_table = self._open_registry(registry.follow)
             await self._registry_table.start()
-        self._actions = LanguageActions(self._store, registry, lambda: time.time_ns() // 1_000_000)
+        self._actions = LanguageActions(self._store, registry, now_ms)
 
     async def stop(self) -> None:
         if self._registry_table is not None:
