@@ -46,7 +46,7 @@ from pipeline.feedback.stage import snapshot_path
 from pipeline.markup import opinions
 from pipeline.messages import UserTurn
 from pipeline.retrieval.embedder import Embedder
-from pipeline.retrieval.metrics import mean, percentile
+from pipeline.stats import mean, percentile
 
 EPQA_FILE = Path("eval") / "epqa_visible.jsonl"
 REVIEWS_FILE = Path("eval") / "review_summaries.jsonl"

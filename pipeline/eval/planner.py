@@ -34,7 +34,7 @@ from pipeline.planner import intents as I
 from pipeline.planner.embedding import EmbedFn, IntentEmbeddings
 from pipeline.planner.llm_planner import JsonLlm
 from pipeline.planner.planner import PlannerOptions, plan_turn
-from pipeline.retrieval.metrics import percentile
+from pipeline.stats import percentile
 
 HAND_WRITTEN = Path(__file__).resolve().parents[2] / "tests" / "data" / "planner" / "hand_written.jsonl"
 REVIEW_TEMPLATES = (
