@@ -29,6 +29,7 @@ from pipeline.memory.answer import memory_evidence
 from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, RetrievalStep, StepFailure
 from pipeline.money import format_money
 from pipeline.retrieval.embedder import Embedder
+from pipeline.retrieval.fusion import rrf_fuse
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
 from pipeline.retrieval.products import find_products
 from pipeline.stage import FollowedTable, OpenTable, Output
@@ -40,7 +41,6 @@ from pipeline.store.sqlite import open_store
 
 Fetch = Callable[[RetrievalStep, Plan], Awaitable[list[EvidenceItem]]]
 
-RRF_K = 60
 STORE_FILTER_MAX_PRODUCTS = 10_000
 """Products a store filter (budget, rating, stock) may narrow a catalog search to; when more match,
 the best-rated are searched. Far above the catalog, so a budget never hides a fitting product."""
@@ -89,22 +89,22 @@ async def gather_evidence(plan: Plan, fetchers: Mapping[str, Fetch], limits: Evi
 
 
 def fuse(ranked_lists: Sequence[Sequence[EvidenceItem]], limits: EvidenceLimits) -> list[EvidenceItem]:
-    """Reciprocal-rank fusion over the steps' lists, deduplicated, cut to the budget."""
-    scores: dict[str, float] = {}
+    """Reciprocal-rank fusion (pipeline/retrieval/fusion.py) over the steps' lists, deduplicated by
+    passage id or text, cut to the budget. An item found by several steps keeps the first one's."""
     best: dict[str, EvidenceItem] = {}
+    rankings: list[list[str]] = []
     for ranked in ranked_lists:
-        for rank, item in enumerate(ranked):
-            key = item.ref or " ".join(item.text.lower().split())
-            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+        keys = [item.ref or " ".join(item.text.lower().split()) for item in ranked]
+        for key, item in zip(keys, ranked):
             best.setdefault(key, item)
-    ordered = sorted(scores, key=lambda key: -scores[key])
+        rankings.append(keys)
     kept: list[EvidenceItem] = []
     used = 0
-    for key in ordered:
+    for key, score in rrf_fuse(rankings):
         item = best[key]
         if len(kept) >= limits.max_items or (kept and used + len(item.text) > limits.budget_chars):
             break
-        kept.append(EvidenceItem(item.source, item.text, round(scores[key], 6), item.product_id, item.ref))
+        kept.append(EvidenceItem(item.source, item.text, round(score, 6), item.product_id, item.ref))
         used += len(item.text)
     return kept
 
