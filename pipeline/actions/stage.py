@@ -12,9 +12,10 @@ cart twice while the worker lives; docs/actions.md has the whole flow.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+
+from cachetools import FIFOCache
 
 from pipeline.actions.commands import command_from_feedback
 from pipeline.actions.perform import Origin, Outcome, perform
@@ -49,7 +50,7 @@ class ActionsStage:
         self._clock_ms = clock_ms
         self._store: Store | None = None
         self._table: Table | None = None
-        self._done: OrderedDict[tuple[str, int, int], None] = OrderedDict()
+        self._done: FIFOCache[tuple[str, int, int], None] = FIFOCache(maxsize=REMEMBERED_CLICKS)
 
     async def start(self) -> None:
         self._store = await self._open_store()
@@ -85,8 +86,6 @@ class ActionsStage:
         yield Output("frames", conversation, confirmation_frame(message, outcome))
         yield Output("feedback", conversation, outcome_feedback(message, outcome, origin.now_ms))
         self._done[click] = None
-        while len(self._done) > REMEMBERED_CLICKS:
-            self._done.popitem(last=False)
 
 
 def confirmation_frame(click: Feedback, outcome: Outcome) -> Frame:

@@ -19,10 +19,10 @@ products shown and one descriptor per directive shown (docs/markup.md, "Turn rec
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+
+from cachetools import LRUCache
 
 from pipeline.clock import now_ms
 from pipeline.config import Settings
@@ -200,8 +200,8 @@ class RenderStage:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._turns: OrderedDict[str, TurnRenderer] = OrderedDict()
-        self._states: OrderedDict[str, ConversationState] = OrderedDict()
+        self._turns: LRUCache[str, TurnRenderer] = LRUCache(maxsize=_REMEMBERED_CONVERSATIONS)
+        self._states: LRUCache[str, ConversationState] = LRUCache(maxsize=_REMEMBERED_CONVERSATIONS)
 
     @staticmethod
     def ends_turn(message: Frame) -> bool:
@@ -216,7 +216,7 @@ class RenderStage:
         renderer = self._turns.get(conversation)
         if renderer is None or renderer.turn < message.turn:
             renderer = TurnRenderer(conversation, message.turn)
-            _remember(self._turns, conversation, renderer)
+            self._turns[conversation] = renderer
         elif renderer.turn > message.turn:
             return
         was_finished = renderer.finished
@@ -224,16 +224,9 @@ class RenderStage:
             yield Output("frames", conversation, frame)
         if renderer.finished and not was_finished:
             done = renderer.finish(_context(message), self._states.get(conversation), now_ms())
-            _remember(self._states, conversation, done.state)
+            self._states[conversation] = done.state
             yield Output("responses", conversation, done.response)
             yield Output("conversation-state", conversation, done.state)
-
-
-def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _REMEMBERED_CONVERSATIONS:
-        cache.popitem(last=False)
 
 
 def _context(done: Frame) -> TurnContext:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from cachetools import FIFOCache
 
 from pipeline.actions.language import LanguageActions, outcome_evidence, without_action_steps
 from pipeline.alerts.registry import AlertRegistry
@@ -122,8 +123,9 @@ class PassageFetcher:
     def __init__(self, index: PassageIndex, store: Store, remembered: int = 256) -> None:
         self.index = index
         self.store = store
-        self._shared: OrderedDict[tuple[object, ...], asyncio.Task[list[Hit]]] = OrderedDict()
-        self._remembered = remembered
+        # First in, first out: a turn's steps ask within moments of each other, so the oldest searches
+        # are the ones no step will share again.
+        self._shared: FIFOCache[tuple[object, ...], asyncio.Task[list[Hit]]] = FIFOCache(maxsize=remembered)
 
     async def __call__(self, step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
         product_ids = list(step.product_ids)
@@ -148,8 +150,6 @@ class PassageFetcher:
             limit = sum(s.limit for s in plan.steps if s.source in _PASSAGE_KINDS)
             search = asyncio.ensure_future(self._search(query, where, max(limit, step.limit)))
             self._shared[key] = search
-            while len(self._shared) > self._remembered:
-                self._shared.popitem(last=False)
         hits = [hit for hit in await asyncio.shield(search) if not kinds or hit.kind in kinds]
         return [EvidenceItem(hit.kind, hit.text, hit.score, hit.product_id, hit.point_id) for hit in hits[: step.limit]]
 
