@@ -137,7 +137,7 @@ async def run_answer_eval(settings: Settings, options: AnswerEvalOptions,
     known = {p.asin for p in catalog.products} | {r.asin for r in catalog.review_sets}
     embedder = Embedder(settings.home / "models", threads=1)
     try:
-        rows = [_score(item, outcomes.get(turn.conversation_id), known, embedder) for item, turn in zip(items, turns)]
+        rows = [score_item(item, outcomes.get(turn.conversation_id), known, embedder) for item, turn in zip(items, turns)]
     finally:
         embedder.close()
     return {
@@ -154,7 +154,7 @@ async def run_answer_eval(settings: Settings, options: AnswerEvalOptions,
     }
 
 
-def _score(item: EvalItem, outcome: TurnOutcome | None, known: set[str], embedder: Embedder) -> dict[str, Any]:
+def score_item(item: EvalItem, outcome: TurnOutcome | None, known: set[str], embedder: Embedder) -> dict[str, Any]:
     row: dict[str, Any] = {"set": item.set, "id": item.item_id, "asin": item.asin, "question": item.question,
                            "answered": outcome is not None and outcome.response is not None}
     if outcome is None or outcome.response is None:

@@ -73,7 +73,7 @@ class ReplayOptions:
 
 
 @dataclass
-class _Turn:
+class ReplayedTurn:
     """Mutable while the run lasts; frozen into a TurnRecord at the end."""
 
     record: TurnRecord
@@ -116,7 +116,7 @@ class Replayer:
         self._traffic_file = traffic_file
         self._progress = progress
         self._prefix = replay_conversation_id(self.run_id, "")
-        self._turns: dict[tuple[str, int], _Turn] = {}
+        self._turns: dict[tuple[str, int], ReplayedTurn] = {}
         self._dead: list[DeadLetterRecord] = []
         self._lag: list[LagSample] = []
         self._frame_times: list[int] = []
@@ -200,7 +200,7 @@ class Replayer:
 
     async def _ask(self, producer: AIOKafkaProducer, conversation_id: str, event: TrafficEvent) -> None:
         sent_at_ms = now_ms()
-        state = _Turn(TurnRecord(event.conversation, event.turn, sent_at_ms))
+        state = ReplayedTurn(TurnRecord(event.conversation, event.turn, sent_at_ms))
         self._turns[(event.conversation, event.turn)] = state
         turn = UserTurn(conversation_id, event.turn, 0, event.user, event.text, event.page_product_id,
                         client="backend" if self.options.acting else "replay",
@@ -252,7 +252,7 @@ class Replayer:
         elif isinstance(message, EvidenceBundle):
             state.evidence = message
 
-    def _on_frame(self, state: _Turn, frame: Frame, at_ms: int) -> None:
+    def _on_frame(self, state: ReplayedTurn, frame: Frame, at_ms: int) -> None:
         record = state.record
         if frame.seq in state.seen_seqs:
             state.record = replace(record, duplicate_frames=record.duplicate_frames + 1)
