@@ -32,8 +32,8 @@ from pipeline.runtime.headers import hop_name
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_MS = 1000
-R = TypeVar("R")
 """How long one getmany call waits when the frames (or alerts) topic is idle."""
+R = TypeVar("R")
 # The stages carry these forward, so a turn's latency breakdown starts at the socket.
 HOP_IN = hop_name("gateway", "in")
 HOP_OUT = hop_name("gateway", "out")
