@@ -17,7 +17,7 @@ help:  ## list targets
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,faust]'
 	@touch $@
 
 setup: $(VENV)/.installed kafka-jars models  ## create the virtual environment, broker jars and models (idempotent)

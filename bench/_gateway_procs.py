@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline.stats import percentile
+
 TEXT_FILL = " the kettle boils fast"
 IDLE_EXIT_S = 3.0
 """The load client stops once no frame has arrived for this long (after the first one)."""
@@ -161,9 +163,10 @@ async def _load(url: str, sockets: int, out: str) -> None:
     await asyncio.gather(*readers, return_exceptions=True)
     result: dict[str, Any] = {"closed": closed[0]}
     for name, phase in phases.items():
-        lat = sorted(phase.latencies_ms)
+        lat = phase.latencies_ms
         result[name] = {"count": phase.count, "first_ns": phase.first_ns, "last_ns": phase.last_ns,
-                        "p50_ms": _pct(lat, 0.50), "p99_ms": _pct(lat, 0.99)}
+                        "p50_ms": percentile(lat, 50) if lat else float("nan"),
+                        "p99_ms": percentile(lat, 99) if lat else float("nan")}
     with open(out, "w") as f:
         json.dump(result, f)
     for ws in opened:
@@ -171,12 +174,6 @@ async def _load(url: str, sockets: int, out: str) -> None:
 
 
 SPEC: dict[str, float] = {}
-
-
-def _pct(ordered: list[float], q: float) -> float:
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered))) - 1))]
 
 
 # ---- the frame producer --------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench import BenchmarkSkipped
-from bench.runtime import percentile
 from pipeline import codec
 from pipeline.admin import apply_topics
 from pipeline.catalog import PRODUCTS_FILE, read_products
@@ -29,6 +28,7 @@ from pipeline.messages import Frame, TokenChunk
 from pipeline.runtime.worker import StageWorker
 from pipeline.stages.hydrate import HydrateStage
 from pipeline.stages.render import RenderStage
+from pipeline.stats import percentile
 from pipeline.topics import load_topics
 
 CHUNK_CHARS = 30
@@ -84,7 +84,7 @@ async def bench_per_chunk(settings: Settings) -> dict[str, float]:
     finally:
         await hydrate.stop()
     return {"chunks": float(len(timings)), "frames": float(frames),
-            "p50_ms": percentile(timings, 0.5), "p99_ms": percentile(timings, 0.99)}
+            "p50_ms": percentile(timings, 50), "p99_ms": percentile(timings, 99)}
 
 
 async def bench_workers(base: Settings) -> dict[str, float]:

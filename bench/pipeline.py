@@ -65,7 +65,6 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import BenchmarkSkipped
-from bench.runtime import percentile
 from pipeline import codec
 from pipeline.admin import apply_topics
 from pipeline.config import Settings
@@ -81,6 +80,7 @@ from pipeline.runtime.worker import StageWorker
 from pipeline.stages.generate import GenerateStage
 from pipeline.stages.plan import build as build_plan
 from pipeline.stages.retrieve import RetrieveStage
+from pipeline.stats import percentile
 from pipeline.topics import load_topics
 
 CONCURRENCY = (1, 8, 32)
@@ -147,7 +147,7 @@ class Side:
     def summary(self) -> dict[str, float]:
         ttft = self.ttfts()
         busy = sum(a.seconds for a in self.answers)
-        return {"ttft_p50_ms": percentile(ttft, 0.5), "ttft_p99_ms": percentile(ttft, 0.99),
+        return {"ttft_p50_ms": percentile(ttft, 50), "ttft_p99_ms": percentile(ttft, 99),
                 "chars_per_s": self.streams * sum(a.chars for a in self.answers) / busy if busy else 0.0,
                 "answered": float(len(ttft))}
 
@@ -313,8 +313,8 @@ def overhead_interval(pipeline: list[float], direct: list[float], resamples: int
     """95% bootstrap interval of p50(pipeline) - p50(direct): how far this VM's noise alone moves the
     overhead, so a reader can tell a regression from a noisy run."""
     rng = random.Random(seed)
-    return _ci95(lambda: percentile(rng.choices(pipeline, k=len(pipeline)), 0.5)
-                 - percentile(rng.choices(direct, k=len(direct)), 0.5), resamples)
+    return _ci95(lambda: percentile(rng.choices(pipeline, k=len(pipeline)), 50)
+                 - percentile(rng.choices(direct, k=len(direct)), 50), resamples)
 
 
 def paired_overhead(pipeline: list[Answer], direct: list[Answer], resamples: int = RESAMPLES,
@@ -337,7 +337,7 @@ def paired_overhead(pipeline: list[Answer], direct: list[Answer], resamples: int
     if not diffs:
         return 0.0, 0.0, 0.0
     rng = random.Random(seed)
-    return (percentile(diffs, 0.5), *_ci95(lambda: percentile(rng.choices(diffs, k=len(diffs)), 0.5), resamples))
+    return (percentile(diffs, 50), *_ci95(lambda: percentile(rng.choices(diffs, k=len(diffs)), 50), resamples))
 
 
 def _ci95(resampled: Callable[[], float], resamples: int) -> tuple[float, float]:
@@ -348,7 +348,7 @@ def _ci95(resampled: Callable[[], float], resamples: int) -> tuple[float, float]
 
 def _compare(pipeline: Side, direct: Side, planner_ms: list[float]) -> dict[str, Any]:
     p, d = pipeline.summary(), direct.summary()
-    p["planner_p50_ms"] = percentile(planner_ms, 0.5) if planner_ms else 0.0
+    p["planner_p50_ms"] = percentile(planner_ms, 50) if planner_ms else 0.0
     low, high = overhead_interval(pipeline.ttfts(), direct.ttfts())
     holds = [a.shown_ms - a.ttft_ms for a in direct.answers if a.shown_ms is not None and a.ttft_ms is not None]
     return {"direct": d, "pipeline": p, "ttft_overhead_p50_ms": p["ttft_p50_ms"] - d["ttft_p50_ms"],
@@ -357,7 +357,7 @@ def _compare(pipeline: Side, direct: Side, planner_ms: list[float]) -> dict[str,
                                paired_overhead(pipeline.answers, direct.answers))),
             # The guard holds text to the end of its first sentence: what that costs, and the pipeline's
             # overhead over the moment a guarded answer could first show anything.
-            "guard_hold_p50_ms": percentile(holds, 0.5) if holds else 0.0,
+            "guard_hold_p50_ms": percentile(holds, 50) if holds else 0.0,
             "paired_shown": dict(zip(("overhead_p50_ms", "ci95_low_ms", "ci95_high_ms"),
                                      paired_overhead(pipeline.answers, direct.answers,
                                                      direct_ms=lambda a: a.shown_ms))),

@@ -24,9 +24,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.runtime import cpu_seconds, percentile
+from bench.runtime import cpu_seconds
 from pipeline.config import Settings
 from pipeline.runtime.affinity import pin_this_process
+from pipeline.stats import percentile
 
 OLD_WAIT_MS = 5
 CONSUMERS = 8
@@ -111,7 +112,7 @@ async def _latency(settings: Settings, topic: str, wait_ms: int) -> dict[str, fl
         await asyncio.gather(reading, return_exceptions=True)
         await producer.stop()
         await consumer.stop()
-    return {"latency_p50_ms": percentile(latencies, 0.5), "latency_p99_ms": percentile(latencies, 0.99),
+    return {"latency_p50_ms": percentile(latencies, 50), "latency_p99_ms": percentile(latencies, 99),
             "latency_max_ms": max(latencies), "records": float(len(latencies))}
 
 

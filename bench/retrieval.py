@@ -57,7 +57,7 @@ from pipeline.config import Settings
 from pipeline.retrieval.embedder import Embedder, SparseVector
 from pipeline.retrieval.index import PassageIndex, SearchFilter, index_location
 from pipeline.retrieval.ingest import catalog_passages, catalog_products
-from pipeline.retrieval.metrics import percentile
+from pipeline.stats import percentile
 from pipeline.retrieval.passages import EVIDENCE_KINDS, Passage, point_id
 
 TIERS = (1_000, 10_000, 100_000)

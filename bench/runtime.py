@@ -27,6 +27,7 @@ from pipeline.config import Settings
 from pipeline.messages import TokenChunk, UserTurn
 from pipeline.runtime.worker import StageWorker
 from pipeline.stage import Output
+from pipeline.stats import percentile
 from pipeline.topics import load_topics
 
 HOP_RATE_PER_S = 1_000
@@ -47,11 +48,6 @@ def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) the process has used so far, from /proc; raises OSError once it is gone."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered))) - 1))]
 
 
 class _PassThrough:
@@ -117,7 +113,7 @@ async def bench_hop(base: Settings) -> dict[str, float]:
         await producer.stop()
         await consumer.stop()
     return {"messages": float(HOP_MESSAGES), "rate_per_s": float(HOP_RATE_PER_S),
-            "p50_ms": percentile(latencies_ms, 0.50), "p99_ms": percentile(latencies_ms, 0.99)}
+            "p50_ms": percentile(latencies_ms, 50), "p99_ms": percentile(latencies_ms, 99)}
 
 
 async def _fill(settings: Settings, turns: list[UserTurn]) -> None:
@@ -201,7 +197,7 @@ async def bench_isolation(base: Settings) -> dict[str, float]:
         await task
     return {"conversations": float(ISOLATION_CONVERSATIONS), "rate_per_s": float(ISOLATION_RATE_PER_S),
             "slow_conversation_sleep_s": ISOLATION_SLEEP_S, "slow_still_busy_at_end": float(slow_still_busy),
-            "others_p50_ms": percentile(latencies_ms, 0.50), "others_p99_ms": percentile(latencies_ms, 0.99)}
+            "others_p50_ms": percentile(latencies_ms, 50), "others_p99_ms": percentile(latencies_ms, 99)}
 
 
 async def run_async(settings: Settings) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import AisleError
 
@@ -272,12 +273,10 @@ def _write_report(out: Path, report: Any, markdown: str) -> None:
 @pass_ctx
 def record(ctx: _Context, from_iso: str, to_iso: str | None, out: Path) -> None:
     """Write the asks and feedback on the requests and feedback topics between two times to OUT (JSONL)."""
-    import time as _time
-
     from pipeline.replay.recorder import record_from_topics
 
     from_ms = _iso_ms(from_iso)
-    to_ms = _iso_ms(to_iso) if to_iso else int(_time.time() * 1000)
+    to_ms = _iso_ms(to_iso) if to_iso else now_ms()
     if to_ms <= from_ms:
         raise click.BadParameter("--to must be after --from")
     summary = asyncio.run(record_from_topics(ctx.settings, from_ms, to_ms, out))

@@ -55,10 +55,8 @@ class Settings:
     fetch_max_wait_ms: int = 500
     """AISLE_FETCH_MAX_WAIT_MS: how long the broker holds a consumer's fetch when no record is waiting.
     A record that arrives ends the wait at once, so a short wait buys no latency: it only makes every
-    idle consumer poll. `python -m bench polling` (docs/benchmarks.md): produce to consume p50 1.1 ms
-    at 5 and 1.2 ms at 500; 8 idle consumers cost 35% of a core in Python and 35% in the broker at 5,
-    1.7% and 3.3% at 500 (Kafka's default). The one case that waits: a partition resumed after
-    backpressure joins the next fetch, up to this long later."""
+    idle consumer poll (`python -m bench polling` measures both; docs/benchmarks.md). The one case that
+    waits: a partition resumed after backpressure joins the next fetch, up to this long later."""
     session_timeout_ms: int = 10_000
     """AISLE_SESSION_TIMEOUT_MS: consumer group session timeout."""
     connect_retry_max_s: float = 60.0

@@ -42,11 +42,14 @@ class IngestReport:
     index_skipped: bool
 
 
-def _stamp_path(settings: Settings) -> Path:
+def stamp_path(settings: Settings) -> Path:
+    """Where `aisle ingest` records which catalog the index was built from."""
     return settings.home / "index.stamp.json"
 
 
-def _catalog_digest(settings: Settings) -> str:
+def catalog_digest(settings: Settings) -> str:
+    """sha256 over the catalog files, the index format and where the index lives: the index is
+    current while its stamp holds this digest."""
     digest = hashlib.sha256()
     for name in (PRODUCTS_FILE, REVIEW_SETS_FILE):
         digest.update((settings.shared_data / name).read_bytes())
@@ -55,9 +58,9 @@ def _catalog_digest(settings: Settings) -> str:
 
 
 def index_is_current(settings: Settings) -> bool:
-    path = _stamp_path(settings)
+    path = stamp_path(settings)
     try:
-        return bool(json.loads(path.read_text()).get("digest") == _catalog_digest(settings))
+        return bool(json.loads(path.read_text()).get("digest") == catalog_digest(settings))
     except (OSError, ValueError):
         return False
 
@@ -91,5 +94,5 @@ async def ingest(settings: Settings, *, force_index: bool = False, progress: Pro
     finally:
         index.close()
         embedder.close()
-    _stamp_path(settings).write_text(json.dumps({"digest": _catalog_digest(settings), "passages": written}))
+    stamp_path(settings).write_text(json.dumps({"digest": catalog_digest(settings), "passages": written}))
     return IngestReport(report, malformed, written, False)

@@ -55,7 +55,8 @@ class Plan:
     resolved_product_ids: list[str] = field(default_factory=list)
     """Products the conversation referred to ("the cheaper one"), resolved from history."""
     path: str = "rules"
-    """llm | rules: which planner produced this plan."""
+    """llm | rules | rules+embed (the rules were silent and embedding similarity chose the intent):
+    which planner produced this plan (pipeline/planner/planner.py, PATH_*)."""
     planner_ms: float = 0.0
     model: str | None = None
     preferences: dict[str, str] = field(default_factory=dict)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from pipeline import codec
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.runtime.kafka import make_producer, start_with_retry
 from pipeline.store.simulator import next_events
@@ -36,7 +37,7 @@ async def publish_store_events(
             delay = start + sent / rate_per_s - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            for event in await next_events(store, rng, 1, now_ms=time.time_ns() // 1_000_000):
+            for event in await next_events(store, rng, 1, now_ms=now_ms()):
                 await producer.send(settings.topic("store-events"), codec.encode(event), key=event.product_id.encode())
                 sent += 1
                 if sent % 100 == 0:

@@ -14,11 +14,11 @@ cart change once (request key = conversation:turn:seq) and an alert is registere
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 from pipeline.actions.commands import command_from_plan
 from pipeline.actions.perform import Origin, Outcome, perform
 from pipeline.alerts.registry import AlertRegistry
+from pipeline.clock import Clock
 from pipeline.messages import EvidenceItem, Plan
 from pipeline.store.base import Store
 
@@ -27,7 +27,7 @@ ACTION_SOURCES = frozenset({"cart", "orders", "alerts"})
 
 
 class LanguageActions:
-    def __init__(self, store: Store, registry: AlertRegistry, clock_ms: Callable[[], int]) -> None:
+    def __init__(self, store: Store, registry: AlertRegistry, clock_ms: Clock) -> None:
         self.store = store
         self.registry = registry
         self._clock_ms = clock_ms

@@ -23,7 +23,7 @@ from pipeline.actions.commands import (
     SetAlert,
     ViewCart,
 )
-from pipeline.alerts.notify import format_money
+from pipeline.money import format_money
 from pipeline.alerts.phrases import threshold_cents
 from pipeline.alerts.registry import DEFAULT_TTL_MS, AlertRegistry
 from pipeline.errors import ContractError, NotFoundError, StoreConflictError

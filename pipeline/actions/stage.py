@@ -12,14 +12,15 @@ cart twice while the worker lives; docs/actions.md has the whole flow.
 from __future__ import annotations
 
 import json
-import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+
+from cachetools import FIFOCache
 
 from pipeline.actions.commands import command_from_feedback
 from pipeline.actions.perform import Origin, Outcome, perform
 from pipeline.alerts.registry import AlertRegistry
+from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.messages import Feedback, Frame
 from pipeline.replay.traffic import REPLAY_PREFIX
@@ -28,10 +29,6 @@ from pipeline.stages.alerts import Table, TableFactory
 from pipeline.store.base import Store
 
 REMEMBERED_CLICKS = 10_000
-
-
-def _wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ActionsStage:
@@ -45,7 +42,7 @@ class ActionsStage:
         open_store: Callable[[], Awaitable[Store]],
         open_table: TableFactory | None = None,
         *,
-        clock_ms: Callable[[], int] = _wall_clock_ms,
+        clock_ms: Clock = now_ms,
     ) -> None:
         self.registry = AlertRegistry()
         self._open_store = open_store
@@ -53,7 +50,7 @@ class ActionsStage:
         self._clock_ms = clock_ms
         self._store: Store | None = None
         self._table: Table | None = None
-        self._done: OrderedDict[tuple[str, int, int], None] = OrderedDict()
+        self._done: FIFOCache[tuple[str, int, int], None] = FIFOCache(maxsize=REMEMBERED_CLICKS)
 
     async def start(self) -> None:
         self._store = await self._open_store()
@@ -89,8 +86,6 @@ class ActionsStage:
         yield Output("frames", conversation, confirmation_frame(message, outcome))
         yield Output("feedback", conversation, outcome_feedback(message, outcome, origin.now_ms))
         self._done[click] = None
-        while len(self._done) > REMEMBERED_CLICKS:
-            self._done.popitem(last=False)
 
 
 def confirmation_frame(click: Feedback, outcome: Outcome) -> Frame:

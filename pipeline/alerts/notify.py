@@ -14,12 +14,7 @@ import json
 
 from pipeline.alerts.registry import Firing
 from pipeline.messages import Alert, AlertRule, Frame
-
-
-def format_money(cents: int, currency: str) -> str:
-    """4999, "USD" -> "$49.99"; other currencies as "49.99 EUR"."""
-    amount = f"{cents // 100:,}.{cents % 100:02d}"
-    return f"${amount}" if currency == "USD" else f"{amount} {currency}"
+from pipeline.money import format_money
 
 
 def alert_record(firing: Firing, fired_at_ms: int, order_id: str | None = None) -> Alert:

@@ -57,7 +57,7 @@ async def chat(ws_url: str, product_id: str | None, console: Console) -> None:
             console.print(prompt, end="")
 
             def show(message: dict[str, Any]) -> None:
-                if _show_between_answers(message, transcript, console):
+                if show_between_answers(message, transcript, console):
                     console.print(prompt, end="")
 
             line = await next_line(lines, link.messages, show)
@@ -183,7 +183,7 @@ async def next_line(lines: asyncio.Queue[str | None], messages: asyncio.Queue[di
         reading.cancel()
 
 
-def _show_between_answers(message: dict[str, Any], transcript: Transcript, console: Console) -> bool:
+def show_between_answers(message: dict[str, Any], transcript: Transcript, console: Console) -> bool:
     """Handle what arrives between answers; True when something was printed. Status changes, the
     gateway's errors and alerts are shown; frames are kept in the transcript."""
     kind = message.get("type")

@@ -21,6 +21,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.money import format_money
+
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 LOW_WINDOWS_DAYS = (30, 90)
 """The "lowest in the last N days" rows under a price history."""
@@ -247,8 +249,7 @@ def money(cents: object, currency: object) -> str:
     amount = _num(cents)
     if amount is None:
         return ""
-    code = _str(currency) or "USD"
-    return f"${amount / 100:,.2f}" if code == "USD" else f"{amount / 100:,.2f} {code}"
+    return format_money(round(amount), _str(currency) or "USD")
 
 
 def _append_text(paragraph: Text, text: str, payload: Mapping[str, Any]) -> None:

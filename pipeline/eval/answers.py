@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.catalog import read_catalog
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.eval import text_quality
@@ -45,7 +46,7 @@ from pipeline.feedback.stage import snapshot_path
 from pipeline.markup import opinions
 from pipeline.messages import UserTurn
 from pipeline.retrieval.embedder import Embedder
-from pipeline.retrieval.metrics import mean, percentile
+from pipeline.stats import mean, percentile
 
 EPQA_FILE = Path("eval") / "epqa_visible.jsonl"
 REVIEWS_FILE = Path("eval") / "review_summaries.jsonl"
@@ -136,7 +137,7 @@ async def run_answer_eval(settings: Settings, options: AnswerEvalOptions,
     known = {p.asin for p in catalog.products} | {r.asin for r in catalog.review_sets}
     embedder = Embedder(settings.home / "models", threads=1)
     try:
-        rows = [_score(item, outcomes.get(turn.conversation_id), known, embedder) for item, turn in zip(items, turns)]
+        rows = [score_item(item, outcomes.get(turn.conversation_id), known, embedder) for item, turn in zip(items, turns)]
     finally:
         embedder.close()
     return {
@@ -148,12 +149,12 @@ async def run_answer_eval(settings: Settings, options: AnswerEvalOptions,
         "seconds": round(time.time() - started, 1),
         "epqa": summarise_rows([r for r in rows if r["set"] == "epqa"]),
         "reviews": summarise_rows([r for r in rows if r["set"] == "reviews"]),
-        "feedback": feedback_report.read_section(snapshot_path(settings), int(time.time() * 1000)),
+        "feedback": feedback_report.read_section(snapshot_path(settings), now_ms()),
         "rows": rows,
     }
 
 
-def _score(item: EvalItem, outcome: TurnOutcome | None, known: set[str], embedder: Embedder) -> dict[str, Any]:
+def score_item(item: EvalItem, outcome: TurnOutcome | None, known: set[str], embedder: Embedder) -> dict[str, Any]:
     row: dict[str, Any] = {"set": item.set, "id": item.item_id, "asin": item.asin, "question": item.question,
                            "answered": outcome is not None and outcome.response is not None}
     if outcome is None or outcome.response is None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline.eval._runners import TurnOutcome
+from pipeline.money import format_money
 
 Check = Callable[[TurnOutcome, Sequence[TurnOutcome]], str | None]
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -126,7 +127,7 @@ def cheapest_of_previous(outcome: TurnOutcome, earlier: Sequence[TurnOutcome]) -
     cheapest = min(before, key=lambda pid: (before[pid], pid))
     if ids != [cheapest]:
         return f"showed {ids}, but the cheapest of {before} is {cheapest}"
-    price = f"${before[cheapest] / 100:,.2f}"
+    price = format_money(before[cheapest], "USD")
     return None if price in outcome.answer_text else f"the answer does not name the price {price}"
 
 

@@ -47,7 +47,7 @@ from pipeline.catalog import read_catalog
 from pipeline.config import Settings
 from pipeline.errors import AisleError, ConfigError, StageError
 from pipeline.llm.client import ChatMessage, Constraint, LlmClient, StreamChunk
-from pipeline.eval.planner import Item, _default_embed, _default_llm, load_items, sample
+from pipeline.eval.planner import Item, default_embed, default_llm, load_items, sample
 from pipeline.markup.parser import Directive, MarkupParser
 from pipeline.markup.resolve import CatalogReader
 from pipeline.markup.suggestions import MAX_SUGGESTIONS
@@ -56,7 +56,7 @@ from pipeline.planner import intents as I
 from pipeline.planner.embedding import IntentEmbeddings
 from pipeline.planner.llm_planner import JsonLlm
 from pipeline.planner.planner import PlannerOptions, plan_turn
-from pipeline.retrieval.metrics import percentile
+from pipeline.stats import percentile
 from pipeline.stage import Stage
 from pipeline.stages.generate import GenerateStage
 from pipeline.stages.hydrate import TurnHydrator
@@ -181,7 +181,7 @@ def _payload(frame: Frame) -> dict[str, Any]:
 # ---- running the requests ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Answer:
+class MarkupAnswer:
     plan: Plan | None
     raw: str
     """The whole answer text, markup included."""
@@ -220,8 +220,8 @@ async def run_markup_eval(settings: Settings, options: MarkupEvalOptions,
     load_before = os.getloadavg()[0]
     async with contextlib.AsyncExitStack() as stack:
         planner_options = PlannerOptions.from_settings(settings)
-        llm = await _default_llm(settings, stack) if planner_options.mode != "rules" else None
-        embed = _default_embed(settings, stack) if settings.planner_embeddings else None
+        llm = await default_llm(settings, stack) if planner_options.mode != "rules" else None
+        embed = default_embed(settings, stack) if settings.planner_embeddings else None
         embeddings = await IntentEmbeddings.load(embed) if embed is not None else None
         stages: list[Stage] = []
         # Built without the alert registry the retrieve worker follows on Kafka: replayed turns never
@@ -238,7 +238,7 @@ async def run_markup_eval(settings: Settings, options: MarkupEvalOptions,
         gate = asyncio.Semaphore(max(1, options.concurrency))
         finished = 0
 
-        async def one(index: int, item: Item) -> _Answer:
+        async def one(index: int, item: Item) -> MarkupAnswer:
             nonlocal finished
             async with gate:
                 answer = await _answer(index, item, settings, planner_options, llm, embeddings, stages, reader)
@@ -248,7 +248,7 @@ async def run_markup_eval(settings: Settings, options: MarkupEvalOptions,
             return answer
 
         answers = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
-    rows = [_row(item, answer) for item, answer in zip(items, answers)]
+    rows = [answer_row(item, answer) for item, answer in zip(items, answers)]
     return {
         "llm_url": settings.llm_url,
         "model": settings.llm_model_small,
@@ -286,7 +286,7 @@ class _RecordingClient(LlmClient):
 
 
 async def _answer(index: int, item: Item, settings: Settings, planner_options: PlannerOptions, llm: JsonLlm | None,
-                  embeddings: IntentEmbeddings | None, stages: Sequence[Stage], reader: CatalogReader) -> _Answer:
+                  embeddings: IntentEmbeddings | None, stages: Sequence[Stage], reader: CatalogReader) -> MarkupAnswer:
     retrieve, generate = stages
     conversation = f"{RUN_ID}-{index}"
     turn_no = len(item.history)
@@ -322,12 +322,12 @@ async def _answer(index: int, item: Item, settings: Settings, planner_options: P
                 frames += await hydrator.on_chunk(chunk, reader, timeout_s)
                 last = chunk
     except AisleError as exc:
-        return _Answer(plan, "".join(raw), frames, model, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
+        return MarkupAnswer(plan, "".join(raw), frames, model, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
     seconds = time.monotonic() - started
     model_text = "".join(streamed)
     model_frames = await _hydrate_alone(model_text, last, reader, timeout_s) if last is not None else []
     errors = [f.payload for f in frames if f.type == "error"]
-    return _Answer(plan, "".join(raw), frames, model, seconds, errors[0] if errors else None, model_text,
+    return MarkupAnswer(plan, "".join(raw), frames, model, seconds, errors[0] if errors else None, model_text,
                    model_frames)
 
 
@@ -342,7 +342,7 @@ async def _hydrate_alone(text: str, final: TokenChunk, reader: CatalogReader, ti
     return frames + await hydrator.on_chunk(end, reader, timeout_s)
 
 
-def _row(item: Item, answer: _Answer) -> dict[str, Any]:
+def answer_row(item: Item, answer: MarkupAnswer) -> dict[str, Any]:
     asked = list(item.products or ()) or ([item.page_product_id] if item.page_product_id else [])
     # The model is scored on its own markup; the suggestions frame and `useful_shown` on what was shown.
     score = score_answer(item.intent, asked, answer.model_text, answer.model_frames)

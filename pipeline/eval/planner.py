@@ -34,7 +34,7 @@ from pipeline.planner import intents as I
 from pipeline.planner.embedding import EmbedFn, IntentEmbeddings
 from pipeline.planner.llm_planner import JsonLlm
 from pipeline.planner.planner import PlannerOptions, plan_turn
-from pipeline.retrieval.metrics import percentile
+from pipeline.stats import percentile
 
 HAND_WRITTEN = Path(__file__).resolve().parents[2] / "tests" / "data" / "planner" / "hand_written.jsonl"
 REVIEW_TEMPLATES = (
@@ -163,11 +163,11 @@ async def run_planner_eval(settings: Settings, mode: str = "all", progress: Plan
     async with contextlib.AsyncExitStack() as stack:
         embeddings = None
         if any(m != "rules" for m in wanted):
-            embed = embed or _default_embed(settings, stack)
+            embed = embed or default_embed(settings, stack)
             embeddings = await IntentEmbeddings.load(embed) if embed is not None else None
         client = llm
         if client is None and any(m in ("auto", "llm") for m in wanted):
-            client = await _default_llm(settings, stack)
+            client = await default_llm(settings, stack)
         for name in wanted:
             if name == "rules+embed" and embeddings is None:
                 report["skipped"][name] = "no embedding models (run `make models`)"
@@ -258,7 +258,9 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-def _default_embed(settings: Settings, stack: contextlib.AsyncExitStack) -> EmbedFn | None:
+def default_embed(settings: Settings, stack: contextlib.AsyncExitStack) -> EmbedFn | None:
+    """The planner's intent embedder when `make models` has installed the models, else None; `stack`
+    closes it. Shared with the markup evaluation (pipeline/eval/markup.py)."""
     from pipeline.retrieval.embedder import Embedder
     from pipeline.retrieval.model_files import ModelPaths
 
@@ -270,7 +272,7 @@ def _default_embed(settings: Settings, stack: contextlib.AsyncExitStack) -> Embe
     return embedder.adense
 
 
-async def _default_llm(settings: Settings, stack: contextlib.AsyncExitStack) -> JsonLlm | None:
+async def default_llm(settings: Settings, stack: contextlib.AsyncExitStack) -> JsonLlm | None:
     """An LlmClient when the server lists models within 2 s, else None."""
     import httpx
 

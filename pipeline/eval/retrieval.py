@@ -30,7 +30,8 @@ from pipeline.errors import ConfigError
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import DEFAULT_MODE, SEARCH_MODES, Hit, PassageIndex, SearchFilter, SearchMode
 from pipeline.retrieval.ingest import catalog_passages, catalog_products
-from pipeline.retrieval.metrics import mean, ndcg, percentile, recall, reciprocal_rank
+from pipeline.retrieval.metrics import ndcg, recall, reciprocal_rank
+from pipeline.stats import mean, percentile
 from pipeline.retrieval.passages import ATTRIBUTE, EVIDENCE_KINDS, QA, normalize, qa_text
 
 EPQA_FILE = Path("eval") / "epqa_visible.jsonl"

@@ -34,7 +34,7 @@ from pipeline.eval.answers import frame_text, load_review_summaries
 from pipeline.eval.text_metrics import rouge_l_max
 from pipeline.markup import opinions
 from pipeline.markup.resolve import Lookups, reviews
-from pipeline.retrieval.metrics import mean
+from pipeline.stats import mean
 from pipeline.store.pages import CatalogPages
 from pipeline.store.records import Offer, PricePoint, RatingSummary, StoreProduct
 from pipeline.training.holdout import eval_review_products

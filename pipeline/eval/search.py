@@ -40,8 +40,9 @@ from pipeline.planner.planner import PlannerOptions, plan_turn
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import PassageIndex
 from pipeline.retrieval.ingest import catalog_products
-from pipeline.retrieval.metrics import mean, ndcg, percentile, reciprocal_rank
+from pipeline.retrieval.metrics import ndcg, reciprocal_rank
 from pipeline.stages.retrieve import RetrieveStage, store_filters
+from pipeline.stats import mean, percentile
 from pipeline.store.base import Store
 from pipeline.store.loader import load_shared_catalog
 from pipeline.store.sqlite import open_store

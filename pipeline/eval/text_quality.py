@@ -24,7 +24,7 @@ from pipeline.eval._runners import TurnOutcome
 from pipeline.eval.text_metrics import rouge_l_max
 from pipeline.generation.cite import model_part, statable_passage
 from pipeline.generation.support import ABSTENTION
-from pipeline.retrieval.metrics import mean
+from pipeline.stats import mean
 
 
 def done_counts(outcome: TurnOutcome) -> dict[str, int]:

@@ -16,9 +16,12 @@ version of the generation code running the aggregator (`pipeline.generation.prom
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from cachetools import FIFOCache, LRUCache
 
 from pipeline.messages import Feedback, TurnResponse
 from pipeline.replay.traffic import REPLAY_PREFIX
@@ -38,15 +41,28 @@ GroupKey = tuple[str, str, str]
 """(intent, model, prompt version)."""
 
 
+class _PendingFeedback(LRUCache[tuple[str, int], list[str]]):
+    """Feedback kinds waiting for their turn's response, per (conversation, turn). A turn pushed out
+    to make room hands its kinds to `on_evict`, so they are still counted, under an unknown turn."""
+
+    def __init__(self, maxsize: int, on_evict: Callable[[list[str]], None]) -> None:
+        super().__init__(maxsize=maxsize)
+        self._on_evict = on_evict
+
+    def popitem(self) -> tuple[tuple[str, int], list[str]]:
+        key, kinds = super().popitem()
+        self._on_evict(kinds)
+        return key, kinds
+
+
 class FeedbackAggregate:
     def __init__(self, prompt_version: str, *, max_turns: int = 100_000, max_pending: int = 10_000,
                  max_seen: int = 100_000) -> None:
         self.prompt_version = prompt_version
         self.counts: dict[GroupKey, Counter[str]] = {}
-        self._turns: OrderedDict[tuple[str, int], TurnFacts] = OrderedDict()
-        self._pending: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
-        self._seen: OrderedDict[tuple[str, int, int, str], None] = OrderedDict()
-        self._max_turns, self._max_pending, self._max_seen = max_turns, max_pending, max_seen
+        self._turns: LRUCache[tuple[str, int], TurnFacts] = LRUCache(maxsize=max_turns)
+        self._pending = _PendingFeedback(max_pending, self._count_unknown)
+        self._seen: FIFOCache[tuple[str, int, int, str], None] = FIFOCache(maxsize=max_seen)
         self.replayed_skipped = 0
 
     def on_response(self, response: TurnResponse) -> None:
@@ -59,9 +75,6 @@ class FeedbackAggregate:
         version = response.prompt_version or ("none" if response.model == "direct" else self.prompt_version)
         facts = TurnFacts(response.intent or UNKNOWN, response.model or "rules", str(version))
         self._turns[key] = facts
-        self._turns.move_to_end(key)
-        while len(self._turns) > self._max_turns:
-            self._turns.popitem(last=False)
         for kind in self._pending.pop(key, []):
             self._count(facts, kind)
 
@@ -75,23 +88,20 @@ class FeedbackAggregate:
         if feedback.kind not in KINDS or seen in self._seen:
             return False
         self._seen[seen] = None
-        while len(self._seen) > self._max_seen:
-            self._seen.popitem(last=False)
         key = (feedback.conversation_id, feedback.turn)
         facts = self._turns.get(key)
         if facts is not None:
             self._count(facts, feedback.kind)
             return True
         self._pending.setdefault(key, []).append(feedback.kind)
-        self._pending.move_to_end(key)
-        while len(self._pending) > self._max_pending:
-            _, kinds = self._pending.popitem(last=False)
-            for kind in kinds:
-                self._count(TurnFacts(UNKNOWN, UNKNOWN, self.prompt_version), kind)
         return True
 
     def _count(self, facts: TurnFacts, kind: str) -> None:
         self.counts.setdefault((facts.intent, facts.model, facts.prompt_version), Counter())[kind] += 1
+
+    def _count_unknown(self, kinds: list[str]) -> None:
+        for kind in kinds:
+            self._count(TurnFacts(UNKNOWN, UNKNOWN, self.prompt_version), kind)
 
     def load(self, snapshot: dict[str, Any]) -> None:
         """Start from an earlier snapshot's counts (a restarted worker keeps its totals)."""

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.feedback.aggregate import FeedbackAggregate
 from pipeline.messages import Feedback, TurnResponse
@@ -57,7 +57,7 @@ class FeedbackStage:
     dedupe = False  # feedback seqs are timestamps; repeats are dropped by the aggregate
 
     def __init__(self, path: Path, prompt_version: str, open_responses: TableFactory | None = None, *,
-                 clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+                 clock_ms: Clock = now_ms) -> None:
         self.path = path
         self.aggregate = FeedbackAggregate(prompt_version)
         self._open_responses = open_responses

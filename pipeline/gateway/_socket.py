@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from pipeline.clock import now_ms
 from pipeline.errors import AisleError
 from pipeline.gateway.bus import GatewayBus
 from pipeline.gateway.hub import Hub, Subscription, SubscriptionClosed
@@ -140,7 +140,7 @@ async def _receive_loop(
         raw = await _receive_raw(ws)
         if raw is None:
             return
-        received_at_ms = _now_ms()
+        received_at_ms = now_ms()
         try:
             message = parse_client_message(raw)
         except ProtocolError as exc:
@@ -224,9 +224,7 @@ def _feedback_seq() -> int:
     different clicks on one turn; a clock works across reconnects without any shared state.
     """
     global _last_feedback_seq
-    _last_feedback_seq = max(_now_ms(), _last_feedback_seq + 1)
+    _last_feedback_seq = max(now_ms(), _last_feedback_seq + 1)
     return _last_feedback_seq
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)

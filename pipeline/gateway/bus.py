@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from pipeline import codec
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError, ContractError
 from pipeline.messages import Alert, Feedback, Frame, UserTurn
@@ -31,8 +32,8 @@ from pipeline.runtime.headers import hop_name
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_MS = 1000
-R = TypeVar("R")
 """How long one getmany call waits when the frames (or alerts) topic is idle."""
+R = TypeVar("R")
 # The stages carry these forward, so a turn's latency breakdown starts at the socket.
 HOP_IN = hop_name("gateway", "in")
 HOP_OUT = hop_name("gateway", "out")
@@ -112,7 +113,7 @@ class KafkaBus:
             raise BrokerUnavailableError(f"topic {topic} does not exist (run `aisle topics apply`)")
         assigned = [TopicPartition(topic, p) for p in sorted(ids)]
         consumer.assign(assigned)
-        since_ms = int(time.time() * 1000 - self._settings.gateway_resume_age_s * 1000)
+        since_ms = now_ms() - int(self._settings.gateway_resume_age_s * 1000)
         offsets = await consumer.offsets_for_times({tp: since_ms for tp in assigned})
         for tp in assigned:
             found = offsets.get(tp)
@@ -164,7 +165,7 @@ class KafkaBus:
             await producer.stop()
 
     async def send_request(self, turn: UserTurn, received_at_ms: int) -> None:
-        headers = [(HOP_IN, str(received_at_ms).encode()), (HOP_OUT, str(_now_ms()).encode())]
+        headers = [(HOP_IN, str(received_at_ms).encode()), (HOP_OUT, str(now_ms()).encode())]
         await self._send(self._settings.topic("requests"), turn.conversation_id, codec.encode(turn), headers)
 
     async def send_feedback(self, feedback: Feedback) -> None:
@@ -191,10 +192,6 @@ class KafkaBus:
             await asyncio.Event().wait()  # no `alerts` topic (warned at start): nothing to read, ever
             return
         await _follow(consumer, Alert, on_alert, on_bad_alert, "alert")
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def _follow(consumer: AIOKafkaConsumer, value_type: type[R], deliver: Callable[[R], None],

@@ -35,6 +35,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache
+
 from pipeline.errors import ConfigError
 
 
@@ -207,7 +209,7 @@ class Hub:
         self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
         self._users: dict[str, set[Subscription]] = {}
         """Per user, the open subscriptions (any conversation): alert routing. Holds only live sockets."""
-        self._alert_firings: OrderedDict[str, int] = OrderedDict()
+        self._alert_firings: LRUCache[str, int] = LRUCache(maxsize=limits.alerts_remembered)
         """Per alert id, the highest firing seq published (duplicate filter), least recent first."""
 
     @property
@@ -291,9 +293,6 @@ class Hub:
             self.stats.alerts_duplicate += 1
             return 0
         self._alert_firings[alert.alert_id] = alert.firing_seq
-        self._alert_firings.move_to_end(alert.alert_id)
-        while len(self._alert_firings) > self.limits.alerts_remembered:
-            self._alert_firings.popitem(last=False)
         delivered = 0
         for sub in list(self._users.get(alert.user_id, ())):
             if sub.conversation_id == alert.conversation_id:

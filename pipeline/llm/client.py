@@ -22,7 +22,7 @@ an `LlmRejectedError`, which is not retriable.
 Constrained output: `JsonSchema` is sent as OpenAI's `response_format` json_schema; `Grammar` (EBNF /
 GBNF), `Regex` and `Choice` are sent in vLLM's `structured_outputs` request field (vLLM >= 0.12; the
 older `guided_*` fields are ignored). vLLM must be started with
-`--structured-outputs-config '{"backend":"xgrammar","disable_any_whitespace":true}'` (infra/vllm/up.sh).
+`--structured-outputs-config '{"backend":"xgrammar","disable_any_whitespace":true}'` (infra/vllm/vllm.sh).
 """
 
 from __future__ import annotations

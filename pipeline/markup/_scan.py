@@ -6,10 +6,10 @@ what makes the streaming parser split-invariant: where chunks happen to be cut c
 It also never looks further than `limit` characters, so a decision is always reached within that bound.
 
 Decisions:
-- `_Accept(length, name, attrs, body)`: a complete, well-formed directive of a known name.
-- `_Drop(length, reason)`: markup to discard: a complete tag of an unknown name, a stray closing tag,
+- `Accept(length, name, attrs, body)`: a complete, well-formed directive of a known name.
+- `Drop(length, reason)`: markup to discard: a complete tag of an unknown name, a stray closing tag,
   or a known tag that breaks the grammar (dropped up to the offending character, which is rescanned).
-- `_NotATag(reason)`: the '<' does not start a tag ("a < b", "<3"), or the candidate ran past `limit`;
+- `NotATag(reason)`: the '<' does not start a tag ("a < b", "<3"), or the candidate ran past `limit`;
   the '<' is text and scanning resumes after it.
 """
 
@@ -47,7 +47,7 @@ def _is_name_char(ch: str) -> bool:
 
 
 @dataclass(frozen=True)
-class _Accept:
+class Accept:
     length: int
     name: str
     attrs: dict[str, str]
@@ -55,19 +55,19 @@ class _Accept:
 
 
 @dataclass(frozen=True)
-class _Drop:
+class Drop:
     length: int
     reason: str
     """unknown | stray_closing | malformed"""
 
 
 @dataclass(frozen=True)
-class _NotATag:
+class NotATag:
     reason: str
     """text | overlong"""
 
 
-Decision = _Accept | _Drop | _NotATag
+Decision = Accept | Drop | NotATag
 
 
 class _Incomplete(Exception):
@@ -118,7 +118,7 @@ def scan(buf: str, limit: int) -> Decision | None:
         return _scan(_Cursor(window))
     except _Incomplete:
         if len(window) >= limit:
-            return _NotATag("overlong")
+            return NotATag("overlong")
         return None
 
 
@@ -139,7 +139,7 @@ def _scan(cur: _Cursor) -> Decision:
     if cur.peek() == "/":
         return _scan_closing(cur)
     if not _is_name_start(cur.peek()):
-        return _NotATag("text")
+        return NotATag("text")
     name = cur.name()
     known = name in KNOWN_TAGS
     try:
@@ -153,24 +153,24 @@ def _scan(cur: _Cursor) -> Decision:
             self_closed = False  # _attributes stops only at '/' or '>'
     except _Broken as broken:
         if known:
-            return _Drop(_resync(cur, broken.at), "malformed")
-        return _NotATag("text")
+            return Drop(_resync(cur, broken.at), "malformed")
+        return NotATag("text")
     if not known:
-        return _Drop(cur.pos, "unknown")
+        return Drop(cur.pos, "unknown")
     body: str | None = None
     if name in BODY_TAGS:
         if self_closed:
-            return _Drop(cur.pos, "malformed")
+            return Drop(cur.pos, "malformed")
         try:
             body = _body(cur, name)
         except _Broken as broken:
-            return _Drop(broken.at, "malformed")
+            return Drop(broken.at, "malformed")
     required = EMPTY_TAGS.get(name) or BODY_TAGS.get(name, ())
     if any(not attrs.get(key, "").strip() for key in required):
-        return _Drop(cur.pos, "malformed")
+        return Drop(cur.pos, "malformed")
     if body is not None and not body.strip():
-        return _Drop(cur.pos, "malformed")
-    return _Accept(cur.pos, name, attrs, body)
+        return Drop(cur.pos, "malformed")
+    return Accept(cur.pos, name, attrs, body)
 
 
 def _resync(cur: _Cursor, at: int) -> int:
@@ -188,13 +188,13 @@ def _resync(cur: _Cursor, at: int) -> int:
 def _scan_closing(cur: _Cursor) -> Decision:
     cur.pos += 1
     if not _is_name_start(cur.peek()):
-        return _NotATag("text")
+        return NotATag("text")
     cur.name()
     cur.skip_ws()
     if cur.take() != ">":
-        return _NotATag("text")
+        return NotATag("text")
     # A closing tag out of place: markup noise, never shown.
-    return _Drop(cur.pos, "stray_closing")
+    return Drop(cur.pos, "stray_closing")
 
 
 def _attributes(cur: _Cursor) -> dict[str, str]:

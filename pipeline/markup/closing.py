@@ -9,7 +9,7 @@ it as malformed, and later text is text again.
 
 from __future__ import annotations
 
-from pipeline.markup._scan import BODY_TAGS, _Accept, _Drop, scan
+from pipeline.markup._scan import BODY_TAGS, Accept, Drop, scan
 from pipeline.markup.parser import DEFAULT_MAX_DIRECTIVE_CHARS, MarkupParser
 
 _CLOSERS = ('"/>', "/>", "</suggest>", "</link>", '">', ">")
@@ -27,7 +27,7 @@ def closing_suffix(answer: str, limit: int = DEFAULT_MAX_DIRECTIVE_CHARS) -> str
     # A body tag cut inside its closing tag ("...</sugg") is finished, not closed again.
     finishing = [end[k:] for end in (f"</{name}>" for name in BODY_TAGS) for k in range(1, len(end)) if tail.endswith(end[:k])]
     decided = [(closer, scan(tail + closer, limit)) for closer in (*finishing, *_CLOSERS)]
-    for wanted in (_Accept, _Drop):
+    for wanted in (Accept, Drop):
         for closer, decision in decided:
             if isinstance(decision, wanted):
                 return closer

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pipeline.markup._scan import _Accept, _Drop, _NotATag, name_is_known, scan
+from pipeline.markup._scan import Accept, Drop, NotATag, name_is_known, scan
 
 MARKUP_VERSION = 1
 DEFAULT_MAX_DIRECTIVE_CHARS = 512
@@ -129,12 +129,12 @@ class MarkupParser:
                 if name_is_known(rest):
                     self.stats.truncated += 1
                     return
-                decision = _NotATag("text")
-            if isinstance(decision, _Accept):
+                decision = NotATag("text")
+            if isinstance(decision, Accept):
                 self.stats.directives += 1
                 events.append(Directive(decision.name, decision.attrs, decision.body))
                 pos = lt + decision.length
-            elif isinstance(decision, _Drop):
+            elif isinstance(decision, Drop):
                 self._count_drop(decision.reason)
                 pos = lt + decision.length
             elif decision.reason == "overlong" and name_is_known(rest[: self._limit]):

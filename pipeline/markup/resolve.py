@@ -29,6 +29,7 @@ from pipeline.markup.payloads import (
     RatingInfo,
     ReviewsPayload,
 )
+from pipeline.money import format_money
 from pipeline.store.records import Offer, PricePoint, RatingSummary, StoreProduct
 
 MAX_CAROUSEL = 10
@@ -222,10 +223,6 @@ def _default_attrs(pages: Sequence[Product | None]) -> list[str]:
     return [" ".join(_norm(n)) for n in shared[:DEFAULT_COMPARE_ATTRS]]
 
 
-def _money(cents: int, currency: str) -> str:
-    return f"{cents // 100}.{cents % 100:02d} {currency}"
-
-
 async def compare(lookups: Lookups, pids: Sequence[str], attrs: Sequence[str]) -> ComparePayload | None:
     """A comparison of 2 to MAX_COMPARE_PRODUCTS known products; None with fewer than 2.
 
@@ -245,7 +242,7 @@ async def compare(lookups: Lookups, pids: Sequence[str], attrs: Sequence[str]) -
         key = " ".join(_norm(attr))
         if key == "price":
             offers = [o.value for o in await asyncio.gather(*(lookups.offer(pid) for pid in ids))]
-            values = [_money(o.price_cents, o.currency) if o else None for o in offers]
+            values = [format_money(o.price_cents, o.currency) if o else None for o in offers]
             sources: list[str | None] = ["store.offer" if o else None for o in offers]
             simulated = simulated or any(o.simulated for o in offers if o)
         elif key == "rating":

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 
 from pipeline.memory._clauses import read
 from pipeline.memory._patterns import LIST_KEYS
+from pipeline.money import format_money
 
 KEYS: tuple[str, ...] = ("budget_cents", "brand", "size", "use", "pets", "household", "diet", "allergies", "home",
                          "handedness")
@@ -105,7 +106,7 @@ def describe(preferences: Mapping[str, str]) -> str:
         if not value:
             continue
         if key == "budget_cents":
-            parts.append(f"budget ${int(value) / 100:,.2f}" if value.isdigit() else f"budget {value}")
+            parts.append(f"budget {format_money(int(value), 'USD')}" if value.isdigit() else f"budget {value}")
         else:
             parts.append(f"{key} {value}")
     return "; ".join(parts)

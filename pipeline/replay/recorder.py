@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from pipeline import codec
+from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError, DecodeError
 from pipeline.messages import Feedback, UserTurn
@@ -31,15 +31,11 @@ from pipeline.replay.traffic import ASK, FEEDBACK, HEADER, REPLAY_PREFIX, Traffi
 log = logging.getLogger(__name__)
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class TrafficRecorder:
     """Appends asks and feedback to a traffic file. Writes are small and synchronous (one line,
     flushed), which is cheap next to the broker round trip each of them follows."""
 
-    def __init__(self, path: Path, clock_ms: Callable[[], int] = _now_ms) -> None:
+    def __init__(self, path: Path, clock_ms: Clock = now_ms) -> None:
         self.path = path
         self._clock_ms = clock_ms
         self.started_at_ms = self._open_start()

@@ -35,6 +35,7 @@ from aiokafka.errors import KafkaError
 
 from pipeline import codec
 from pipeline.admin import admin_client, consumer_lag
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError, DecodeError
 from pipeline.messages import DeadLetter, EvidenceBundle, Feedback, Frame, TurnResponse, UserTurn
@@ -72,7 +73,7 @@ class ReplayOptions:
 
 
 @dataclass
-class _Turn:
+class ReplayedTurn:
     """Mutable while the run lasts; frozen into a TurnRecord at the end."""
 
     record: TurnRecord
@@ -103,10 +104,6 @@ def replay_conversation_id(run_id: str, conversation: str) -> str:
     return f"{REPLAY_PREFIX}{run_id}/{conversation}"
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class Replayer:
     """One replay run. `run()` returns its result; a broker failure raises BrokerUnavailableError."""
 
@@ -119,7 +116,7 @@ class Replayer:
         self._traffic_file = traffic_file
         self._progress = progress
         self._prefix = replay_conversation_id(self.run_id, "")
-        self._turns: dict[tuple[str, int], _Turn] = {}
+        self._turns: dict[tuple[str, int], ReplayedTurn] = {}
         self._dead: list[DeadLetterRecord] = []
         self._lag: list[LagSample] = []
         self._frame_times: list[int] = []
@@ -133,7 +130,7 @@ class Replayer:
         consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, group_id=None,
                                     enable_auto_commit=False, fetch_max_wait_ms=s.fetch_max_wait_ms,
                                     client_id="aisle-replay")
-        started_at_ms = _now_ms()
+        started_at_ms = now_ms()
         try:
             await producer.start()
             await consumer.start()
@@ -141,7 +138,7 @@ class Replayer:
             collector = asyncio.create_task(self._collect(consumer), name="replay-collect")
             sampler = asyncio.create_task(self._sample_lag(), name="replay-lag")
             try:
-                started_at_ms = _now_ms()
+                started_at_ms = now_ms()
                 start = time.monotonic()
                 by_conversation: dict[str, list[TrafficEvent]] = {}
                 for event in self.traffic.events:
@@ -196,20 +193,20 @@ class Replayer:
                 async with self._slots:
                     await self._ask(producer, conversation_id, event)
             else:
-                feedback = Feedback(conversation_id, event.turn, _now_ms(), event.user, event.kind, event.value,
-                                    sent_at_ms=_now_ms())
+                feedback = Feedback(conversation_id, event.turn, now_ms(), event.user, event.kind, event.value,
+                                    sent_at_ms=now_ms())
                 await producer.send_and_wait(self.settings.topic("feedback"), codec.encode(feedback),
                                              key=conversation_id.encode())
 
     async def _ask(self, producer: AIOKafkaProducer, conversation_id: str, event: TrafficEvent) -> None:
-        sent_at_ms = _now_ms()
-        state = _Turn(TurnRecord(event.conversation, event.turn, sent_at_ms))
+        sent_at_ms = now_ms()
+        state = ReplayedTurn(TurnRecord(event.conversation, event.turn, sent_at_ms))
         self._turns[(event.conversation, event.turn)] = state
         turn = UserTurn(conversation_id, event.turn, 0, event.user, event.text, event.page_product_id,
                         client="backend" if self.options.acting else "replay",
                         run_id=None if self.options.acting else self.run_id, sent_at_ms=sent_at_ms)
         headers = [(hop_name("replay", "in"), str(sent_at_ms).encode()),
-                   (hop_name("replay", "out"), str(_now_ms()).encode())]
+                   (hop_name("replay", "out"), str(now_ms()).encode())]
         await producer.send_and_wait(self.settings.topic("requests"), codec.encode(turn),
                                      key=conversation_id.encode(), headers=headers)
         try:
@@ -255,7 +252,7 @@ class Replayer:
         elif isinstance(message, EvidenceBundle):
             state.evidence = message
 
-    def _on_frame(self, state: _Turn, frame: Frame, at_ms: int) -> None:
+    def _on_frame(self, state: ReplayedTurn, frame: Frame, at_ms: int) -> None:
         record = state.record
         if frame.seq in state.seen_seqs:
             state.record = replace(record, duplicate_frames=record.duplicate_frames + 1)
@@ -288,7 +285,7 @@ class Replayer:
                     for stage, group in groups.items()}
 
         while True:
-            at_ms = _now_ms()
+            at_ms = now_ms()
             self._lag.append(LagSample(at_ms, await asyncio.to_thread(sample)))
             await asyncio.sleep(self.options.lag_interval_s)
 
@@ -301,7 +298,7 @@ class Replayer:
 
     def _result(self, started_at_ms: int) -> ReplayResult:
         facts = RunFacts(self.run_id, self._traffic_file, self.options.speed, self.options.concurrency,
-                         started_at_ms, _now_ms(), [(b.line_no, b.reason) for b in self.traffic.bad_lines],
+                         started_at_ms, now_ms(), [(b.line_no, b.reason) for b in self.traffic.bad_lines],
                          sorted(self._frame_times))
         ordered = sorted(self._turns.items(), key=lambda item: item[1].record.sent_at_ms)
         return ReplayResult(

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.retrieval.metrics import percentile
+from pipeline.stats import percentile
 
 REPORT_VERSION = 1
 STAGE_ORDER = ("replay", "gateway", "plan", "retrieve", "generate", "hydrate", "render")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.feedback.report import read_section
 from pipeline.feedback.stage import snapshot_path
@@ -36,7 +36,7 @@ async def replay_traffic(settings: Settings, traffic: Traffic, options: ReplayOp
     replayer = Replayer(settings, traffic, options, traffic_file=traffic_file, progress=progress)
     result = await replayer.run()
     report = build_report(result.facts, result.turns, result.lag, result.dead_letters)
-    report["feedback"] = read_section(snapshot_path(settings), time.time_ns() // 1_000_000)
+    report["feedback"] = read_section(snapshot_path(settings), now_ms())
     folder = out_dir if out_dir is not None else replays_dir(settings) / replayer.run_id
     json_path, html_path = write_report(report, folder)
     return ReplayOutcome(result, report, json_path, html_path)

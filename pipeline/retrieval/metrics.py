@@ -38,18 +38,3 @@ def recall(found_at: Sequence[int | None], k: int) -> float | None:
     if not found_at:
         return None
     return sum(1 for rank in found_at if rank is not None and rank <= k) / len(found_at)
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """The pct-th percentile (0-100) by the nearest-rank method; raises ValueError on no values."""
-    if not values:
-        raise ValueError("percentile of no values")
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def mean(values: Sequence[float | None]) -> float | None:
-    """Mean of the values that are not None; None if there are none."""
-    present = [v for v in values if v is not None]
-    return sum(present) / len(present) if present else None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Hashable
 from typing import Any
 
 from aiokafka import ConsumerRecord
 
+from pipeline.clock import now_ms
 from pipeline.errors import ContractError
 from pipeline.messages import DeadLetter
 
@@ -27,7 +27,7 @@ def letter_for(stage: str, record: ConsumerRecord[bytes, bytes], exc: BaseExcept
         key=record.key,
         value=record.value,
         headers={k: v.decode("utf-8", "replace") for k, v in record.headers or ()},
-        failed_at_ms=time.time_ns() // 1_000_000,
+        failed_at_ms=now_ms(),
     )
 
 

@@ -8,8 +8,9 @@ enough to drop replays and to notice a skipped seq.
 
 from __future__ import annotations
 
-import collections
 import enum
+
+from cachetools import LRUCache
 
 
 class Verdict(enum.Enum):
@@ -26,13 +27,13 @@ class SeenFilter:
         if window < 1:
             raise ValueError("window must be at least 1")
         self._window = window
-        self._highest: collections.OrderedDict[str, tuple[int, int]] = collections.OrderedDict()
+        # Least recently checked first: a conversation that goes quiet is the one forgotten.
+        self._highest: LRUCache[str, tuple[int, int]] = LRUCache(maxsize=window)
 
     def check(self, conversation_id: str, turn: int, seq: int) -> Verdict:
         """Classify a message and, unless it is a duplicate, remember it as the newest seen."""
         last = self._highest.get(conversation_id)
         if last is not None and (turn, seq) <= last:
-            self._highest.move_to_end(conversation_id)
             return Verdict.DUPLICATE
         if last is None:
             # A conversation we have not seen (or have forgotten): trust whatever comes first.
@@ -42,7 +43,4 @@ class SeenFilter:
         else:
             verdict = Verdict.NEW if seq == 0 else Verdict.GAP
         self._highest[conversation_id] = (turn, seq)
-        self._highest.move_to_end(conversation_id)
-        if len(self._highest) > self._window:
-            self._highest.popitem(last=False)
         return verdict

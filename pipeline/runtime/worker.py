@@ -34,6 +34,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from pipeline import codec
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import ContractError
 from pipeline.runtime.dedupe import SeenFilter, Verdict
@@ -76,10 +77,6 @@ class WorkerStats:
 class _Delivery:
     tp: TopicPartition
     record: ConsumerRecord[bytes, bytes]
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class StageWorker:
@@ -242,7 +239,7 @@ class StageWorker:
 
     async def _handle(self, delivery: _Delivery) -> None:
         record = delivery.record
-        received_ms = _now_ms()
+        received_ms = now_ms()
         message: Any = None
         try:
             message = codec.decode(record.value) if record.value is not None else None
@@ -306,7 +303,7 @@ class StageWorker:
         acks: list[asyncio.Future[Any]] = []
         try:
             async for output in self.stage.process(message):
-                headers = carry(record.headers, self.stage.name, in_ms=received_ms, out_ms=_now_ms())
+                headers = carry(record.headers, self.stage.name, in_ms=received_ms, out_ms=now_ms())
                 acks.append(
                     await producer.send(
                         self.settings.topic(output.topic),

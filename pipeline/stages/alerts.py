@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-from pipeline.alerts.notify import alert_frame, alert_record, format_money
+from pipeline.alerts.notify import alert_frame, alert_record
 from pipeline.alerts.registry import AlertRegistry, Firing, auto_buy_order_key, state_key
+from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StoreConflictError
 from pipeline.messages import AlertRule, StoreEvent
+from pipeline.money import format_money
 from pipeline.stage import FollowedTable, Output
 from pipeline.store.base import Store
 
@@ -54,10 +55,6 @@ TableFactory = Callable[[Callable[[str, Any], None]], Table]
 StoreFactory = Callable[[], Awaitable[Store]]
 
 
-def _wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class AlertsStage:
     """Fires alerts on price events; one registry per process, restored from the changelog."""
 
@@ -67,7 +64,7 @@ class AlertsStage:
     dedupe = False  # store events carry no conversation; replays are recognised by event seq
 
     def __init__(
-        self, open_table: TableFactory, open_store: StoreFactory, *, clock_ms: Callable[[], int] = _wall_clock_ms
+        self, open_table: TableFactory, open_store: StoreFactory, *, clock_ms: Clock = now_ms
     ) -> None:
         self.registry = AlertRegistry()
         self._open_table = open_table

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
+from pipeline.clock import monotonic_ms
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
 from pipeline.generation.coalesce import Coalescer
@@ -31,10 +31,6 @@ from pipeline.stage import Output
 
 _SEED = 0
 _END = object()
-
-
-def _now_ms() -> float:
-    return time.monotonic() * 1000
 
 
 @dataclass
@@ -149,7 +145,7 @@ class GenerateStage:
         coalescer = Coalescer(self.settings.generate_flush_chars, self.settings.generate_flush_ms)
         try:
             while True:
-                wait_ms = coalescer.wait_ms(_now_ms())
+                wait_ms = coalescer.wait_ms(monotonic_ms())
                 try:
                     item = await asyncio.wait_for(queue.get(), None if wait_ms is None else wait_ms / 1000)
                 except asyncio.TimeoutError:
@@ -160,7 +156,7 @@ class GenerateStage:
                     break
                 if isinstance(item, BaseException):
                     raise item
-                if isinstance(item, str) and (ready := coalescer.add(item, _now_ms())) is not None:
+                if isinstance(item, str) and (ready := coalescer.add(item, monotonic_ms())) is not None:
                     yield ready
             if (rest := coalescer.flush()) is not None:
                 yield rest

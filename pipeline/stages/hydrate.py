@@ -27,9 +27,11 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
+
+from cachetools import LRUCache
 
 from pipeline.catalog import read_catalog
 from pipeline.config import Settings
@@ -343,7 +345,7 @@ class HydrateStage:
         self.settings = settings
         self._reader = reader
         self._store: Store | None = None
-        self._turns: OrderedDict[str, TurnHydrator] = OrderedDict()
+        self._turns: LRUCache[str, TurnHydrator] = LRUCache(maxsize=_REMEMBERED_CONVERSATIONS)
 
     @staticmethod
     def ends_turn(message: TokenChunk) -> bool:
@@ -368,9 +370,6 @@ class HydrateStage:
             self._turns[message.conversation_id] = hydrator
         elif hydrator.turn > message.turn:
             return  # a replay of an older turn: already hydrated
-        self._turns.move_to_end(message.conversation_id)
-        while len(self._turns) > _REMEMBERED_CONVERSATIONS:
-            self._turns.popitem(last=False)
         timeout_s = self.settings.hydrate_lookup_timeout_ms / 1000
         for frame in await hydrator.on_chunk(message, self._reader, timeout_s):
             yield Output("hydrated", message.conversation_id, frame)

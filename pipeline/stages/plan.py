@@ -17,12 +17,13 @@ rides in `plan.preferences` to the answer prompt).
 from __future__ import annotations
 
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from cachetools import LRUCache
+
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
 from pipeline.llm.client import LlmClient
@@ -58,13 +59,12 @@ class PlanStage:
         self._history_table: FollowedTable | None = None
         self._open_memory = open_memory
         self._memory_table: FollowedTable | None = None
-        self._memories: OrderedDict[str, UserMemory] = OrderedDict()
+        self._memories: LRUCache[str, UserMemory] = LRUCache(maxsize=MAX_USERS)
         self._llm = llm
         self._embed = embed
         self._close_embed = close_embed
         self._embeddings: IntentEmbeddings | None = None
-        self._states: OrderedDict[str, ConversationState] = OrderedDict()
-        self._max_conversations = max(1, max_conversations)
+        self._states: LRUCache[str, ConversationState] = LRUCache(maxsize=max(1, max_conversations))
         self.last_outcome: PlanOutcome | None = None
 
     async def start(self) -> None:
@@ -100,9 +100,6 @@ class PlanStage:
         kept = self._states.get(state.conversation_id)
         if kept is None or kept.turn <= state.turn:
             self._states[state.conversation_id] = state
-        self._states.move_to_end(state.conversation_id)
-        while len(self._states) > self._max_conversations:
-            self._states.popitem(last=False)
 
     def history(self, conversation_id: str) -> ConversationState | None:
         return self._states.get(conversation_id)
@@ -114,9 +111,6 @@ class PlanStage:
         kept = self._memories.get(memory.user_id)
         if kept is None or kept.updated_at_ms <= memory.updated_at_ms:
             self._memories[memory.user_id] = memory
-        self._memories.move_to_end(memory.user_id)
-        while len(self._memories) > MAX_USERS:
-            self._memories.popitem(last=False)
 
     def preferences(self, user_id: str) -> dict[str, str]:
         kept = self._memories.get(user_id)
@@ -141,7 +135,7 @@ class PlanStage:
         preferences = self.preferences(message.user_id)
         changed = updated_preferences(outcome.plan, preferences)
         if changed is not None:
-            memory = UserMemory(message.conversation_id, message.turn, 0, message.user_id, changed, time.time_ns() // 1_000_000)
+            memory = UserMemory(message.conversation_id, message.turn, 0, message.user_id, changed, now_ms())
             # Kept here at once: the next turn may arrive before the table reads the record back.
             self.remember_user(memory)
             preferences = changed

@@ -10,8 +10,7 @@ One `TurnRenderer` per (conversation, turn):
 
 Frames pass through with their seq, so a client that resumes from a seq sees the same numbering
 whichever render worker served it. A (turn, seq) seen before is dropped; a skipped seq is counted as a
-gap. The hydrated `done` frame ends the turn. When the turn cannot end normally (the adapter gives up
-waiting, or hydrate failed), `abort(reason)` emits an `error` frame and a `done` frame itself.
+gap. The hydrated `done` frame ends the turn.
 
 While frames pass, the renderer keeps the turn's answer text (text frames, link words included), the
 products shown and one descriptor per directive shown (docs/markup.md, "Turn records").
@@ -19,15 +18,15 @@ products shown and one descriptor per directive shown (docs/markup.md, "Turn rec
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
+from cachetools import LRUCache
+
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import StageError
-from pipeline.markup.payloads import DonePayload, ErrorPayload, from_json, shown_product_ids, to_json
+from pipeline.markup.payloads import from_json, shown_product_ids
 from pipeline.messages import ConversationState, Frame, TurnMemory, TurnResponse
 from pipeline.stage import Output, current_hop_ms
 
@@ -93,24 +92,6 @@ class TurnRenderer:
         self._take(frame)
         return [frame]
 
-    def abort(self, reason: str, *, retriable: bool = False) -> list[Frame]:
-        """End a turn that will not finish normally: an `error` frame then a `done` frame, numbered
-        after the last seq seen. Returns [] when the turn already ended."""
-        if self.finished:
-            return []
-        error = self._own("error", to_json(ErrorPayload(reason, "render", retriable)))
-        done_payload = DonePayload(
-            chars=len(self.text),
-            frames=self._next_seq,
-            directives=len(self.directives),
-            counts={"aborted": 1},
-            products_shown=list(self.products_shown),
-            model=self.model,
-            error=True,
-        )
-        done = self._own("done", to_json(done_payload))
-        return [error, done]
-
     def finish(self, context: TurnContext, previous: ConversationState | None, now_ms: int,
                max_turns: int = DEFAULT_MAX_TURNS) -> FinishedTurn:
         """The turn's record and the conversation's new state. Raises StageError before the turn ended.
@@ -165,13 +146,6 @@ class TurnRenderer:
             self.model = model if isinstance(model, str) else None
             self.finished = True
 
-    def _own(self, kind: str, payload: str) -> Frame:
-        frame = Frame(self.conversation_id, self.turn, self._next_seq, kind, "", payload)
-        self._seen.add(self._next_seq)
-        self._next_seq += 1
-        self._take(frame)
-        return frame
-
 
 def directive_descriptor(frame: Frame) -> str:
     """A short record of a shown directive: "card:B07X", "compare:B07X,B08Y", "link:B07X",
@@ -200,8 +174,8 @@ class RenderStage:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._turns: OrderedDict[str, TurnRenderer] = OrderedDict()
-        self._states: OrderedDict[str, ConversationState] = OrderedDict()
+        self._turns: LRUCache[str, TurnRenderer] = LRUCache(maxsize=_REMEMBERED_CONVERSATIONS)
+        self._states: LRUCache[str, ConversationState] = LRUCache(maxsize=_REMEMBERED_CONVERSATIONS)
 
     @staticmethod
     def ends_turn(message: Frame) -> bool:
@@ -216,24 +190,17 @@ class RenderStage:
         renderer = self._turns.get(conversation)
         if renderer is None or renderer.turn < message.turn:
             renderer = TurnRenderer(conversation, message.turn)
-            _remember(self._turns, conversation, renderer)
+            self._turns[conversation] = renderer
         elif renderer.turn > message.turn:
             return
         was_finished = renderer.finished
         for frame in renderer.on_frame(message):
             yield Output("frames", conversation, frame)
         if renderer.finished and not was_finished:
-            done = renderer.finish(_context(message), self._states.get(conversation), int(time.time() * 1000))
-            _remember(self._states, conversation, done.state)
+            done = renderer.finish(_context(message), self._states.get(conversation), now_ms())
+            self._states[conversation] = done.state
             yield Output("responses", conversation, done.response)
             yield Output("conversation-state", conversation, done.state)
-
-
-def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _REMEMBERED_CONVERSATIONS:
-        cache.popitem(last=False)
 
 
 def _context(done: Frame) -> TurnContext:

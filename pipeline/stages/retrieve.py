@@ -15,31 +15,33 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import FIFOCache
+
 from pipeline.actions.language import LanguageActions, outcome_evidence, without_action_steps
 from pipeline.alerts.registry import AlertRegistry
+from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
 from pipeline.memory.answer import memory_evidence
 from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, RetrievalStep, StepFailure
+from pipeline.money import format_money
 from pipeline.retrieval.embedder import Embedder
+from pipeline.retrieval.fusion import rrf_fuse
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
 from pipeline.retrieval.products import find_products
 from pipeline.stage import FollowedTable, OpenTable, Output
 from pipeline.store.base import Store
 from pipeline.store.choose import ProductFacts, choose
 from pipeline.store.records import Offer, RatingSummary, SearchFilters, StoreProduct
-from pipeline.store.sentences import money, offer_sentence, price_history_sentence
+from pipeline.store.sentences import offer_sentence, price_history_sentence
 from pipeline.store.sqlite import open_store
 
 Fetch = Callable[[RetrievalStep, Plan], Awaitable[list[EvidenceItem]]]
 
-RRF_K = 60
 STORE_FILTER_MAX_PRODUCTS = 10_000
 """Products a store filter (budget, rating, stock) may narrow a catalog search to; when more match,
 the best-rated are searched. Far above the catalog, so a budget never hides a fitting product."""
@@ -88,22 +90,22 @@ async def gather_evidence(plan: Plan, fetchers: Mapping[str, Fetch], limits: Evi
 
 
 def fuse(ranked_lists: Sequence[Sequence[EvidenceItem]], limits: EvidenceLimits) -> list[EvidenceItem]:
-    """Reciprocal-rank fusion over the steps' lists, deduplicated, cut to the budget."""
-    scores: dict[str, float] = {}
+    """Reciprocal-rank fusion (pipeline/retrieval/fusion.py) over the steps' lists, deduplicated by
+    passage id or text, cut to the budget. An item found by several steps keeps the first one's."""
     best: dict[str, EvidenceItem] = {}
+    rankings: list[list[str]] = []
     for ranked in ranked_lists:
-        for rank, item in enumerate(ranked):
-            key = item.ref or " ".join(item.text.lower().split())
-            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+        keys = [item.ref or " ".join(item.text.lower().split()) for item in ranked]
+        for key, item in zip(keys, ranked):
             best.setdefault(key, item)
-    ordered = sorted(scores, key=lambda key: -scores[key])
+        rankings.append(keys)
     kept: list[EvidenceItem] = []
     used = 0
-    for key in ordered:
+    for key, score in rrf_fuse(rankings):
         item = best[key]
         if len(kept) >= limits.max_items or (kept and used + len(item.text) > limits.budget_chars):
             break
-        kept.append(EvidenceItem(item.source, item.text, round(scores[key], 6), item.product_id, item.ref))
+        kept.append(EvidenceItem(item.source, item.text, round(score, 6), item.product_id, item.ref))
         used += len(item.text)
     return kept
 
@@ -121,8 +123,9 @@ class PassageFetcher:
     def __init__(self, index: PassageIndex, store: Store, remembered: int = 256) -> None:
         self.index = index
         self.store = store
-        self._shared: OrderedDict[tuple[object, ...], asyncio.Task[list[Hit]]] = OrderedDict()
-        self._remembered = remembered
+        # First in, first out: a turn's steps ask within moments of each other, so the oldest searches
+        # are the ones no step will share again.
+        self._shared: FIFOCache[tuple[object, ...], asyncio.Task[list[Hit]]] = FIFOCache(maxsize=remembered)
 
     async def __call__(self, step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
         product_ids = list(step.product_ids)
@@ -147,8 +150,6 @@ class PassageFetcher:
             limit = sum(s.limit for s in plan.steps if s.source in _PASSAGE_KINDS)
             search = asyncio.ensure_future(self._search(query, where, max(limit, step.limit)))
             self._shared[key] = search
-            while len(self._shared) > self._remembered:
-                self._shared.popitem(last=False)
         hits = [hit for hit in await asyncio.shield(search) if not kinds or hit.kind in kinds]
         return [EvidenceItem(hit.kind, hit.text, hit.score, hit.product_id, hit.point_id) for hit in hits[: step.limit]]
 
@@ -253,7 +254,7 @@ class StoreFetcher:
         if not cart.lines:
             return [EvidenceItem("cart", "the cart is empty", 1.0, None, f"cart:{user_id}")]
         lines = ", ".join(f"{line.quantity} x {line.product_id}" for line in cart.lines)
-        text = f"cart: {lines}; total {money(cart.total_cents, cart.currency)}"
+        text = f"cart: {lines}; total {format_money(cart.total_cents, cart.currency)}"
         return [EvidenceItem("cart", text, 1.0, None, f"cart:{user_id}")]
 
     async def _orders(self, user_id: str) -> list[EvidenceItem]:
@@ -262,7 +263,7 @@ class StoreFetcher:
             return [EvidenceItem("order", "no orders found for this account", 1.0, None, f"orders:{user_id}")]
         return [
             EvidenceItem("order", f"order {o.order_id}: {o.status}, {len(o.lines)} item(s), total "
-                         f"{money(o.total_cents, o.currency)}, delivery in {o.delivery_days} days",
+                         f"{format_money(o.total_cents, o.currency)}, delivery in {o.delivery_days} days",
                          1.0, o.lines[0].product_id if o.lines else None, f"order:{o.order_id}")
             for o in orders
         ]
@@ -314,7 +315,7 @@ class RetrieveStage:
             # Followed so that "list my alerts" and "cancel my alert" see every alert, wherever set.
             self._registry_table = self._open_registry(registry.follow)
             await self._registry_table.start()
-        self._actions = LanguageActions(self._store, registry, lambda: time.time_ns() // 1_000_000)
+        self._actions = LanguageActions(self._store, registry, now_ms)
 
     async def stop(self) -> None:
         if self._registry_table is not None:

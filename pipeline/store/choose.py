@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.store.sentences import money
+from pipeline.money import format_money
 
 _ASKED = (
     ("cheapest", re.compile(r"\b(cheapest|cheaper|least expensive|less expensive|lowest price|lower price|most affordable)\b")),
@@ -78,7 +78,7 @@ def choose(quality: str, products: Sequence[ProductFacts]) -> Choice | None:
         pick = (min if quality == "cheapest" else max)(priced, key=lambda p: (p.price_cents, p.product_id))
         word = "cheapest" if quality == "cheapest" else "most expensive"
         label = " (simulated price)" if pick.price_simulated else ""
-        price = money(pick.price_cents or 0, pick.currency)
+        price = format_money(pick.price_cents or 0, pick.currency)
         return Choice([pick.product_id], f"The {short_title(pick.title)} is the {word} {group} at {price}{label}.")
     if quality == "best_rated":
         rated = [p for p in products if p.rating is not None and p.rating_count > 0]

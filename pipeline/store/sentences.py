@@ -10,13 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pipeline.money import format_money
 from pipeline.store.records import Offer, PricePoint
-
-
-def money(cents: int, currency: str) -> str:
-    """1999, "USD" -> "$19.99"; other currencies keep their code ("EUR 19.99")."""
-    symbol = "$" if currency == "USD" else f"{currency} "
-    return f"{symbol}{cents / 100:,.2f}"
 
 
 def offer_sentence(title: str, offer: Offer) -> str:
@@ -24,7 +19,7 @@ def offer_sentence(title: str, offer: Offer) -> str:
     stock = "in stock" if offer.in_stock else "out of stock"
     delivery = f", delivery in {offer.delivery_days} days" if offer.delivery_days is not None else ""
     label = " (simulated price)" if offer.simulated else ""
-    return f"{title}: {money(offer.price_cents, offer.currency)}{label}, {stock}{delivery}"
+    return f"{title}: {format_money(offer.price_cents, offer.currency)}{label}, {stock}{delivery}"
 
 
 def price_history_sentence(points: Sequence[PricePoint], currency: str = "USD") -> str | None:
@@ -38,6 +33,6 @@ def price_history_sentence(points: Sequence[PricePoint], currency: str = "USD") 
     low30 = min(points[-30:], key=lambda p: p.price_cents)
     low90 = min(points[-90:], key=lambda p: p.price_cents)
     label = " (simulated)" if last.simulated else ""
-    return (f"price history{label}: now {money(last.price_cents, currency)}; lowest in 30 days "
-            f"{money(low30.price_cents, currency)} on {low30.day.isoformat()}; lowest in 90 days "
-            f"{money(low90.price_cents, currency)} on {low90.day.isoformat()}")
+    return (f"price history{label}: now {format_money(last.price_cents, currency)}; lowest in 30 days "
+            f"{format_money(low30.price_cents, currency)} on {low30.day.isoformat()}; lowest in 90 days "
+            f"{format_money(low90.price_cents, currency)} on {low90.day.isoformat()}")

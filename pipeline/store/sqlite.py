@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.errors import AisleError, DependencyError, NotFoundError
 from pipeline.store import _orders, _rows
@@ -50,11 +50,7 @@ def _iso(day: date) -> str:
     return day.isoformat()
 
 
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-async def open_store(settings: Settings, *, clock_ms: Callable[[], int] = wall_clock_ms) -> SqliteStore:
+async def open_store(settings: Settings, *, clock_ms: Clock = now_ms) -> SqliteStore:
     """Open the store file named by the settings (AISLE_HOME/store.sqlite). Raises DependencyError."""
     return await SqliteStore.open(settings.store_path, clock_ms=clock_ms)
 
@@ -73,7 +69,7 @@ class ProductUpsert:
 class SqliteStore:
     """The Store protocol on SQLite. Open with `await SqliteStore.open(path)`; close when done."""
 
-    def __init__(self, path: Path, *, clock_ms: Callable[[], int] = wall_clock_ms, currency: str = "USD") -> None:
+    def __init__(self, path: Path, *, clock_ms: Clock = now_ms, currency: str = "USD") -> None:
         self.path = path
         self._clock_ms = clock_ms
         self._currency = currency
@@ -82,7 +78,7 @@ class SqliteStore:
 
     @classmethod
     async def open(
-        cls, path: Path, *, clock_ms: Callable[[], int] = wall_clock_ms, currency: str = "USD"
+        cls, path: Path, *, clock_ms: Clock = now_ms, currency: str = "USD"
     ) -> SqliteStore:
         """Open (creating if needed) the file and apply pending migrations. Raises DependencyError."""
         store = cls(path, clock_ms=clock_ms, currency=currency)

@@ -29,9 +29,10 @@ from pipeline.catalog import Product, infer_category, read_catalog
 from pipeline.eval.answers import abstains
 from pipeline.markup.suggestions import ProductFacts
 from pipeline.messages import EvidenceItem
+from pipeline.money import format_money
 from pipeline.retrieval.passages import product_summary
 from pipeline.store.records import PricePoint
-from pipeline.store.sentences import money, offer_sentence, price_history_sentence
+from pipeline.store.sentences import offer_sentence, price_history_sentence
 from pipeline.store.simulator import SimulatedProduct, SimulationConfig, simulate_product
 from pipeline.training.examples import (Example, bundle_for, exchange, facts_for, follow_ups, rng_for,
                                         sentence, short_title, suggest_markup)
@@ -193,7 +194,7 @@ def compare_examples(pages: Sequence[_Page], seed: int) -> Iterator[Example]:
             question = rng.choice(unnamed)
         items = [p.summary() for p in chosen] + [p.offer() for p in chosen]
         items += [r for p in chosen for r in p.reviews(1)]
-        prices = [f"the {p.name} is {money(p.sim.offer.price_cents, p.sim.offer.currency)}" for p in chosen]
+        prices = [f"the {p.name} is {format_money(p.sim.offer.price_cents, p.sim.offer.currency)}" for p in chosen]
         listed = ", ".join(prices[:-1]) + " and " + prices[-1]
         answer = f'<compare ids="{",".join(ids)}"/> {sentence(listed)} (simulated prices).'
         answer += _end(ids, chosen, question, "comparison", None)
@@ -236,8 +237,8 @@ def price_history_examples(pages: Sequence[_Page], seed: int) -> Iterator[Exampl
         low = min(points, key=lambda p: p.price_cents)
         question = rng.choice(wordings).format(name=page.name.lower())
         items = [EvidenceItem("price_history", text, 1.0, page.asin, f"history:{page.asin}"), page.offer(), page.summary()]
-        answer = (f'<price-history id="{page.asin}"/> It is {money(points[-1].price_cents, "USD")} now; the lowest in '
-                  f'the last {HISTORY_DAYS} days was {money(low.price_cents, "USD")} on {low.day.isoformat()} '
+        answer = (f'<price-history id="{page.asin}"/> It is {format_money(points[-1].price_cents, "USD")} now; the lowest in '
+                  f'the last {HISTORY_DAYS} days was {format_money(low.price_cents, "USD")} on {low.day.isoformat()} '
                   "(simulated prices).")
         answer += _end([page.asin], [page], question, "price_history", page.asin)
         yield exchange(bundle_for(question, items, "price_history", page=page.asin), answer, "catalog", "price_history",
@@ -265,7 +266,7 @@ def alert_examples(pages: Sequence[_Page], seed: int) -> Iterator[Example]:
         below = max(1, int(now * rng.uniform(0.7, 0.9)) // 100)
         question = rng.choice(wordings).format(n=below, name=page.name.lower())
         answer = (f'<action type="price_alert" id="{page.asin}" below="{below}.00"/> Tap the button to get an alert when '
-                  f"the {page.name} drops below ${below}.00; it is {money(now, 'USD')} now (simulated price)."
+                  f"the {page.name} drops below {format_money(below * 100, 'USD')}; it is {format_money(now, 'USD')} now (simulated price)."
                   + _end([page.asin], [page], question, "price_alert", page.asin))
         bundle = bundle_for(question, [page.offer(), page.summary()], "price_alert", page=page.asin, resolved=[page.asin])
         yield exchange(bundle, answer, "catalog", "price_alert", page.asin)

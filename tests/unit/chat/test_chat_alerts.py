@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from pipeline.chat.app import _show_between_answers, next_line, stream_answer
+from pipeline.chat.app import show_between_answers, next_line, stream_answer
 from pipeline.chat.state import Transcript
 
 
@@ -51,10 +51,10 @@ def test_alerts_between_answers_are_printed_once_and_other_frames_kept_quietly()
     out_console, out = console()
     transcript = Transcript()
     own = frame(0, 7, "alert", "Camp Stove dropped to $40.00")
-    assert _show_between_answers(own, transcript, out_console)
-    assert not _show_between_answers(own, transcript, out_console)  # replayed by a resume: not twice
-    assert _show_between_answers(frame(3, None, "alert", "Lantern alert", conversation="c-other"), transcript, out_console)
-    assert not _show_between_answers(frame(0, 8, "text", "late words"), transcript, out_console)
+    assert show_between_answers(own, transcript, out_console)
+    assert not show_between_answers(own, transcript, out_console)  # replayed by a resume: not twice
+    assert show_between_answers(frame(3, None, "alert", "Lantern alert", conversation="c-other"), transcript, out_console)
+    assert not show_between_answers(frame(0, 8, "text", "late words"), transcript, out_console)
     printed = out.getvalue()
     assert printed.count("Camp Stove dropped to $40.00") == 1 and "Lantern alert" in printed
     assert "late words" not in printed and [f["text"] for f in transcript.frames(0)][-1] == "late words"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from pipeline.eval._runners import TurnOutcome
-from pipeline.eval.answers import EvalItem, _score, summarise_rows, abstains, render_markdown, summary_text
+from pipeline.eval.answers import EvalItem, score_item, summarise_rows, abstains, render_markdown, summary_text
 from pipeline.messages import EvidenceBundle, EvidenceItem, Frame, Plan, TurnResponse, UserTurn
 from pipeline.retrieval.embedder import Embedder
 
@@ -31,7 +31,7 @@ def outcome(text: str, shown: list[str], evidence_ids: list[str], intent: str = 
 
 
 def score(item: EvalItem, result: TurnOutcome | None) -> dict[str, Any]:
-    return _score(item, result, {"B1", "B2", "B3"}, cast(Embedder, BagOfWords()))
+    return score_item(item, result, {"B1", "B2", "B3"}, cast(Embedder, BagOfWords()))
 
 
 def test_an_answer_is_scored_against_its_best_reference_with_grounding() -> None:

@@ -116,12 +116,12 @@ def test_summary_rates_leave_out_system_stated_and_failed_answers() -> None:
 
 
 async def test_what_generate_adds_counts_as_shown_not_as_the_models() -> None:
-    from pipeline.eval.markup import _Answer, _row
+    from pipeline.eval.markup import MarkupAnswer, answer_row
 
     lead = f'<price-history id="{A}"/> Lowest in 30 days: $40.01. '
     model_part = "It is a fair price."
-    answer = _Answer(None, lead + model_part, await frames_of(lead + model_part), "smol", 1.0, None, model_part,
+    answer = MarkupAnswer(None, lead + model_part, await frames_of(lead + model_part), "smol", 1.0, None, model_part,
                      await frames_of(model_part))
-    row = _row(Item("hand_written", "has it been cheaper?", I.PRICE_HISTORY, A, (), (A,)), answer)
+    row = answer_row(Item("hand_written", "has it been cheaper?", I.PRICE_HISTORY, A, (), (A,)), answer)
     assert (row["wrote"], row["useful"], row["useful_shown"]) == (0, False, True)
     assert row["products_shown"] == 1 and row["suggestions_frame"] >= 2

@@ -71,3 +71,30 @@ def test_replayed_traffic_is_not_shopper_feedback() -> None:
     again = FeedbackAggregate("v")
     again.load(agg.snapshot(0))
     assert again.replayed_skipped == 2
+
+
+def test_feedback_pushed_out_of_the_pending_bound_still_counts_as_unknown() -> None:
+    agg = FeedbackAggregate("answer-v1", max_pending=2)
+    agg.on_feedback(feedback("c1", 0, "thumbs_up"))
+    agg.on_feedback(feedback("c1", 0, "action_done", seq=2))
+    agg.on_feedback(feedback("c2", 0, "thumbs_down"))
+    agg.on_feedback(feedback("c3", 0, "thumbs_down"))  # no room: c1's two wait no longer
+    assert agg.snapshot(0)["pending_turns"] == 2
+    unknown = groups(agg)[("unknown", "unknown")]
+    assert (unknown["thumbs_up"], unknown["action_done"], unknown["thumbs_down"]) == (1, 1, 0)
+    agg.on_response(response("c1", 0, "compare"))  # too late: nothing is counted twice
+    agg.on_response(response("c2", 0, "compare"))
+    assert groups(agg)[("compare", "qwen")]["thumbs_down"] == 1
+    assert groups(agg)[("unknown", "unknown")]["thumbs_up"] == 1
+
+
+def test_a_turn_touched_by_feedback_is_remembered_over_an_idle_one() -> None:
+    agg = FeedbackAggregate("answer-v1", max_turns=2)
+    agg.on_response(response("c1", 0, "compare"))
+    agg.on_response(response("c2", 0, "search"))
+    agg.on_feedback(feedback("c1", 0, "thumbs_up"))  # c1 is now the more recently used
+    agg.on_response(response("c3", 0, "search"))     # pushes c2 out, not c1
+    agg.on_feedback(feedback("c1", 0, "thumbs_down"))
+    agg.on_feedback(feedback("c2", 0, "thumbs_up"))  # c2's response is forgotten: waits
+    assert groups(agg)[("compare", "qwen")]["thumbs_down"] == 1
+    assert agg.snapshot(0)["pending_turns"] == 1

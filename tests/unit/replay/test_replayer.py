@@ -10,7 +10,7 @@ import pytest
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError
 from pipeline.messages import DeadLetter, Frame, TurnResponse
-from pipeline.replay.replayer import Replayer, ReplayOptions, _Turn, replay_conversation_id
+from pipeline.replay.replayer import Replayer, ReplayOptions, ReplayedTurn, replay_conversation_id
 from pipeline.replay.report import TurnRecord
 from pipeline.replay.traffic import parse_traffic
 
@@ -28,7 +28,7 @@ def replayer() -> Replayer:
 
 async def test_frames_and_the_response_fill_in_the_turn() -> None:
     r = replayer()
-    state = _Turn(TurnRecord("c1", 0, T0))
+    state = ReplayedTurn(TurnRecord("c1", 0, T0))
     r._turns[("c1", 0)] = state
     frames = [Frame("x", 0, 0, "text", ""), Frame("x", 0, 1, "text", "Hello"), Frame("x", 0, 1, "text", "Hello"),
               Frame("x", 0, 2, "error", payload=json.dumps({"reason": "llm_unavailable: slow", "stage": "generate"})),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipeline.catalog import PRODUCTS_FILE, REVIEW_SETS_FILE
 from pipeline.config import Settings
-from pipeline.ingest import INDEX_FORMAT, _catalog_digest, _stamp_path, index_is_current
+from pipeline.ingest import INDEX_FORMAT, catalog_digest, stamp_path, index_is_current
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -28,12 +28,12 @@ def test_a_stamp_of_the_local_mode_index_is_not_current(tmp_path: Path) -> None:
     for name in (PRODUCTS_FILE, REVIEW_SETS_FILE):
         catalog.update((settings.shared_data / name).read_bytes())
     old = f"{INDEX_FORMAT}|{settings.home / 'qdrant'}|{catalog.hexdigest()}"  # how the local-mode stamp read
-    _stamp_path(settings).write_text(json.dumps({"digest": hashlib.sha256(old.encode()).hexdigest()}))
+    stamp_path(settings).write_text(json.dumps({"digest": hashlib.sha256(old.encode()).hexdigest()}))
     assert not index_is_current(settings)
-    _stamp_path(settings).write_text(json.dumps({"digest": _catalog_digest(settings)}))
+    stamp_path(settings).write_text(json.dumps({"digest": catalog_digest(settings)}))
     assert index_is_current(settings)
 
 
 def test_the_stamp_differs_between_embedded_and_a_server(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    assert _catalog_digest(settings) != _catalog_digest(dataclasses.replace(settings, qdrant_url="http://q:6333"))
+    assert catalog_digest(settings) != catalog_digest(dataclasses.replace(settings, qdrant_url="http://q:6333"))

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pipeline.retrieval.metrics import dcg, mean, ndcg, percentile, recall, reciprocal_rank
+from pipeline.retrieval.metrics import dcg, ndcg, recall, reciprocal_rank
 
 
 def test_dcg_uses_log2_discount_from_rank_one() -> None:
@@ -42,14 +42,3 @@ def test_recall_counts_ranks_within_k() -> None:
     assert recall([1, 6, None], 5) == pytest.approx(1 / 3)
     assert recall([1, 6, None], 10) == pytest.approx(2 / 3)
     assert recall([], 5) is None
-
-
-def test_percentile_nearest_rank_and_mean_skips_none() -> None:
-    values = [float(v) for v in range(1, 101)]
-    assert percentile(values, 50) == 50.0
-    assert percentile(values, 99) == 99.0
-    assert percentile([3.0], 99) == 3.0
-    with pytest.raises(ValueError):
-        percentile([], 50)
-    assert mean([1.0, None, 3.0]) == pytest.approx(2.0)
-    assert mean([None]) is None

@@ -166,7 +166,7 @@ async def test_compare_reads_real_attributes_and_leaves_missing_ones_null() -> N
     assert rows["battery life"]["values"] == ["10 hours", None]
     assert rows["weight"]["values"] == ["0.18 kilograms (0.4 pounds)", "1 pounds"]
     assert rows["weight"]["sources"] == ["item_weight", "item_package_weight"]
-    assert rows["price"]["values"] == ["39.99 USD", "25.00 USD"]
+    assert rows["price"]["values"] == ["$39.99", "$25.00"]
     assert rows["color"]["values"] == ["red", "blue"]
     assert rows["warranty"]["values"] == [None, None]
     assert table["simulated"] is True

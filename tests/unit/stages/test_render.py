@@ -1,8 +1,6 @@
-"""The render core: pass-through, dedupe, abort, and the finished turn's records."""
+"""The render core: pass-through, dedupe, and the finished turn's records."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
@@ -73,17 +71,6 @@ def test_finish_before_done_raises() -> None:
     renderer, _ = render(turn_frames()[:3])
     with pytest.raises(StageError):
         renderer.finish(CONTEXT, None, 0)
-
-
-def test_abort_ends_the_turn_with_error_then_done_after_the_last_seq() -> None:
-    renderer, _ = render(turn_frames()[:3])
-    frames = renderer.abort("hydrate timed out", retriable=True)
-    assert [(f.type, f.seq) for f in frames] == [("error", 3), ("done", 4)]
-    assert json.loads(frames[0].payload) == {"reason": "hydrate timed out", "stage": "render", "retriable": True}
-    assert json.loads(frames[1].payload)["error"] is True
-    assert renderer.abort("again") == []
-    assert renderer.on_frame(turn_frames()[3]) == []
-    assert renderer.finish(CONTEXT, None, 0).response.text == "The red one"
 
 
 def test_state_replaces_the_same_turn_keeps_order_and_bounds_history() -> None:
