@@ -513,7 +513,8 @@ def chat(ctx: _Context, product: str | None, url: str | None) -> None:
 
     s = ctx.settings
     try:
-        asyncio.run(run_chat(url or f"ws://{s.gateway_host}:{s.gateway_port}/ws", product, console))
+        asyncio.run(run_chat(url or f"ws://{s.gateway_host}:{s.gateway_port}/ws", product, console,
+                             s.chat_turn_timeout_s))
     except KeyboardInterrupt:
         pass
 
