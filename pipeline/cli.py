@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import logging
 import sys
@@ -330,6 +331,9 @@ def replay_run(ctx: _Context, traffic_file: Path, speed: float, concurrency: int
 
     if speed < 0 or concurrency < 1:
         raise click.BadParameter("--speed must be >= 0 and --concurrency >= 1")
+    # A replay once died of a segmentation fault during a broker restart: should native code crash
+    # again, leave the Python stacks of every thread behind (issue 16).
+    faulthandler.enable()
     traffic = read_traffic(traffic_file)
     for bad in traffic.bad_lines[:20]:
         console.print(f"[yellow]line {bad.line_no} skipped:[/] {bad.reason}")

@@ -182,3 +182,12 @@ async def test_a_broker_restart_mid_replay_ends_every_turn_once(own_broker: OwnB
     dead = {(d.conversation, d.turn) for d in result.dead_letters}
     assert {("c1", 1), ("c4", 0)} <= dead
     assert result.outages <= 2, "the replay says an outage once when it starts, not per attempt"
+
+
+def ask(settings: Settings) -> AskStage:
+    """`aisle worker tests.integration.test_chaos:ask`, for trying the chaos by hand with `aisle replay run`."""
+    return AskStage()
+
+
+def answer(settings: Settings) -> AnswerStage:
+    return AnswerStage()
