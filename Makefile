@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 AISLE := $(VENV)/bin/aisle
 export AISLE_HOME ?= $(CURDIR)/.aisle
 
-.PHONY: help setup test test-unit bench docs typecheck clean
+.PHONY: help setup test test-unit test-chaos bench docs typecheck clean
 
 help:  ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -34,6 +34,9 @@ test: setup  ## unit tests, then integration tests against the real broker and v
 	$(MAKE) llm-up || echo "WARNING: the vLLM server did not start; tests that need it will be skipped"
 	$(MAKE) browser-deps || echo "WARNING: Chromium or playwright could not be installed; the browser test will be skipped"
 	$(PY) -m pytest tests/integration tests/browser -q -rs
+
+test-chaos: $(VENV)/.installed kafka-jars  ## the slow fault tests: each restarts a broker of its own mid-run
+	$(PY) -m pytest tests/integration -m chaos -q -rs
 
 test-unit: $(VENV)/.installed  ## only the tests that need no broker
 	$(PY) -m pytest tests/unit -q

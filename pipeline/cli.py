@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import logging
 import sys
@@ -315,9 +316,11 @@ def replay() -> None:
 @click.option("--run-id", default="", help="Run id (default: a fresh r-<time>-<random>).")
 @click.option("--turn-timeout", "turn_timeout_s", default=180.0, show_default=True, help="Seconds to wait for a turn's done frame.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Report folder (default: $AISLE_HOME/replays/<run id>).")
+@click.option("--broker-wait", "broker_wait_s", default=60.0, show_default=True,
+              help="Seconds the broker may stay unreachable mid-run before the replay stops with an error.")
 @pass_ctx
 def replay_run(ctx: _Context, traffic_file: Path, speed: float, concurrency: int, run_id: str,
-               turn_timeout_s: float, out: Path | None) -> None:
+               turn_timeout_s: float, out: Path | None, broker_wait_s: float) -> None:
     """Produce TRAFFIC_FILE's turns under a run id, collect frames and responses, write the report."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -327,20 +330,27 @@ def replay_run(ctx: _Context, traffic_file: Path, speed: float, concurrency: int
 
     if speed < 0 or concurrency < 1:
         raise click.BadParameter("--speed must be >= 0 and --concurrency >= 1")
+    # A replay once died of a segmentation fault during a broker restart: should native code crash
+    # again, leave the Python stacks of every thread behind (issue 16).
+    faulthandler.enable()
     traffic = read_traffic(traffic_file)
     for bad in traffic.bad_lines[:20]:
         console.print(f"[yellow]line {bad.line_no} skipped:[/] {bad.reason}")
     if len(traffic.bad_lines) > 20:
         console.print(f"[yellow]... and {len(traffic.bad_lines) - 20} more bad lines[/]")
-    options = ReplayOptions(speed=speed, concurrency=concurrency, run_id=run_id, turn_timeout_s=turn_timeout_s)
+    options = ReplayOptions(speed=speed, concurrency=concurrency, run_id=run_id, turn_timeout_s=turn_timeout_s,
+                            broker_wait_s=broker_wait_s)
     with Progress(TextColumn("turns"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("turns", total=len(traffic.asks))
         outcome = asyncio.run(replay_traffic(ctx.settings, traffic, options, traffic_file=str(traffic_file),
                                              out_dir=out, progress=lambda done, total: bar.update(task, completed=done)))
     r = outcome.report
-    console.print(f"run {r['run']['run_id']}: {r['turns']['answered']}/{r['turns']['sent']} turns answered, "
-                  f"{r['turns']['timed_out']} timed out, {r['errors']['total']} errors; "
-                  f"TTFT p50 {r['ttft_ms']['p50']} ms, p99 {r['ttft_ms']['p99']} ms")
+    ends = r["turns"]["outcomes"]
+    console.print(f"run {r['run']['run_id']}: {r['turns']['sent']} turns: {ends['answered']} answered, "
+                  f"{ends['error']} ended with an error, {ends['lost']} lost (no answer or error in {turn_timeout_s:g} s); "
+                  f"{r['errors']['total']} errors; TTFT p50 {r['ttft_ms']['p50']} ms, p99 {r['ttft_ms']['p99']} ms")
+    if outcome.result.outages:
+        console.print(f"[yellow]Kafka was unreachable {outcome.result.outages} times, {outcome.result.down_s:.1f} s in all[/]")
     console.print(f"wrote {outcome.json_path} and {outcome.html_path}")
 
 
@@ -512,7 +522,8 @@ def chat(ctx: _Context, product: str | None, url: str | None) -> None:
 
     s = ctx.settings
     try:
-        asyncio.run(run_chat(url or f"ws://{s.gateway_host}:{s.gateway_port}/ws", product, console))
+        asyncio.run(run_chat(url or f"ws://{s.gateway_host}:{s.gateway_port}/ws", product, console,
+                             s.chat_turn_timeout_s))
     except KeyboardInterrupt:
         pass
 

@@ -76,6 +76,10 @@ class Settings:
     """AISLE_TURN_HOLD_TIMEOUT_S: hydrate and render commit a turn's offsets only when the turn ends; a turn
     with no new message for this long is dead-lettered (reason: unfinished turn) and its offsets committed,
     so it stops pinning its partition's commit position."""
+    chat_turn_timeout_s: float = 150.0
+    """AISLE_CHAT_TURN_TIMEOUT_S: `aisle chat` stops waiting for an answer this long after the ask, even while
+    frames trickle in, and says so; above AISLE_TURN_HOLD_TIMEOUT_S and AISLE_RETRY_MAX_S, so the pipeline's own
+    error frame comes first when the pipeline is alive."""
     dedupe_window: int = 100_000
     """AISLE_DEDUPE_WINDOW: conversations remembered by a consumer's duplicate filter."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,15 +28,18 @@ from rich.live import Live
 from rich.text import Text
 
 from pipeline.chat.client import STATUS, ChatLink
+from pipeline.chat.deadline import TurnDeadline
 from pipeline.chat.render import Suggestion, render_frame, render_starters, render_turn, starters
 from pipeline.chat.state import HELP, Ask, Help, Quit, SendFeedback, SetProduct, Transcript, parse_line
 
 ANSWER_IDLE_TIMEOUT_S = 90.0
 """Stop waiting for an answer after this long with no frame (the answer still shows if it comes)."""
+TURN_TIMEOUT_S = 150.0
+"""Stop waiting this long after the ask however the answer trickles (AISLE_CHAT_TURN_TIMEOUT_S)."""
 CONNECT_TIMEOUT_S = 10.0
 
 
-async def chat(ws_url: str, product_id: str | None, console: Console) -> None:
+async def chat(ws_url: str, product_id: str | None, console: Console, turn_timeout_s: float = TURN_TIMEOUT_S) -> None:
     """Run the client until /quit or end of input; raises DependencyError when the gateway is unreachable."""
     transcript = Transcript()
     link = ChatLink(ws_url, transcript)
@@ -87,17 +91,20 @@ async def chat(ws_url: str, product_id: str | None, console: Console) -> None:
                 if not await link.send(message):
                     console.print(Text("not connected; try again in a moment", style="red"))
                     continue
-                turn = await stream_answer(link, transcript, console)
+                turn = await stream_answer(link, transcript, console, turn_timeout_s)
                 if turn is not None:
                     last_turn, page_starters = turn, None
     finally:
         await link.stop()
 
 
-async def stream_answer(link: ChatLink, transcript: Transcript, console: Console) -> int | None:
-    """Show the answer to the ask just sent, in place, until its `done`; returns its turn (None if refused)."""
+async def stream_answer(link: ChatLink, transcript: Transcript, console: Console,
+                        turn_timeout_s: float = TURN_TIMEOUT_S, clock_s: Callable[[], float] = time.monotonic) -> int | None:
+    """Show the answer to the ask just sent, in place, until its `done` or its deadline (deadline.py);
+    returns its turn (None if refused)."""
     turn: int | None = None
     status: Text | None = None
+    deadline = TurnDeadline(clock_s(), ANSWER_IDLE_TIMEOUT_S, turn_timeout_s)
 
     def view() -> RenderableType:
         body = render_turn(transcript.frames(turn)) if turn is not None else Text("…", style="dim")
@@ -106,10 +113,16 @@ async def stream_answer(link: ChatLink, transcript: Transcript, console: Console
     with Live(view(), console=console, refresh_per_second=15, transient=False) as live:
         while turn is None or not transcript.is_done(turn):
             try:
-                message = await asyncio.wait_for(link.messages.get(), ANSWER_IDLE_TIMEOUT_S)
+                message = await asyncio.wait_for(link.messages.get(), deadline.wait_s(clock_s()))
             except TimeoutError:
-                status = Text(f"no answer for {ANSWER_IDLE_TIMEOUT_S:g} s; giving up waiting", style="red")
+                expired = deadline.expired(clock_s())
+                if expired is None:
+                    continue  # woke a hair early
+                status = Text(expired, style="red")
+                live.update(view())  # the Live view keeps what it last showed: show why it stopped
                 break
+            if "seq" in message and (turn is None or message.get("turn") == turn):
+                deadline.heard(clock_s())
             kind = message.get("type")
             if kind == STATUS:
                 status = None if message.get("up") else Text(str(message.get("text")), style="yellow")
@@ -119,6 +132,7 @@ async def stream_answer(link: ChatLink, transcript: Transcript, console: Console
             elif kind == "error" and "seq" not in message:
                 status = Text(f"{message.get('code')}: {message.get('message')}", style="red")
                 if turn is None:
+                    live.update(view())
                     break  # the ask itself was refused (unavailable, too long)
             elif kind == "alert" and (message.get("turn") != turn or "seq" not in message):
                 if _is_new(message, transcript):

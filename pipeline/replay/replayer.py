@@ -16,6 +16,10 @@ at its recorded time, after the turn before it.
 The collector is assigned every partition of frames, responses and dead-letters (plus evidence when
 asked) at their end offsets before the first ask is sent, so it sees all of the run and nothing older.
 A sampler records each stage group's consumer lag every `lag_interval_s` while the run lasts.
+
+A broker restart mid-run is waited out (_broker.py): sends and fetches are retried, the outage is
+logged once when it starts and once when it ends, and one that lasts `broker_wait_s` stops the run
+with a clear error. Only aiokafka is used, so no librdkafka thread writes to the terminal.
 """
 
 from __future__ import annotations
@@ -31,14 +35,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from pipeline import codec
-from pipeline.admin import admin_client, consumer_lag
 from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError, DecodeError
 from pipeline.messages import DeadLetter, EvidenceBundle, Feedback, Frame, TurnResponse, UserTurn
+from pipeline.replay._broker import Outage, group_lag, retrying, send_retrying
 from pipeline.replay._partitions import topic_partitions
 from pipeline.replay.report import DeadLetterRecord, LagSample, RunFacts, TurnRecord, error_kind
 from pipeline.replay.traffic import ASK, REPLAY_PREFIX, Traffic, TrafficEvent
@@ -70,6 +75,8 @@ class ReplayOptions:
     acting: bool = False
     """Send the turns as their users' own (no run id, client "backend"), so cart requests, alerts and
     memory take effect: the scenario suite, for its own test users. Replays never act."""
+    broker_wait_s: float = 60.0
+    """How long the broker may stay unreachable mid-run before the replay stops with an error."""
 
 
 @dataclass
@@ -94,6 +101,9 @@ class ReplayResult:
     """(recorded conversation, turn) -> its frames in arrival order; only with keep_frames."""
     evidence: dict[tuple[str, int], EvidenceBundle]
     responses: dict[tuple[str, int], TurnResponse]
+    outages: int = 0
+    """Times the broker became unreachable during the run (and came back, or the run stopped)."""
+    down_s: float = 0.0
 
 
 def new_run_id() -> str:
@@ -122,11 +132,15 @@ class Replayer:
         self._frame_times: list[int] = []
         self._finished = 0
         self._slots = asyncio.Semaphore(max(1, options.concurrency))
+        self.outage = Outage(settings.kafka_bootstrap_servers, options.broker_wait_s)
 
     async def run(self) -> ReplayResult:
         s = self.settings
+        # Not idempotent: a restarted broker cannot reject its sequence state (OutOfOrderSequenceNumber),
+        # and a repeated ask is dropped by the plan stage's (conversation, turn, seq) filter anyway.
         producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, linger_ms=s.producer_linger_ms,
-                                    acks="all", enable_idempotence=True, client_id="aisle-replay")
+                                    acks="all", enable_idempotence=False, request_timeout_ms=15_000,
+                                    client_id="aisle-replay")
         consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, group_id=None,
                                     enable_auto_commit=False, fetch_max_wait_ms=s.fetch_max_wait_ms,
                                     client_id="aisle-replay")
@@ -136,7 +150,7 @@ class Replayer:
             await consumer.start()
             await self._assign_at_end(producer, consumer)
             collector = asyncio.create_task(self._collect(consumer), name="replay-collect")
-            sampler = asyncio.create_task(self._sample_lag(), name="replay-lag")
+            sampler = asyncio.create_task(self._sample_lag(producer, consumer), name="replay-lag")
             try:
                 started_at_ms = now_ms()
                 start = time.monotonic()
@@ -195,8 +209,8 @@ class Replayer:
             else:
                 feedback = Feedback(conversation_id, event.turn, now_ms(), event.user, event.kind, event.value,
                                     sent_at_ms=now_ms())
-                await producer.send_and_wait(self.settings.topic("feedback"), codec.encode(feedback),
-                                             key=conversation_id.encode())
+                await send_retrying(producer, self.outage, self.settings.topic("feedback"), codec.encode(feedback),
+                                    conversation_id.encode())
 
     async def _ask(self, producer: AIOKafkaProducer, conversation_id: str, event: TrafficEvent) -> None:
         sent_at_ms = now_ms()
@@ -207,8 +221,8 @@ class Replayer:
                         run_id=None if self.options.acting else self.run_id, sent_at_ms=sent_at_ms)
         headers = [(hop_name("replay", "in"), str(sent_at_ms).encode()),
                    (hop_name("replay", "out"), str(now_ms()).encode())]
-        await producer.send_and_wait(self.settings.topic("requests"), codec.encode(turn),
-                                     key=conversation_id.encode(), headers=headers)
+        await send_retrying(producer, self.outage, self.settings.topic("requests"), codec.encode(turn),
+                            conversation_id.encode(), headers)
         try:
             await asyncio.wait_for(state.done.wait(), self.options.turn_timeout_s)
         except TimeoutError:
@@ -221,7 +235,7 @@ class Replayer:
 
     async def _collect(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            batches = await consumer.getmany(timeout_ms=500)
+            batches = await retrying(lambda: consumer.getmany(timeout_ms=500), self.outage, proves_up=False)
             for records in batches.values():
                 for record in records:
                     key = (record.key or b"").decode("utf-8", "replace")
@@ -268,6 +282,7 @@ class Replayer:
         if frame.type == "error":
             changes["errors"] = [*record.errors, (error_kind(payload), str(payload.get("reason", "")))]
         if frame.type == "done":
+            changes["done_frames"] = record.done_frames + 1
             counts = payload.get("counts")
             if isinstance(counts, dict):
                 changes["done_counts"] = {str(k): int(v) for k, v in counts.items() if isinstance(v, int)}
@@ -276,18 +291,25 @@ class Replayer:
         if frame.type == "done":
             state.done.set()
 
-    async def _sample_lag(self) -> None:
-        groups = {stage: f"{self.settings.topic_prefix}{stage}" for stage in STAGE_INPUTS}
-        admin = await asyncio.to_thread(admin_client, self.settings)
-
-        def sample() -> dict[str, int | None]:
-            return {stage: consumer_lag(self.settings, group, STAGE_INPUTS[stage], admin)
-                    for stage, group in groups.items()}
-
-        while True:
-            at_ms = now_ms()
-            self._lag.append(LagSample(at_ms, await asyncio.to_thread(sample)))
-            await asyncio.sleep(self.options.lag_interval_s)
+    async def _sample_lag(self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer) -> None:
+        """Each stage group's lag every lag_interval_s; a sample the broker does not answer is None."""
+        s = self.settings
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap_servers, client_id="aisle-replay-lag")
+        try:
+            await admin.start()
+            inputs = {stage: await topic_partitions(producer, [s.topic(topic)]) for stage, topic in STAGE_INPUTS.items()}
+        except (KafkaError, BrokerUnavailableError) as exc:
+            log.info("replay: no lag samples (%s)", exc)
+            return
+        try:
+            while True:
+                at_ms = now_ms()
+                lag = {stage: await group_lag(admin, consumer, f"{s.topic_prefix}{stage}", tps)
+                       for stage, tps in inputs.items()}
+                self._lag.append(LagSample(at_ms, lag))
+                await asyncio.sleep(self.options.lag_interval_s)
+        finally:
+            await admin.close()
 
     async def _await_responses(self) -> None:
         deadline = time.monotonic() + RESPONSE_GRACE_S
@@ -309,6 +331,8 @@ class Replayer:
             frames={key: list(t.frames) for key, t in ordered} if self.options.keep_frames else {},
             evidence={key: t.evidence for key, t in ordered if t.evidence is not None},
             responses={key: t.response for key, t in ordered if t.response is not None},
+            outages=self.outage.outages,
+            down_s=self.outage.down_s_total,
         )
 
 

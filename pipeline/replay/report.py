@@ -8,7 +8,8 @@ from the TurnResponse's hop_ms ("plan" = time inside the plan stage, "plan.wait"
 The report's shape (`version` 1), every latency block being {count, p50, p90, p99, mean, max}:
 
     run: {run_id, traffic_file, speed, concurrency, started_at_ms, finished_at_ms, duration_s, bad_lines}
-    turns: {sent, answered, timed_out, with_error, without_response, duplicate_frames}
+    turns: {sent, answered, timed_out, with_error, without_response, duplicate_frames, ended_twice,
+            outcomes: {answered, error, lost}}   (each turn exactly one outcome; see `outcome`)
     ttft_ms, total_ms: latency blocks;  ttft_histogram: {edges_ms, counts}
     stages: {stage or stage.wait: latency block}, in pipeline order
     answer_chars: latency-style block over answer lengths (characters)
@@ -49,6 +50,9 @@ class TurnRecord:
     done_at_ms: int | None = None
     frames: int = 0
     duplicate_frames: int = 0
+    """Frames whose (turn, seq) came before: the at-least-once bus repeating itself; clients drop them."""
+    done_frames: int = 0
+    """Distinct done frames: more than one means the turn ended twice (an answer and an error)."""
     errors: list[tuple[str, str]] = field(default_factory=list)
     """(kind, detail) per error frame of the turn."""
     done_counts: dict[str, int] = field(default_factory=dict)
@@ -67,6 +71,15 @@ class TurnRecord:
     @property
     def total_ms(self) -> float | None:
         return None if self.done_at_ms is None else float(self.done_at_ms - self.sent_at_ms)
+
+    @property
+    def outcome(self) -> str:
+        """How the turn ended for its shopper: "error" (an error frame came: the pipeline gave up on it
+        or part of it), "answered" (its done frame came, no error), or "lost" (neither came before the
+        turn timeout: the shopper was left waiting, which must never happen)."""
+        if self.errors:
+            return "error"
+        return "answered" if self.done_at_ms is not None else "lost"
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,8 @@ def build_report(facts: RunFacts, turns: Sequence[TurnRecord], lag: Sequence[Lag
             "with_error": sum(bool(t.errors) for t in turns),
             "without_response": sum(not t.answered for t in turns),
             "duplicate_frames": sum(t.duplicate_frames for t in turns),
+            "ended_twice": sum(t.done_frames > 1 for t in turns),
+            "outcomes": {kind: sum(t.outcome == kind for t in turns) for kind in ("answered", "error", "lost")},
         },
         "ttft_ms": latency_block(ttfts),
         "ttft_histogram": histogram(ttfts),
@@ -170,7 +185,7 @@ def build_report(facts: RunFacts, turns: Sequence[TurnRecord], lag: Sequence[Lag
         "intents": dict(Counter(t.intent or "?" for t in turns if t.answered).most_common()),
         "per_turn": [
             {"conversation": t.conversation, "turn": t.turn, "ttft_ms": t.ttft_ms, "total_ms": t.total_ms,
-             "chars": t.answer_chars, "intent": t.intent, "answered": t.answered,
+             "chars": t.answer_chars, "intent": t.intent, "answered": t.answered, "outcome": t.outcome,
              "error": t.errors[0][0] if t.errors else ("timeout" if t.timed_out else None)}
             for t in turns
         ],

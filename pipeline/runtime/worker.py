@@ -12,8 +12,9 @@
   retried in its lane, with capped, jittered backoff (runtime/retry.py), so its conversation keeps its
   order; a producer broken for good (a fatal idempotence error) is renewed and the message sent again.
 - A message that can never succeed, or still fails after AISLE_RETRY_MAX_S, goes to the dead-letter
-  topic with the reason; the worker keeps going. If even the dead-letter topic cannot be written, the
-  worker stops without committing that message, so it is retried after a restart rather than lost.
+  topic with the reason, and its shopper's turn gets error frames that end it (_turn_errors.py); the
+  worker keeps going. If even that cannot be written (after retries), the worker stops without
+  committing the message, so it is retried after a restart rather than lost.
 - On a rebalance, revoked partitions' messages stop (lanes.py `revoke`); the new owner replays them.
 - SIGTERM (the `stopping` event): fetching pauses, in-flight work finishes, offsets commit, then exit.
 """
@@ -25,8 +26,8 @@ import collections
 import logging
 import random
 import time
-from dataclasses import dataclass, field
-from collections.abc import Callable
+from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -40,38 +41,21 @@ from pipeline.errors import ContractError
 from pipeline.runtime.dedupe import SeenFilter, Verdict
 from pipeline.runtime.headers import carry, hops, stage_durations_ms
 from pipeline.runtime._producer import RenewableProducer
-from pipeline.runtime._dead_letters import letter_for, unfinished_turn
+from pipeline.runtime._dead_letters import DEAD_LETTER_TOPIC, letter_for, send_dead_letter, unfinished_turn
 from pipeline.runtime._turns import HeldTurns
 from pipeline.runtime.kafka import make_consumer, make_producer, start_with_retry
 from pipeline.runtime.lanes import KeyedLanes
 from pipeline.runtime.offsets import OffsetTracker
 from pipeline.runtime._retrying import Abandoned, with_retries
+from pipeline.runtime._stats import WorkerStats
 from pipeline.runtime.retry import RetryPolicy
 from pipeline.stage import Stage, current_hop_ms
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_TOPIC = "dead-letters"
 _POLL_TIMEOUT_MS = 100
 _MAX_RECORDS_PER_POLL = 500
 _DRAIN_TIMEOUT_S = 30.0
-
-@dataclass
-class WorkerStats:
-    """Counters a worker keeps; logged on exit and shown by `aisle status`."""
-
-    received: int = 0
-    processed: int = 0
-    outputs: int = 0
-    duplicates: int = 0
-    gaps: int = 0
-    dead_lettered: int = 0
-    retries: int = 0
-    revoked: int = 0
-    turns_released: int = 0
-    commits: int = 0
-    paused_partitions: set[str] = field(default_factory=set)
-
 
 @dataclass(frozen=True)
 class _Delivery:
@@ -274,16 +258,16 @@ class StageWorker:
         """`_process`, tried again while runtime/retry.py says the failure is transient. The lane waits
         meanwhile, so the conversation's later messages stay behind this one."""
 
+        await self._retrying(lambda: self._process(message, record, received_ms), record)
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[None]], record: ConsumerRecord[bytes, bytes]) -> None:
         def on_retry(exc: BaseException, tries: int, delay_s: float) -> None:
             self.stats.retries += 1
             log.warning("%s: %s at %s[%d]@%d; retry %d in %.2f s", self.stage.name, type(exc).__name__,
                         record.topic, record.partition, record.offset, tries, delay_s)
 
-        await with_retries(
-            lambda: self._process(message, record, received_ms), policy=self._retry,
-            producer=self._require_producer(), stopping=self._stopping, clock_s=self._clock_s, rng=self._rng,
-            on_retry=on_retry,
-        )
+        await with_retries(attempt, policy=self._retry, producer=self._require_producer(), stopping=self._stopping,
+                           clock_s=self._clock_s, rng=self._rng, on_retry=on_retry)
 
     def _is_duplicate(self, message: Any) -> bool:
         if not self._dedupe:
@@ -321,20 +305,27 @@ class StageWorker:
                 raise result
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> bool:
-        """Send `record` to the dead-letter topic; False (and the worker stopping) if that fails."""
+        """Send `record` to the dead-letter topic and end its turn with error frames, retrying transient
+        failures (a broker restart must not turn a dead letter into a lost turn); False if that fails
+        (the worker then stops) or is abandoned because the worker is stopping."""
         letter = letter_for(self.stage.name, record, exc)
         log.warning("%s: %s at %s[%d]@%d: %s", self.stage.name, letter.error_type, record.topic,
                     record.partition, record.offset, letter.reason)
+        ended: list[bool] = []
+
+        async def attempt() -> None:
+            ended.append(await send_dead_letter(self._require_producer(), self.settings, letter, record))
+
         try:
-            ack = await self._require_producer().send(
-                self.settings.topic(DEAD_LETTER_TOPIC), codec.encode(letter), key=record.key
-            )
-            await ack
-        except (KafkaError, OSError, RuntimeError) as send_exc:
-            log.error("%s: cannot write to the dead-letter topic (%s); stopping", self.stage.name, send_exc)
+            await self._retrying(attempt, record)
+        except Abandoned:
+            return False
+        except Exception as send_exc:  # noqa: BLE001 - whatever it is, the record must not be committed
+            log.error("%s: cannot write to %s (%s); stopping", self.stage.name, DEAD_LETTER_TOPIC, send_exc)
             self._fail(send_exc)
             return False
         self.stats.dead_lettered += 1
+        self.stats.turns_ended_with_error += ended[-1]
         return True
 
     # ---- offsets ------------------------------------------------------------------------------------

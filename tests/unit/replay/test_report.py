@@ -45,7 +45,9 @@ def test_the_report_summarises_latency_stages_errors_and_throughput() -> None:
                           sample_turns(), lag, dead)
 
     assert report["turns"] == {"sent": 3, "answered": 2, "timed_out": 1, "with_error": 1,
-                               "without_response": 1, "duplicate_frames": 0}
+                               "without_response": 1, "duplicate_frames": 0, "ended_twice": 0,
+                               "outcomes": {"answered": 1, "error": 1, "lost": 1}}
+    assert [t["outcome"] for t in report["per_turn"]] == ["answered", "error", "lost"]
     assert report["ttft_ms"]["count"] == 2 and report["ttft_ms"]["p50"] == 800 and report["ttft_ms"]["max"] == 1_200
     assert report["total_ms"]["p99"] == 9_000
     assert list(report["stages"]) == ["plan.wait", "plan", "generate"], "pipeline order, the wait before the stage"
@@ -63,6 +65,15 @@ def test_the_report_summarises_latency_stages_errors_and_throughput() -> None:
     assert report["run"]["bad_lines"] == [{"line": 7, "reason": "not JSON"}]
     assert report["per_turn"][2]["error"] == "timeout"
     json.dumps(report)  # all of it serialises
+
+
+def test_a_turn_ended_by_the_pipelines_error_frames_is_an_error_not_lost_and_two_ends_are_counted() -> None:
+    ended = turn("c1", 0, 0, None, 2_000, errors=[("pipeline: Something went wrong", "")],
+                 done_frames=1)
+    twice = turn("c2", 0, 0, 500, 3_000, done_frames=2, errors=[("pipeline: Something went wrong", "")])
+    report = build_report(facts(), [ended, twice])
+    assert report["turns"]["outcomes"] == {"answered": 0, "error": 2, "lost": 0}
+    assert report["turns"]["ended_twice"] == 1
 
 
 def test_an_empty_run_still_builds() -> None:
