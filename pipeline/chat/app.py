@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from rich.live import Live
 from rich.text import Text
 
 from pipeline.chat.client import STATUS, ChatLink
+from pipeline.chat.me import save_token
 from pipeline.chat.render import Suggestion, render_frame, render_starters, render_turn, starters
 from pipeline.chat.state import HELP, Ask, Help, Quit, SendFeedback, SetProduct, Transcript, parse_line
 
@@ -35,11 +37,14 @@ ANSWER_IDLE_TIMEOUT_S = 90.0
 CONNECT_TIMEOUT_S = 10.0
 
 
-async def chat(ws_url: str, product_id: str | None, console: Console) -> None:
-    """Run the client until /quit or end of input; raises DependencyError when the gateway is unreachable."""
+async def chat(ws_url: str, product_id: str | None, console: Console, home: Path | None = None) -> None:
+    """Run the client until /quit or end of input; raises DependencyError when the gateway is unreachable.
+    `home` given: the session token is kept there for `aisle me` (pipeline/chat/me.py)."""
     transcript = Transcript()
     link = ChatLink(ws_url, transcript)
     await link.start()
+    if home is not None:
+        save_token(home, str(link.session["token"]))
     lines = _start_line_reader()
     page_product = product_id
     last_turn: int | None = None

@@ -110,8 +110,9 @@ window.AisleYou = (function () {
         li.appendChild(el("span", "muted", money(line.unit_price_cents, c.currency) + " each" + (line.in_stock === false ? " · out of stock" : "")));
         const row = el("div", "you-row");
         row.appendChild(change("−", "One fewer " + title, "remove_from_cart:" + id + ":quantity=1", "less:" + id));
-        const count = el("span", "you-qty", String(qty));
-        count.setAttribute("aria-label", "Quantity " + qty);
+        const count = el("span", "you-qty");
+        count.appendChild(el("span", "sr-only", "Quantity "));
+        count.appendChild(document.createTextNode(String(qty)));
         row.appendChild(count);
         const more = change("+", "One more " + title, "add_to_cart:" + id + ":quantity=1", "more:" + id);
         if (qty >= 20) more.disabled = true; // the actions stage's MAX_QUANTITY per click
