@@ -67,12 +67,13 @@ async def show(ws_url: str, home: Path, console: Console) -> None:
 
 
 def render(me: dict[str, Any], console: Console) -> None:
-    cart = me.get("cart")
+    cart: dict[str, Any] | None = me.get("cart")
     table = Table(title="Cart", show_edge=False)
     for column in ("product", "title", "qty", "each"):
         table.add_column(column)
+    currency = (cart or {}).get("currency", "USD")
     for line in (cart or {}).get("lines", []):
-        table.add_row(line["product_id"], line["title"], str(line["quantity"]), money(line["unit_price_cents"], cart["currency"]))
+        table.add_row(line["product_id"], line["title"], str(line["quantity"]), money(line["unit_price_cents"], currency))
     console.print(table if cart and cart.get("lines") else ("Cart: unavailable" if cart is None else "Cart: empty"))
     if cart and cart.get("lines"):
         console.print(f"Total {money(cart['total_cents'], cart['currency'])}")
