@@ -22,4 +22,5 @@ test-browser: $(VENV)/.installed  ## the web chat in headless Chromium against a
 	$(PY) -m pytest tests/browser -q
 
 docs-screenshots:  ## copy the browser tests' screenshots used by docs/clients.md into docs/img/ (run test-browser first)
-	cp test-artifacts/product-view.png test-artifacts/product-view-phone.png test-artifacts/web-chat-phone.png docs/img/
+	cp test-artifacts/product-view.png test-artifacts/product-view-phone.png test-artifacts/web-chat-phone.png \
+		test-artifacts/you-panel-phone.png docs/img/

@@ -523,9 +523,32 @@ def chat(ctx: _Context, product: str | None, url: str | None) -> None:
     s = ctx.settings
     try:
         asyncio.run(run_chat(url or f"ws://{s.gateway_host}:{s.gateway_port}/ws", product, console,
-                             s.chat_turn_timeout_s))
+                             s.chat_turn_timeout_s, s.home))
     except KeyboardInterrupt:
         pass
+
+
+@cli.command()
+@click.argument("change", required=False, type=click.Choice(["less", "more", "remove", "cancel", "forget"]))
+@click.argument("target", required=False)
+@click.option("--url", help="Gateway websocket URL (default: ws://AISLE_GATEWAY_HOST:AISLE_GATEWAY_PORT/ws).")
+@pass_ctx
+def me(ctx: _Context, change: str | None, target: str | None, url: str | None) -> None:
+    """Your cart, orders, alerts and memory (the web chat's You panel); or change one:
+    `less|more|remove PRODUCT`, `cancel ALERT_ID`, `forget KEY|all` (docs/clients.md)."""
+    from pipeline.chat import me as panel
+
+    s = ctx.settings
+    ws_url = url or f"ws://{s.gateway_host}:{s.gateway_port}/ws"
+    if change is not None and not target:
+        raise click.UsageError(f"`aisle me {change}` needs what to change")
+    try:
+        if change is None:
+            asyncio.run(panel.show(ws_url, s.home, console))
+        else:
+            asyncio.run(panel.change(ws_url, s.home, change, str(target), console))
+    except AisleError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @cli.command()

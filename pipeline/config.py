@@ -143,6 +143,8 @@ class Settings:
     """AISLE_GATEWAY_RESUME_AGE_S: seconds a frame stays in the resume buffer."""
     gateway_resume_conversations: int = 2048
     """AISLE_GATEWAY_RESUME_CONVERSATIONS: conversations whose recent frames a gateway process keeps."""
+    gateway_turn_timeout_s: float = 60.0
+    """AISLE_GATEWAY_TURN_TIMEOUT_S: seconds the web chat waits for the next frame of a turn before it says the answer is not coming and lets the shopper ask again (sent in `welcome`)."""
     record_path: str = ""
     """AISLE_RECORD: a traffic file the gateway appends every ask and client event to (docs/replay.md); empty: off."""
 

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -29,6 +30,7 @@ from rich.text import Text
 
 from pipeline.chat.client import STATUS, ChatLink
 from pipeline.chat.deadline import TurnDeadline
+from pipeline.chat.me import save_token
 from pipeline.chat.render import Suggestion, render_frame, render_starters, render_turn, starters
 from pipeline.chat.state import HELP, Ask, Help, Quit, SendFeedback, SetProduct, Transcript, parse_line
 
@@ -39,11 +41,15 @@ TURN_TIMEOUT_S = 150.0
 CONNECT_TIMEOUT_S = 10.0
 
 
-async def chat(ws_url: str, product_id: str | None, console: Console, turn_timeout_s: float = TURN_TIMEOUT_S) -> None:
-    """Run the client until /quit or end of input; raises DependencyError when the gateway is unreachable."""
+async def chat(ws_url: str, product_id: str | None, console: Console, turn_timeout_s: float = TURN_TIMEOUT_S,
+               home: Path | None = None) -> None:
+    """Run the client until /quit or end of input; raises DependencyError when the gateway is unreachable.
+    `home` given: the session token is kept there for `aisle me` (pipeline/chat/me.py)."""
     transcript = Transcript()
     link = ChatLink(ws_url, transcript)
     await link.start()
+    if home is not None:
+        save_token(home, str(link.session["token"]))
     lines = _start_line_reader()
     page_product = product_id
     last_turn: int | None = None

@@ -20,10 +20,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pipeline.clock import now_ms
 from pipeline.errors import AisleError
+from pipeline.gateway.account_actions import Click
 from pipeline.gateway.bus import GatewayBus
 from pipeline.gateway.hub import Hub, Subscription, SubscriptionClosed
 from pipeline.gateway.metrics import GatewayCounters
 from pipeline.gateway.protocol import (
+    AccountRequest,
     Ask,
     FeedbackRequest,
     Hello,
@@ -57,6 +59,8 @@ class SocketContext:
     counters: GatewayCounters
     recorder: TrafficRecorder | None = None
     """AISLE_RECORD: appends each produced ask and client event to a traffic file (docs/replay.md)."""
+    turn_timeout_s: float = 60.0
+    """AISLE_GATEWAY_TURN_TIMEOUT_S, told to clients in `welcome`."""
 
 
 async def run_socket(ws: WebSocket, ctx: SocketContext) -> None:
@@ -73,7 +77,8 @@ async def run_socket(ws: WebSocket, ctx: SocketContext) -> None:
     session, hello = opened
     ctx.counters.sockets_opened += 1
     await ws.send_text(
-        reply_json("welcome", conversation_id=session.conversation_id, user_id=session.user_id)
+        reply_json("welcome", conversation_id=session.conversation_id, user_id=session.user_id,
+                   turn_timeout_s=ctx.turn_timeout_s)
     )
     sub, gaps = ctx.hub.subscribe(session.conversation_id, hello.after_seq, user_id=session.user_id)
     for turn in gaps:
@@ -150,21 +155,22 @@ async def _receive_loop(
         if isinstance(message, Ask):
             turn = ctx.hub.next_turn(conversation_id, client_last_turn)
             client_last_turn = turn
-            record = UserTurn(
-                conversation_id=conversation_id,
-                turn=turn,
-                seq=0,
-                user_id=session.user_id,
-                text=message.text,
-                page_product_id=message.page_product_id,
-                client="web",
-                sent_at_ms=received_at_ms,
-            )
-            if await _produce(ctx, sub, ctx.bus.send_request(record, received_at_ms), turn):
-                ctx.counters.requests_produced += 1
-                if ctx.recorder is not None:
-                    ctx.recorder.record_turn(record)
-                sub.push(reply_json("accepted", turn=turn))
+            await _ask(ctx, sub, session, turn, message.text, message.page_product_id, received_at_ms)
+        elif isinstance(message, AccountRequest):
+            # A panel change is a turn of its own, made of the records its words or button make.
+            turn = ctx.hub.next_turn(conversation_id, client_last_turn)
+            client_last_turn = turn
+            change = message.change
+            if isinstance(change, Click):
+                click = Feedback(conversation_id, turn, _feedback_seq(), session.user_id, "action_clicked",
+                                 change.value, received_at_ms)
+                if await _produce(ctx, sub, ctx.bus.send_feedback(click), turn):
+                    ctx.counters.feedback_produced += 1
+                    if ctx.recorder is not None:
+                        ctx.recorder.record_feedback(click)
+                    sub.push(reply_json("accepted", turn=turn, account=True, action=change.value))
+            else:
+                await _ask(ctx, sub, session, turn, change.text, None, received_at_ms, account=True)
         elif isinstance(message, FeedbackRequest):
             feedback = Feedback(
                 conversation_id=conversation_id,
@@ -185,6 +191,26 @@ async def _receive_loop(
         else:
             ctx.counters.errors["protocol"] += 1
             sub.push(error_json("already_subscribed", "hello is only the first message"))
+
+
+async def _ask(ctx: SocketContext, sub: Subscription, session: Session, turn: int, text: str,
+               page_product_id: str | None, received_at_ms: int, account: bool = False) -> None:
+    record = UserTurn(
+        conversation_id=session.conversation_id,
+        turn=turn,
+        seq=0,
+        user_id=session.user_id,
+        text=text,
+        page_product_id=page_product_id,
+        client="web",
+        sent_at_ms=received_at_ms,
+    )
+    if await _produce(ctx, sub, ctx.bus.send_request(record, received_at_ms), turn):
+        ctx.counters.requests_produced += 1
+        if ctx.recorder is not None:
+            ctx.recorder.record_turn(record)
+        fields: dict[str, object] = {"account": True, "text": text} if account else {}
+        sub.push(reply_json("accepted", turn=turn, **fields))
 
 
 async def _produce(ctx: SocketContext, sub: Subscription, send: Awaitable[None], turn: int) -> bool:

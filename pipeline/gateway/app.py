@@ -7,13 +7,15 @@
     GET  /metrics   Prometheus text (metrics.py)
     GET  /products/{id}/starters   questions to open a product page with (products.py)
     GET  /products/{id}            the product view: card, price history, attributes, reviews, Q&A
+    GET  /me        the "You" panel: the session's shopper's cart, orders, alerts, memory (account.py)
     WS   /ws        the chat protocol (protocol.py), one conversation per socket
 
 `create_app(settings)` builds the app around a KafkaBus; tests pass their own bus. The app's lifespan
 owns its background tasks, the frames pump (bus -> hub), the alerts pump (bus -> hub, when the bus is
 an AlertSource, as KafkaBus is) and the resume-buffer sweep, and cancels and awaits them on shutdown
 before stopping the bus (and closing the store, if the product endpoints opened it). Tests pass a
-`reader` for the product endpoints too.
+`reader` for the product endpoints too, and `tables` (account_tables.py) for GET /me; by default they
+follow `alert-registry` and `user-memory` when the bus is the gateway's own KafkaBus.
 """
 
 from __future__ import annotations
@@ -37,15 +39,19 @@ from starlette.websockets import WebSocket
 from pipeline.config import Settings
 from pipeline.gateway import metrics
 from pipeline.gateway._socket import SocketContext, run_socket
+from pipeline.gateway.account import AccountPages
+from pipeline.gateway.account_tables import AccountTables
 from pipeline.gateway.bus import AlertSource, GatewayBus, KafkaBus
 from pipeline.gateway.hub import Hub, HubLimits, WireAlert, WireFrame
 from pipeline.gateway.metrics import GatewayCounters
 from pipeline.gateway.products import ProductPages
-from pipeline.gateway.protocol import alert_json, frame_json
+from pipeline.gateway.protocol import account_changed_json, alert_json, frame_json
 from pipeline.gateway.tokens import InvalidTokenError, SessionSigner, new_id, random_secret
 from pipeline.markup.resolve import CatalogReader
 from pipeline.messages import Alert, Frame
 from pipeline.replay.recorder import TrafficRecorder
+from pipeline.store.base import Store
+from pipeline.store.pages import StoreWithPages
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +77,7 @@ def create_app(
     bus: GatewayBus | None = None,
     hub_clock: Callable[[], float] | None = None,
     reader: CatalogReader | None = None,
+    tables: AccountTables | None = None,
 ) -> Starlette:
     """The gateway app; `bus` defaults to a KafkaBus over `settings`, `reader` (the product endpoints'
     store and catalog) to the store file and catalog of `settings`, opened on first use."""
@@ -94,12 +101,26 @@ def create_app(
         signer=SessionSigner(secret, settings.session_ttl_s),
         counters=GatewayCounters(),
         recorder=TrafficRecorder(Path(settings.record_path)) if settings.record_path else None,
+        turn_timeout_s=settings.gateway_turn_timeout_s,
     )
     products = ProductPages(settings, reader)
+    if tables is None:
+        tables = AccountTables.over_kafka(settings) if bus is None else AccountTables(None)
+
+    async def account_store() -> Store | None:
+        opened = await products.open()
+        return opened.store if isinstance(opened, StoreWithPages) else None
+
+    account = AccountPages(ctx.signer, account_store, tables)
     pump: list[asyncio.Task[None]] = []
 
     def on_frame(frame: Frame) -> None:
         hub.publish(WireFrame(frame.conversation_id, frame.turn, frame.seq, frame_json(frame)))
+        # A finished turn or a confirmed action may have changed the cart, alerts or memory: every
+        # open "You" panel of the shopper reads GET /me again.
+        notice = account_changed_json(frame)
+        if notice is not None:
+            hub.publish_to_owner(frame.conversation_id, notice)
 
     def on_bad_frame(exc: Exception) -> None:
         ctx.counters.errors["bad_frame"] += 1
@@ -118,12 +139,14 @@ def create_app(
         if isinstance(ctx.bus, AlertSource):
             pump.append(asyncio.create_task(ctx.bus.run_alerts(on_alert, on_bad_alert), name="gateway-alerts"))
         tasks = [*pump, asyncio.create_task(_sweep_forever(hub), name="gateway-sweep")]
+        tables.start()
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks)
+            await tables.stop()
             try:
                 await ctx.bus.stop()
             finally:
@@ -156,6 +179,7 @@ def create_app(
             Route("/session", session, methods=["POST"]),
             Route("/products/{product_id}/starters", products.starters),
             Route("/products/{product_id}", products.view),
+            Route("/me", account.me),
             WebSocketRoute("/ws", ws_endpoint),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],

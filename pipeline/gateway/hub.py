@@ -194,6 +194,8 @@ class _Conversation:
     subscriptions: set[Subscription] = field(default_factory=set)
     last_turn: int = -1
     """Highest turn number seen in frames or handed out by `next_turn` (turns count from 0)."""
+    user_id: str | None = None
+    """The shopper of the last socket subscribed (a session token binds a conversation to one user)."""
 
 
 class Hub:
@@ -244,6 +246,7 @@ class Hub:
                 sub.offer(frame)
         conv.subscriptions.add(sub)
         if user_id is not None:
+            conv.user_id = user_id
             self._users.setdefault(user_id, set()).add(sub)
         return sub, gaps
 
@@ -304,6 +307,23 @@ class Hub:
                 self.stats.queue_overflows += 1
                 self._unroute(sub)
         self.stats.alerts_delivered += delivered
+        return delivered
+
+    def publish_to_owner(self, conversation_id: str, data: str) -> int:
+        """Queue `data` for every socket of the conversation's shopper, in any of their conversations;
+        returns how many got it. The shopper is known once a socket has subscribed to the conversation
+        (while the hub keeps it); otherwise nobody gets it. Never waits; overflow as in publish."""
+        conv = self._conversations.get(conversation_id)
+        if conv is None or conv.user_id is None:
+            return 0
+        delivered = 0
+        for sub in list(self._users.get(conv.user_id, ())):
+            if sub.push(data):
+                delivered += 1
+            else:
+                self.stats.frames_dropped += 1
+                self.stats.queue_overflows += 1
+                self._unroute(sub)
         return delivered
 
     def next_turn(self, conversation_id: str, client_last_turn: int = -1) -> int:

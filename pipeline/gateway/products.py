@@ -108,7 +108,7 @@ class ProductPages:
         if not PRODUCT_ID.fullmatch(product_id):
             return JSONResponse({"error": "product id must be 1-64 letters, digits, '-' or '_'"}, status_code=400)
         try:
-            reader = await self._open()
+            reader = await self.open()
         except AisleError as exc:
             log.warning("products: the store or catalog could not be opened: %s", exc)
             return JSONResponse({"error": "catalog unavailable"}, status_code=503)
@@ -121,7 +121,7 @@ class ProductPages:
             self._reader = None
             await store.close()
 
-    async def _open(self) -> CatalogReader:
+    async def open(self) -> CatalogReader:
         """The reader, opening it on first use; raises DependencyError (store) or ConfigError (catalog)."""
         async with self._opening:
             if self._reader is None:

@@ -5,6 +5,7 @@ Client -> gateway, one JSON object per text message, at most MAX_MESSAGE_BYTES:
     {"type": "hello", "token": "...", "after_seq": {"3": 12}, "last_turn": 3}   first message, always
     {"type": "ask", "text": "...", "page_product_id": "B07..."}
     {"type": "feedback", "turn": 3, "kind": "thumbs_up", "value": "..."}
+    {"type": "account", "action": "remove_from_cart:B07..."}   a "You" panel change (account_actions.py)
     {"type": "ping"}
 
 `after_seq` is optional: absent or null means live frames only; an object (maybe empty) asks for a
@@ -14,7 +15,11 @@ from 0; absent means none), so turn numbers keep rising across reconnects to any
 Gateway -> client: every Frame from the frames topic as
 `{"type", "conversation_id", "turn", "seq", "text", "payload"}` (payload is the parsed JSON object), plus
 the gateway's own replies, which carry no seq: `welcome`, `accepted` (the turn number of an ask),
-`error` (`code`, `message`; the socket stays open unless said otherwise) and `pong`.
+`error` (`code`, `message`; the socket stays open unless said otherwise) and `pong`. `welcome` carries
+`turn_timeout_s`, how long the web chat waits for a turn's next frame. An `account` change is answered
+`accepted` with its own `turn` and `"account": true`; then `account_changed` (`conversation_id`, `turn`,
+no seq) goes to every socket of the shopper, in any conversation, each time one of their turns
+finishes or an action is confirmed, so an open "You" panel reads GET /me again.
 
 A fired alert set in another conversation of the same user arrives as `alert_json` builds it: an
 `alert` frame whose `conversation_id` is that other conversation, with `turn` (the turn it was set in)
@@ -31,6 +36,7 @@ from typing import Any
 
 from pipeline.alerts.notify import alert_record_message
 from pipeline.errors import ContractError
+from pipeline.gateway.account_actions import PanelChange, panel_change
 from pipeline.messages import Alert, Frame
 
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -81,7 +87,14 @@ class Ping:
     pass
 
 
-ClientMessage = Hello | Ask | FeedbackRequest | Ping
+@dataclass(frozen=True)
+class AccountRequest:
+    """A "You" panel change, already checked to be one the panel may make."""
+
+    change: PanelChange
+
+
+ClientMessage = Hello | Ask | FeedbackRequest | Ping | AccountRequest
 
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:
@@ -118,7 +131,12 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         )
     if kind == "ping":
         return Ping()
-    raise ProtocolError("bad_type", "type must be one of hello, ask, feedback, ping")
+    if kind == "account":
+        change = panel_change(_string(message, "action", MAX_VALUE_CHARS, required=True))
+        if change is None:
+            raise ProtocolError("bad_field", "action must be a cart change, cancel_alert:<id> or forget:<key>")
+        return AccountRequest(change)
+    raise ProtocolError("bad_type", "type must be one of hello, ask, feedback, account, ping")
 
 
 def frame_json(frame: Frame) -> str:
@@ -173,6 +191,21 @@ def alert_json(alert: Alert) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
     )
+
+
+def account_changed_json(frame: Frame) -> str | None:
+    """The `account_changed` notice a frame calls for, or None: a turn's `done`, or an action's
+    confirmation (a text frame whose payload has `action` and `ok`, from the actions stage)."""
+    if frame.type != "done":
+        if frame.type != "text" or '"action"' not in frame.payload:
+            return None
+        try:
+            payload = json.loads(frame.payload)
+        except ValueError:
+            return None
+        if not isinstance(payload, dict) or not isinstance(payload.get("ok"), bool):
+            return None
+    return reply_json("account_changed", conversation_id=frame.conversation_id, turn=frame.turn)
 
 
 def reply_json(reply_type: str, /, **fields: object) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pipeline.memory.preferences import KEYS, describe, step_keys
 from pipeline.messages import EvidenceItem, Plan, RetrievalStep
 
-_NAMES = {"budget_cents": "budget", "brand": "brand", "size": "size", "use": "hobbies", "pets": "pets",
+NAMES = {"budget_cents": "budget", "brand": "brand", "size": "size", "use": "hobbies", "pets": "pets",
           "household": "household", "diet": "diet", "allergies": "allergies", "home": "home", "handedness": "handedness"}
-_ALL_NAMES = ", ".join(_NAMES[k] for k in KEYS[:-1]) + f" or {_NAMES[KEYS[-1]]}"
+_ALL_NAMES = ", ".join(NAMES[k] for k in KEYS[:-1]) + f" or {NAMES[KEYS[-1]]}"
 
 
 def memory_evidence(step: RetrievalStep, plan: Plan) -> EvidenceItem:
@@ -25,14 +25,14 @@ def memory_evidence(step: RetrievalStep, plan: Plan) -> EvidenceItem:
         elif set(keys) >= set(KEYS):
             text = "Done: I have forgotten everything you told me about yourself."
         else:
-            text = "Done: I have forgotten your " + " and ".join(_NAMES[k] for k in keys) + "."
+            text = "Done: I have forgotten your " + " and ".join(NAMES[k] for k in keys) + "."
             if remembered:
                 text += f" I still remember: {remembered}."
     elif action == "remember":
         text = _acknowledged(plan, keys)
     elif remembered:
         text = (f"Here is what I remember about you: {remembered}. I use it to narrow searches. "
-                f"Say \"forget my budget\" (or {', '.join(_NAMES[k] for k in KEYS[1:])}) or \"forget everything\" to delete it.")
+                f"Say \"forget my budget\" (or {', '.join(NAMES[k] for k in KEYS[1:])}) or \"forget everything\" to delete it.")
     else:
         text = "I don't remember anything about you yet. Tell me things like your budget, size or favourite brand and I will."
     return EvidenceItem("memory", text, 1.0, None, f"memory:{plan.request.user_id}:{plan.turn}")
@@ -49,8 +49,8 @@ def _acknowledged(plan: Plan, keys: tuple[str, ...]) -> str:
         if key == "budget_cents":
             parts.append(f"your budget of {describe({key: value}).removeprefix('budget ')}")
         else:
-            parts.append(f"your {_NAMES[key]} ({value})")
+            parts.append(f"your {NAMES[key]} ({value})")
     named = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    first = _NAMES[kept[0][0]]
+    first = NAMES[kept[0][0]]
     return (f"Got it: I'll keep {named} in mind. Ask \"what do you remember about me?\" to see everything, "
             f"or say \"forget my {first}\" to delete it.")

@@ -116,10 +116,10 @@ async def test_product_view_keyboard_and_accessibility(
 
             # Keyboard only: the tab order reaches the question box, Enter sends it.
             order = []
-            for _ in range(4):
+            for _ in range(5):
                 await page.keyboard.press("Tab")
                 order.append(await focused(page))
-            assert order == ["a.skip:Skip to the question box", "#page-product", "#new-chat", "#question"]
+            assert order == ["a.skip:Skip to the question box", "#page-product", "#new-chat", "#you", "#question"]
             assert not await page.locator("#mic").is_visible()  # no Web Speech API here
             await page.keyboard.type(QUESTION)
             await page.keyboard.press("Enter")

@@ -11,6 +11,7 @@
   const TOKEN_KEY = "aisle.session";
   const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
   const SENTENCE_END = /[.!?…:]\s*$/;
+  const DEFAULT_TURN_TIMEOUT_S = 60; // until `welcome` says the gateway's AISLE_GATEWAY_TURN_TIMEOUT_S
 
   const log = document.getElementById("log");
   const statusEl = document.getElementById("status");
@@ -18,6 +19,7 @@
   const question = document.getElementById("question");
   const pageProduct = document.getElementById("page-product");
   const announcer = document.getElementById("announcer");
+  const sendButton = document.getElementById("send");
 
   let session = null; // {token, user_id, conversation_id, expires_at_s}
   let ws = null;
@@ -27,10 +29,22 @@
   const turns = new Map(); // turn -> {root, answer, done, spoken}
   const pendingAsks = []; // user bubbles waiting for their "accepted"
   let startersFor = ""; // the product page whose starter questions were last fetched
+  let turnTimeoutMs = DEFAULT_TURN_TIMEOUT_S * 1000;
+  let waiting = null; // while an ask is unanswered: {turn (null until accepted), timer}
+  const accountLabels = new Map(); // panel action -> what the shopper clicked, for its bubble
 
   const productView = window.AisleProduct.create(document.getElementById("product-view"), enterPage);
   const openProduct = productView.open;
   window.AisleVoice.attach(document.getElementById("mic"), question, document.getElementById("heard"));
+  const youButton = document.getElementById("you");
+  const panel = window.AisleYou.create(document.getElementById("you-panel"), {
+    token: function () { return session ? session.token : ""; },
+    send: function (action, label) {
+      accountLabels.set(action, label);
+      return send({ type: "account", action: action });
+    },
+  });
+  youButton.addEventListener("click", function () { panel.open(youButton); });
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
   function setStatus(text, down) { statusEl.textContent = text; statusEl.classList.toggle("down", !!down); }
@@ -103,11 +117,18 @@
   // ---------- incoming ----------
   function handle(m) {
     switch (m.type) {
-      case "welcome": attempts = 0; setStatus("connected"); return;
+      case "welcome":
+        attempts = 0;
+        setStatus("connected");
+        if (num(m.turn_timeout_s) !== null && m.turn_timeout_s > 0) turnTimeoutMs = m.turn_timeout_s * 1000;
+        return;
+      case "account_changed": panel.changed(); return;
       case "accepted": {
         const turn = num(m.turn);
         if (turn === null) return;
         lastTurn = Math.max(lastTurn, turn);
+        if (m.account) { accountTurn(turn, m); return; }
+        if (waiting && waiting.turn === null) { waiting.turn = turn; keepWaiting(); }
         const bubble = pendingAsks.shift();
         if (bubble) bubble.querySelector(".meta").textContent = "turn " + turn;
         turnView(turn, bubble);
@@ -125,6 +146,7 @@
       return;
     }
     if (num(m.turn) === null || num(m.seq) === null) return;
+    if (waiting && waiting.turn === m.turn) keepWaiting();
     // At-least-once below us: a frame at or below the last seq of its turn is a duplicate.
     const key = String(m.turn);
     if (afterSeq && key in afterSeq && m.seq <= afterSeq[key]) return;
@@ -141,6 +163,7 @@
     if (m.code === "unavailable") {
       const bubble = pendingAsks.shift();
       if (bubble) bubble.querySelector(".meta").textContent = "not sent: try again";
+      stopWaiting();
     }
     scrollDown();
   }
@@ -209,7 +232,16 @@
   }
 
   function renderText(view, f, p) {
-    const text = str(f.text);
+    let text = str(f.text);
+    // An action's confirmation (the actions stage) on a turn with nothing else is a panel change: the
+    // whole turn. On an answer's turn it follows the answer, as a button's confirmation always has.
+    if (str(p.action) && typeof p.ok === "boolean" && ![".answer", ".card", ".thumbs"].some(function (c) { return view.root.querySelector(c); })) {
+      textBox(view).appendChild(document.createTextNode(text.replace(/^\n+/, "")));
+      announce(text);
+      view.account = true;
+      finishTurn(view, f.turn);
+      return;
+    }
     if (str(p.product_id)) textBox(view).appendChild(R.opener("product-link", text, p.product_id, openProduct));
     else textBox(view).appendChild(document.createTextNode(text));
     speak(view, text);
@@ -264,8 +296,11 @@
     view.done = true;
     view.root.classList.remove("pending");
     view.root.removeAttribute("aria-busy");
+    if (waiting && waiting.turn === turn) stopWaiting();
+    panel.changed();
     announce(view.spoken);
     view.spoken = "";
+    if (view.account) return; // a panel change: nothing to rate
     announce("Answer finished.");
     const row = el("div", "thumbs");
     row.setAttribute("role", "group");
@@ -320,10 +355,58 @@
     question.focus();
   }
 
+  // ---------- a "You" panel change: its own turn, shown like the shopper's words ----------
+  function accountTurn(turn, m) {
+    const what = str(m.text) || accountLabels.get(str(m.action)) || str(m.action);
+    const bubble = el("div", "user account");
+    bubble.appendChild(el("span", "sr-only", "From your page: "));
+    bubble.appendChild(document.createTextNode(what));
+    bubble.appendChild(el("span", "meta", "from the You panel · turn " + turn));
+    turnView(turn, bubble);
+    scrollDown();
+  }
+
+  // ---------- the turn timeout: an answer that stops coming must not hold the chat forever ----------
+  function setBusy(busy) {
+    sendButton.disabled = busy;
+    form.setAttribute("aria-busy", busy ? "true" : "false");
+  }
+  function keepWaiting() {
+    if (!waiting) return;
+    clearTimeout(waiting.timer);
+    waiting.timer = setTimeout(giveUp, turnTimeoutMs);
+  }
+  function stopWaiting() {
+    if (waiting) clearTimeout(waiting.timer);
+    waiting = null;
+    setBusy(false);
+  }
+  function giveUp() {
+    const turn = waiting ? waiting.turn : null;
+    const seconds = Math.round(turnTimeoutMs / 1000);
+    const text = "No answer for " + seconds + " seconds: Aisle may be busy or down. You can ask again.";
+    const box = el("div", "error timeout", text);
+    box.setAttribute("role", "alert");
+    if (turn !== null) {
+      const view = turnView(turn);
+      view.root.classList.remove("pending");
+      view.root.removeAttribute("aria-busy");
+      view.root.appendChild(box);
+    } else {
+      const bubble = pendingAsks.shift();
+      if (bubble) bubble.querySelector(".meta").textContent = "no reply from the gateway";
+      log.appendChild(box);
+    }
+    stopWaiting();
+    scrollDown();
+    question.focus();
+  }
+
   // ---------- outgoing ----------
   function ask(text) {
     text = text.trim();
     if (!text) return;
+    if (waiting) { setStatus("wait for the answer, or for the timeout, before asking again"); return; }
     const message = { type: "ask", text: text };
     const product = pageProduct.value.trim();
     if (product) message.page_product_id = product;
@@ -334,11 +417,15 @@
     bubble.appendChild(el("span", "meta", product ? "on " + product : "sending…"));
     log.appendChild(bubble);
     pendingAsks.push(bubble);
+    waiting = { turn: null, timer: null };
+    setBusy(true);
+    keepWaiting();
     scrollDown();
   }
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    if (waiting) { setStatus("wait for the answer, or for the timeout, before asking again"); return; }
     ask(question.value);
     question.value = "";
   });
@@ -349,6 +436,7 @@
     await ensureSession(true);
     turns.clear();
     pendingAsks.length = 0;
+    stopWaiting();
     log.replaceChildren();
     afterSeq = null;
     lastTurn = -1;

@@ -50,12 +50,21 @@ class Node {
   focus() { focused = this; }
 }
 let focused = null;
+function followUps0(log, starters) { return log.querySelectorAll(".chip").filter((c) => !starters.all().includes(c))[0]; }
 
 const ids = {};
-for (const id of ["log", "status", "ask", "question", "page-product", "new-chat", "announcer", "mic", "heard", "product-view"]) ids[id] = new Node("div");
+for (const id of ["log", "status", "ask", "question", "page-product", "new-chat", "announcer", "mic", "heard", "product-view",
+  "send", "you", "you-panel"]) ids[id] = new Node("div");
 for (const [tag, cls, id] of [["h2", "", "pv-title"], ["button", "pv-close", ""], ["div", "pv-body", ""], ["button", "pv-ask", ""]]) {
   const part = new Node(tag); part.className = cls; part.id = id; ids["product-view"].appendChild(part);
 }
+for (const [tag, cls] of [["button", "pv-close"], ["div", "you-body"], ["p", "you-status"]]) {
+  const part = new Node(tag); part.className = cls; ids["you-panel"].appendChild(part);
+}
+// Short waits (reconnect backoff) run at once; long ones (the turn timeout) wait for runTimers().
+const timers = new Map();
+let nextTimer = 1;
+function runTimers() { const due = [...timers.values()]; timers.clear(); due.forEach((fn) => fn()); }
 const document = {
   documentElement: { lang: "en" },
   getElementById: (id) => ids[id],
@@ -75,6 +84,14 @@ const storage = {};
 const sessions = [];
 const EVIL = '<img src=x onerror="alert(1)">';
 const starterFetches = [];
+const meFetches = [];
+const ME = {
+  user_id: "u", orders: [{ order_id: "o-1", status: "shipped", total_cents: 500, currency: "USD", lines: [] }],
+  cart: { lines: [{ product_id: "B01", title: EVIL, quantity: 2, unit_price_cents: 1000, in_stock: true }], total_cents: 2000, currency: "USD" },
+  alerts: [{ alert_id: "al-9", product_id: "B01", title: "Kettle", kind: "auto_buy", threshold_cents: 900, max_price_cents: 950,
+             quantity: 1, currency: "USD", expires_at_ms: 1893456000000, fired_count: 0, spends_money: true }],
+  memory: [{ key: "budget_cents", label: "budget", value: "3000", shown: "$30.00" }],
+};
 const viewFetches = [];
 const VIEW = {
   product_id: "B01", title: "Kettle " + EVIL,
@@ -98,10 +115,12 @@ const sandbox = {
       if (!url.startsWith("/products/B0PAGE/")) return { ok: false, status: 404, json: async () => ({ error: "unknown product" }) };
       return { ok: true, json: async () => ({ product_id: "B0PAGE", title: EVIL, questions: ["What is its weight?", EVIL, 7] }) };
     }
+    if (url === "/me") { meFetches.push(init.headers.Authorization); return { ok: true, json: async () => ME }; }
     sessions.push(JSON.parse(init.body));
     return { ok: true, json: async () => ({ token: "tok-" + sessions.length, user_id: "u", conversation_id: "c", expires_at_s: 0 }) };
   },
-  setTimeout: (fn) => { fn(); return 0; },
+  setTimeout: (fn, ms) => { if (!(ms >= 10000)) { fn(); return 0; } timers.set(nextTimer, fn); return nextTimer++; },
+  clearTimeout: (id) => { timers.delete(id); },
 };
 sandbox.window = sandbox;
 vm.createContext(sandbox);
@@ -151,8 +170,14 @@ setImmediate(async () => {
   report.starters = { first_in_log: log.children[0] === starters, chips: starters.querySelectorAll(".chip").map((c) => c.textContent) };
   starters.querySelectorAll(".chip")[0].fire("click");
   report.starter_ask = ws.sent[ws.sent.length - 1];
-  const followUps = log.querySelectorAll(".chip").filter((c) => !starters.all().includes(c));
-  followUps[0].fire("click");
+  // No frame comes for the starter's turn: the chat gives up after the timeout and takes asks again.
+  ws.receive({ type: "accepted", turn: 1 });
+  const sentBefore = ws.sent.length;
+  followUps0(log, starters).fire("click");
+  report.timeout = { send_disabled: ids.send.disabled, refused_while_waiting: ws.sent.length === sentBefore };
+  runTimers();
+  report.timeout.after = { send_disabled: ids.send.disabled, error: log.querySelectorAll(".timeout").map((n) => n.textContent) };
+  followUps0(log, starters).fire("click");
   report.chip_ask = ws.sent[ws.sent.length - 1];
   log.querySelectorAll(".action")[1].fire("click");
   report.action_feedback = ws.sent[ws.sent.length - 1];
@@ -199,5 +224,23 @@ setImmediate(async () => {
   report.view_after_escape = { open: view.open, focus_back: focused === openers[0] };
   report.announced = ids.announcer.children.map((c) => c.textContent);
   report.starter_boxes = log.querySelectorAll(".starters").length;
+  // The You panel: read with the token, a click sends an account message, the accepted change gets a
+  // bubble, its confirmation is the whole turn, and account_changed reads the panel again.
+  const panel = ids["you-panel"];
+  ids.you.fire("click");
+  await new Promise((r) => setImmediate(r));
+  report.me = { fetches: meFetches.slice(), text: panel.textContent, occurrences: panel.textContent.split(EVIL).length - 1 };
+  const remove = panel.querySelectorAll("button").find((b) => b.textContent === "Remove");
+  remove.fire("click");
+  report.me.remove = again.sent[again.sent.length - 1];
+  again.receive({ type: "accepted", turn: 5, account: true, action: again.sent[again.sent.length - 1].action });
+  again.receive({ type: "text", conversation_id: "c", turn: 5, seq: 1700000000000, text: "\nRemoved it.", payload: { action: "remove_from_cart", ok: true } });
+  const accountTurn = log.querySelectorAll("section").find((n) => n.attrs["aria-label"] === "Answer 6");
+  report.me.turn = { text: accountTurn.textContent, pending: accountTurn.classList.contains("pending"), thumbs: accountTurn.querySelectorAll(".thumbs").length };
+  report.me.bubble = log.querySelectorAll(".account").map((n) => n.textContent);
+  const before = meFetches.length;
+  again.receive({ type: "account_changed", conversation_id: "c-other", turn: 3 });
+  await new Promise((r) => setImmediate(r));
+  report.me.refetched = meFetches.length > before;
   console.log(JSON.stringify(report));
 });

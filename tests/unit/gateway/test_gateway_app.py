@@ -100,7 +100,8 @@ def test_ask_produces_a_user_turn_and_is_accepted(gateway: Client) -> None:
     s = session(client)
     with client.websocket_connect("/ws") as ws:
         welcome = hello(ws, s["token"])
-        assert welcome == {"type": "welcome", "conversation_id": s["conversation_id"], "user_id": s["user_id"]}
+        assert welcome == {"type": "welcome", "conversation_id": s["conversation_id"], "user_id": s["user_id"],
+                           "turn_timeout_s": 60.0}
         ws.send_json({"type": "ask", "text": "a quiet kettle?", "page_product_id": "B0TEST"})
         assert receive(ws) == {"type": "accepted", "turn": 0}
         ws.send_json({"type": "ask", "text": "cheaper?"})

@@ -16,7 +16,7 @@ import pytest
 
 HERE = Path(__file__).parent
 STATIC = HERE.parents[2] / "pipeline" / "gateway" / "static"
-SCRIPTS = [STATIC / name for name in ("render.js", "product.js", "voice.js", "chat.js")]
+SCRIPTS = [STATIC / name for name in ("render.js", "product.js", "voice.js", "panel.js", "chat.js")]
 """In the order index.html loads them."""
 EVIL = '<img src=x onerror="alert(1)">'
 NODE = shutil.which("node")
@@ -78,7 +78,7 @@ def test_the_page_asks_and_reports_clicks(report: dict[str, Any]) -> None:
 
 def test_a_reconnect_resumes_after_the_last_seq(report: dict[str, Any]) -> None:
     assert report["resume_hello"]["after_seq"] == {"0": 10}
-    assert report["resume_hello"]["last_turn"] == 0
+    assert report["resume_hello"]["last_turn"] == 1  # the starter question's turn, accepted but never answered
 
 
 def test_an_alert_from_another_conversation_is_shown_apart_and_other_frames_are_ignored(
@@ -130,3 +130,22 @@ def test_the_microphone_is_hidden_without_speech_recognition(report: dict[str, A
 
 def test_the_live_region_gets_sentences_and_the_end_of_the_answer(report: dict[str, Any]) -> None:
     assert "Answer finished." in report["announced"]
+
+
+def test_an_unanswered_turn_times_out_and_the_chat_takes_asks_again(report: dict[str, Any]) -> None:
+    timeout = report["timeout"]
+    assert timeout["send_disabled"] and timeout["refused_while_waiting"]
+    assert timeout["after"]["send_disabled"] is False
+    assert timeout["after"]["error"] == ["No answer for 60 seconds: Aisle may be busy or down. You can ask again."]
+
+
+def test_the_you_panel_reads_me_with_the_token_and_changes_through_the_socket(report: dict[str, Any]) -> None:
+    me = report["me"]
+    assert me["fetches"][0].startswith("Bearer tok-")
+    assert me["occurrences"] == 1  # the hostile cart title, as text
+    for shown in ["Cart", "Orders", "shipped", "Auto-buy: spends money", "fired 0 times", "budget: $30.00", "Forget everything"]:
+        assert shown in me["text"], shown
+    assert me["remove"] == {"type": "account", "action": "remove_from_cart:B01"}
+    assert me["bubble"] and me["bubble"][0].startswith("From your page: Remove")
+    assert me["turn"] == {"text": "Removed it.", "pending": False, "thumbs": 0}
+    assert me["refetched"]
