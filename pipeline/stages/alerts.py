@@ -34,7 +34,7 @@ from pipeline.alerts.registry import AlertRegistry, Firing, auto_buy_order_key, 
 from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StoreConflictError
-from pipeline.messages import AlertRule, StoreEvent
+from pipeline.messages import StoreEvent
 from pipeline.money import format_money
 from pipeline.stage import FollowedTable, Output
 from pipeline.store.base import Store
