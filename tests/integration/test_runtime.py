@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pipeline import codec
 from pipeline.config import Settings
 from pipeline.messages import DeadLetter, Frame, UserTurn
+from pipeline.runtime._turn_errors import TURN_ERROR_SEQ
 from pipeline.runtime.worker import StageWorker
 from tests.integration.stages import EchoStage, FrameStage
 
@@ -55,6 +56,8 @@ class FrameSink:
         self.latency_ms: dict[tuple[str, int], int] = {}
         self.arrived_at: dict[tuple[str, int], float] = {}
         self.total = 0
+        self.ended: dict[str, list[str]] = {}
+        """conversation -> types of the frames the worker wrote to end a dead-lettered turn."""
 
     @property
     def unique(self) -> int:
@@ -75,6 +78,11 @@ class FrameSink:
                 for records in batch.values():
                     for record in records:
                         frame = codec.decode_as(record.value, Frame)
+                        if frame.seq >= TURN_ERROR_SEQ:
+                            # The worker's own error/done pair for a dead-lettered turn: its payload
+                            # is JSON, not the echo's send time.
+                            self.ended.setdefault(frame.conversation_id, []).append(frame.type)
+                            continue
                         self.total += 1
                         self.arrivals.setdefault(frame.conversation_id, []).append(frame.seq)
                         key = (frame.conversation_id, frame.seq)
@@ -256,6 +264,9 @@ async def test_undecodable_and_failing_messages_go_to_dead_letters(kafka_setting
         await produce_turns(kafka_settings, [UserTurn("bad-4", 0, 0, "u", "fail"), UserTurn("good", 0, 0, "u", "ok")])
         await sink.wait_for(1, timeout_s=60)
         letters = await read_all(kafka_settings, "dead-letters", 4, timeout_s=30)
+        deadline = time.monotonic() + 30
+        while sum(map(len, sink.ended.values())) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         stop.set()
     by_key = {letter.key: letter for letter in letters}
     assert set(by_key) == {b"bad-1", b"bad-2", b"bad-3", b"bad-4"}
@@ -265,6 +276,8 @@ async def test_undecodable_and_failing_messages_go_to_dead_letters(kafka_setting
     assert by_key[b"bad-4"].reason == "asked to fail" and by_key[b"bad-4"].stage == "echo"
     assert all(letter.origin_topic == kafka_settings.topic("requests") for letter in letters)
     assert sink.arrivals == {"good": [0]}, "the worker kept going after the bad messages"
+    # The two records that name a turn end it for the shopper; the undecodable ones name none.
+    assert sink.ended == {"bad-3": ["error", "done"], "bad-4": ["error", "done"]}
 
 
 async def read_all(settings: Settings, topic: str, count: int, timeout_s: float) -> list[DeadLetter]:
