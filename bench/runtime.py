@@ -26,7 +26,7 @@ from pipeline.admin import apply_topics
 from pipeline.config import Settings
 from pipeline.messages import TokenChunk, UserTurn
 from pipeline.runtime.worker import StageWorker
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 from pipeline.stats import percentile
 from pipeline.topics import load_topics
 

@@ -57,7 +57,7 @@ from pipeline.planner.embedding import IntentEmbeddings
 from pipeline.planner.llm_planner import JsonLlm
 from pipeline.planner.planner import PlannerOptions, plan_turn
 from pipeline.stats import percentile
-from pipeline.stage import Stage
+from pipeline.stages.base import Stage
 from pipeline.stages.generate import GenerateStage
 from pipeline.stages.hydrate import TurnHydrator
 from pipeline.stages.retrieve import RetrieveStage

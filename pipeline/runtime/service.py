@@ -17,7 +17,7 @@ from typing import cast
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.runtime.worker import StageWorker
-from pipeline.stage import Stage
+from pipeline.stages.base import Stage
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ STAGES: dict[str, str] = {
     "hydrate": "pipeline.stages.hydrate:build",
     "render": "pipeline.stages.render:build",
     "alerts": "pipeline.stages.alerts:build",
-    "actions": "pipeline.actions.stage:build",
-    "feedback": "pipeline.feedback.stage:build",
+    "actions": "pipeline.stages.actions:build",
+    "feedback": "pipeline.stages.feedback:build",
 }
 
 

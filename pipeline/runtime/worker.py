@@ -49,7 +49,7 @@ from pipeline.runtime.offsets import OffsetTracker
 from pipeline.runtime._retrying import Abandoned, with_retries
 from pipeline.runtime._stats import WorkerStats
 from pipeline.runtime.retry import RetryPolicy
-from pipeline.stage import Stage, current_hop_ms
+from pipeline.stages.base import Stage, current_hop_ms
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class StageWorker:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: RenewableProducer | None = None
         self._fatal: BaseException | None = None
-        # Optional stage hooks (see pipeline/stage.py): turn-scoped commits, and opting out of the
+        # Optional stage hooks (see pipeline/stages/base.py): turn-scoped commits, and opting out of the
         # (conversation, turn, seq) duplicate filter for stages that dedupe by their own rule.
         self._ends_turn: Callable[[Any], bool] | None = getattr(stage, "ends_turn", None)
         self._dedupe: bool = getattr(stage, "dedupe", True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from pipeline.alerts.notify import alert_frame, alert_record
 from pipeline.alerts.registry import AlertRegistry, Firing, auto_buy_order_key, state_key
@@ -36,7 +36,7 @@ from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StoreConflictError
 from pipeline.messages import StoreEvent
 from pipeline.money import format_money
-from pipeline.stage import FollowedTable, Output
+from pipeline.stages.base import Output, Table, TableFactory
 from pipeline.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,6 @@ PURGE_INTERVAL_MS = 3_600_000
 """How often alerts that stopped watching are tombstoned in the registry topic."""
 
 
-class Table(FollowedTable, Protocol):
-    """A followed table the stage also writes (the registry: pipeline/runtime/table.py)."""
-
-    async def put(self, key: str, value: Any) -> None: ...
-
-
-TableFactory = Callable[[Callable[[str, Any], None]], Table]
 StoreFactory = Callable[[], Awaitable[Store]]
 
 

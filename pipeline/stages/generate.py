@@ -27,7 +27,7 @@ from pipeline.llm.router import ModelRouter
 from pipeline.markup.grammar import build_gbnf
 from pipeline.markup.parser import MarkupParser, Text
 from pipeline.messages import EvidenceBundle, TokenChunk
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 
 _SEED = 0
 _END = object()

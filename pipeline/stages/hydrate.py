@@ -51,7 +51,7 @@ from pipeline.markup.payloads import (
 )
 from pipeline.markup.resolve import CatalogReader, Lookups
 from pipeline.messages import Frame, TokenChunk
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 from pipeline.store.base import Store
 from pipeline.store.pages import CatalogPages, StoreWithPages
 from pipeline.store.sqlite import open_store

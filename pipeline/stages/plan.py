@@ -33,7 +33,7 @@ from pipeline.planner.embedding import EmbedFn, IntentEmbeddings
 from pipeline.planner.planner import PlannerOptions, PlanOutcome, plan_turn
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.model_files import ModelPaths
-from pipeline.stage import FollowedTable, OpenTable, Output
+from pipeline.stages.base import FollowedTable, OpenTable, Output
 
 log = logging.getLogger(__name__)
 

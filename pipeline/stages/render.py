@@ -28,7 +28,7 @@ from pipeline.config import Settings
 from pipeline.errors import StageError
 from pipeline.markup.payloads import from_json, shown_product_ids
 from pipeline.messages import ConversationState, Frame, TurnMemory, TurnResponse
-from pipeline.stage import Output, current_hop_ms
+from pipeline.stages.base import Output, current_hop_ms
 
 DEFAULT_MAX_TURNS = 20
 """Turns a ConversationState keeps (the oldest go first)."""

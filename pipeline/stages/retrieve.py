@@ -33,7 +33,7 @@ from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.fusion import rrf_fuse
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
 from pipeline.retrieval.products import find_products
-from pipeline.stage import FollowedTable, OpenTable, Output
+from pipeline.stages.base import FollowedTable, OpenTable, Output
 from pipeline.store.base import Store
 from pipeline.store.choose import ProductFacts, choose
 from pipeline.store.records import Offer, RatingSummary, SearchFilters, StoreProduct

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pipeline.config import Settings
 from pipeline.errors import StageError
 from pipeline.messages import Frame, TokenChunk, UserTurn
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 
 
 class EchoStage:

@@ -34,7 +34,7 @@ from pipeline.replay.replayer import ReplayOptions, Replayer
 from pipeline.replay.report import build_report
 from pipeline.replay.traffic import parse_traffic
 from pipeline.runtime.worker import StageWorker
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 from pipeline.topics import load_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.chaos]

@@ -12,7 +12,7 @@ from aiokafka import errors as kafka_errors
 from pipeline.config import Settings
 from pipeline.messages import DeadLetter, TokenChunk
 from pipeline.runtime.worker import StageWorker
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 from tests.unit.runtime.fakes import Clients, FakeConsumer, record, until
 
 TP = TopicPartition("t.tokens", 0)

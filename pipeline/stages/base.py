@@ -41,6 +41,16 @@ OpenTable = Callable[[Callable[[str, Any], None]], FollowedTable]
 it to a topic, so the stage class itself stays free of Kafka."""
 
 
+class Table(FollowedTable, Protocol):
+    """A followed table the stage also writes (the alert registry: pipeline/runtime/table.py)."""
+
+    async def put(self, key: str, value: Any) -> None: ...
+
+
+TableFactory = Callable[[Callable[[str, Any], None]], Table]
+"""Opens a `Table` with the callback (key, value) for each record, as `OpenTable` does."""
+
+
 class Stage(Protocol):
     """A stream processor. `process` yields outputs as they are ready (a streaming stage yields many
     per input); the runtime produces each one at once and commits the input only after all of them

@@ -1,6 +1,6 @@
 """The actions stage: button clicks from `feedback` in; the action done in the store, a confirmation
 Frame to `frames`, the outcome to `feedback` (for aggregation) and new or cancelled alerts to
-`alert-registry` out. Run it with `aisle worker pipeline.actions.stage:build`.
+`alert-registry` out. Run it with `aisle worker actions`.
 
 Only `Feedback` records of kind action_clicked act (command_from_feedback), and only for the
 clicking user. The confirmation frame goes to the clicked turn with the click's seq (a millisecond
@@ -24,8 +24,7 @@ from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.messages import Feedback, Frame
 from pipeline.replay.traffic import REPLAY_PREFIX
-from pipeline.stage import Output
-from pipeline.stages.alerts import Table, TableFactory
+from pipeline.stages.base import Output, Table, TableFactory
 from pipeline.store.base import Store
 
 REMEMBERED_CLICKS = 10_000
