@@ -55,6 +55,7 @@ class _PassThrough:
 
     name = "bench-passthrough"
     input_topic = "requests"
+    output_topics = ("tokens",)
     input_type = UserTurn
 
     async def process(self, message: UserTurn) -> AsyncIterator[Output]:

@@ -595,9 +595,10 @@ def status(ctx: _Context) -> None:
 
     from pipeline.admin import admin_client, consumer_lag
     from pipeline.launcher import COMPONENTS, process_status, supervisor_state
-    from pipeline.runtime.service import STAGE_INPUTS
+    from pipeline.runtime.service import stage_inputs
 
     s = ctx.settings
+    inputs = stage_inputs()
     table = Table("part", "state", "detail")
     try:
         from pipeline.admin import describe_topics
@@ -627,8 +628,8 @@ def status(ctx: _Context) -> None:
             detail += f"; restarts {supervised[name].get('restarts', 0)}"
             if supervised[name].get("last_exit"):
                 detail += f" (last: {supervised[name]['last_exit']})"
-        if name in STAGE_INPUTS and kafka_up:
-            topic = STAGE_INPUTS[name]
+        if name in inputs and kafka_up:
+            topic = inputs[name]
             lag = consumer_lag(s, f"{s.topic_prefix}{name}", topic, admin)
             detail += f"; lag {lag if lag is not None else '?'} on {topic}"
         table.add_row(name, state, detail)

@@ -20,7 +20,7 @@ current_hop_ms: ContextVar[dict[str, float]] = ContextVar("current_hop_ms", defa
 
 @dataclass(frozen=True)
 class Output:
-    """One record for the runtime to produce: a declared topic name (see topics/), key and value."""
+    """One record for the runtime to produce: a declared topic name (pipeline/topics.py), key and value."""
 
     topic: str
     key: str
@@ -59,6 +59,13 @@ class Stage(Protocol):
 
     name: str
     input_topic: str
+    """The topic it consumes (a name from pipeline/topics.py, declared in topics/topics.toml)."""
+
+    @property
+    def output_topics(self) -> tuple[str, ...]:
+        """Every topic its outputs go to; the runtime dead-letters an input whose output goes elsewhere.
+        A class attribute is enough: `output_topics = (topics.FRAMES,)`."""
+        ...
 
     def process(self, message: Any) -> AsyncIterator[Output]: ...
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline import topics
 from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.feedback.aggregate import FeedbackAggregate
@@ -29,7 +30,8 @@ SNAPSHOT_INTERVAL_MS = 2_000
 
 class FeedbackStage:
     name = "feedback"
-    input_topic = "feedback"
+    input_topic = topics.FEEDBACK
+    output_topics = ()
     input_type = Feedback
     dedupe = False  # feedback seqs are timestamps; repeats are dropped by the aggregate
 
@@ -72,6 +74,6 @@ def build(settings: Settings) -> FeedbackStage:
     from pipeline.runtime.table import ChangelogTable
 
     def responses(apply: Callable[[str, Any], None]) -> FollowedTable:
-        return ChangelogTable(settings, "responses", apply, what="feedback responses")
+        return ChangelogTable(settings, topics.RESPONSES, apply, what="feedback responses")
 
     return FeedbackStage(snapshot_path(settings), PROMPT_VERSION, responses)

@@ -48,6 +48,7 @@ class AskStage:
     """requests -> tokens; the question "poison" can never succeed (it is dead-lettered)."""
 
     name, input_topic, input_type = "chaos-ask", "requests", UserTurn
+    output_topics = ("tokens",)
 
     async def start(self) -> None: ...
 
@@ -64,6 +65,7 @@ class AnswerStage:
     """tokens -> frames: a text frame and the turn's done frame."""
 
     name, input_topic, input_type = "chaos-answer", "tokens", TokenChunk
+    output_topics = ("frames",)
 
     async def start(self) -> None: ...
 
