@@ -179,7 +179,7 @@ def store() -> None:
 @pass_ctx
 def store_simulate(ctx: _Context, rate: float, count: int, seed: int) -> None:
     """Publish simulated price and stock changes to the store-events topic (keyed by product)."""
-    from pipeline.simulate import publish_store_events
+    from pipeline.store_events import publish_store_events
 
     sent = asyncio.run(publish_store_events(ctx.settings, rate_per_s=rate, count=count, seed=seed,
                                             report=lambda line: console.print(line)))

@@ -23,7 +23,7 @@ from pipeline.errors import DependencyError
 from pipeline.retrieval.edge import EDGE_DIR
 from pipeline.retrieval.embedder import Embedder, SparseVector
 from pipeline.retrieval.index import COLLECTION, SEARCH_MODES, PassageIndex, SearchFilter
-from pipeline.retrieval.ingest import catalog_passages, catalog_products, ingest_catalog
+from pipeline.retrieval.indexing import catalog_passages, catalog_products, ingest_catalog
 from pipeline.retrieval.model_files import ModelPaths
 from pipeline.retrieval.passages import ATTRIBUTE, REVIEW, Passage, PayloadValue
 
