@@ -1,5 +1,5 @@
 """The records the worker writes to `dead-letters`, the reasons it gives, and the sending of both a
-dead letter and the error frames that end its turn (runtime/_turn_errors.py)."""
+dead letter and the error frames that end its turn (runtime/turn_errors.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pipeline.config import Settings
 from pipeline.errors import ContractError
 from pipeline.messages import DeadLetter
 from pipeline.runtime._producer import RenewableProducer
-from pipeline.runtime._turn_errors import turn_error_frames, turn_of
+from pipeline.runtime.turn_errors import turn_error_frames, turn_of
 
 REASON_MAX_CHARS = 2_000
 

@@ -12,7 +12,7 @@
   retried in its lane, with capped, jittered backoff (runtime/retry.py), so its conversation keeps its
   order; a producer broken for good (a fatal idempotence error) is renewed and the message sent again.
 - A message that can never succeed, or still fails after AISLE_RETRY_MAX_S, goes to the dead-letter
-  topic with the reason, and its shopper's turn gets error frames that end it (_turn_errors.py); the
+  topic with the reason, and its shopper's turn gets error frames that end it (turn_errors.py); the
   worker keeps going. If even that cannot be written (after retries), the worker stops without
   committing the message, so it is retried after a restart rather than lost.
 - On a rebalance, revoked partitions' messages stop (lanes.py `revoke`); the new owner replays them.
