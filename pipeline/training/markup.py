@@ -25,7 +25,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.catalog import Product, infer_category, read_catalog
+from pipeline.catalog import Product, read_catalog
+from pipeline.categories import infer_category
 from pipeline.eval.answers import abstains
 from pipeline.markup.suggestions import ProductFacts
 from pipeline.messages import EvidenceItem

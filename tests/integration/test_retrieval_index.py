@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.catalog import Product, infer_category
+from pipeline.catalog import Product
+from pipeline.categories import infer_category
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
 from pipeline.retrieval.edge import EDGE_DIR
