@@ -449,7 +449,8 @@ def eval_markup(ctx: _Context, limit: int, intents: tuple[str, ...], concurrency
     """How often the default model writes valid, useful display markup, per intent (docs/markup.md)."""
     import dataclasses
 
-    from pipeline.eval.markup import MarkupEvalOptions, render_markdown, run_markup_eval
+    from pipeline.eval.markup import MarkupEvalOptions, run_markup_eval
+    from pipeline.eval.markup_scoring import render_markdown
 
     settings = ctx.settings
     if grammar is not None:
