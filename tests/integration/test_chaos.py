@@ -104,7 +104,7 @@ class OwnBroker:
 
 @pytest.fixture
 def quiet_aiokafka() -> Iterator[None]:
-    """aiokafka logs every refused connection at ERROR; the CLI silences it the same way (cli.py)."""
+    """aiokafka logs every refused connection at ERROR; the CLI silences it the same way (pipeline/cli/app.py)."""
     logger = logging.getLogger("aiokafka")
     level = logger.level
     logger.setLevel(logging.CRITICAL)
