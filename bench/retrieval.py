@@ -56,7 +56,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pipeline.config import Settings
 from pipeline.retrieval.embedder import Embedder, SparseVector
 from pipeline.retrieval.index import PassageIndex, SearchFilter, index_location
-from pipeline.retrieval.ingest import catalog_passages, catalog_products
+from pipeline.retrieval.indexing import catalog_passages, catalog_products
 from pipeline.stats import percentile
 from pipeline.retrieval.passages import EVIDENCE_KINDS, Passage, point_id
 

@@ -26,7 +26,7 @@ from pipeline.admin import apply_topics
 from pipeline.config import Settings
 from pipeline.messages import TokenChunk, UserTurn
 from pipeline.runtime.worker import StageWorker
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 from pipeline.stats import percentile
 from pipeline.topics import load_topics
 
@@ -55,6 +55,7 @@ class _PassThrough:
 
     name = "bench-passthrough"
     input_topic = "requests"
+    output_topics = ("tokens",)
     input_type = UserTurn
 
     async def process(self, message: UserTurn) -> AsyncIterator[Output]:

@@ -22,7 +22,7 @@ from pipeline.catalog import PRODUCTS_FILE, REVIEW_SETS_FILE, MalformedLine
 from pipeline.config import Settings
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import PassageIndex, index_location
-from pipeline.retrieval.ingest import ingest_catalog
+from pipeline.retrieval.indexing import ingest_catalog
 from pipeline.store.loader import LoadReport, load_shared_catalog
 from pipeline.store.sqlite import open_store
 

@@ -15,6 +15,24 @@ from pipeline.errors import ConfigError
 DEFAULT_TOPICS_FILE = Path(__file__).resolve().parent.parent / "topics" / "topics.toml"
 _CLEANUP_POLICIES = {"delete", "compact"}
 
+# The declared names, for code that names a topic (a stage's `input_topic` and `output_topics`, the
+# tables it follows); without the deployment's prefix, which `Settings.topic(name)` adds. A test
+# checks that each is declared in topics/topics.toml.
+REQUESTS = "requests"
+PLANS = "plans"
+EVIDENCE = "evidence"
+TOKENS = "tokens"
+HYDRATED = "hydrated"
+FRAMES = "frames"
+RESPONSES = "responses"
+FEEDBACK = "feedback"
+STORE_EVENTS = "store-events"
+ALERTS = "alerts"
+ALERT_REGISTRY = "alert-registry"
+CONVERSATION_STATE = "conversation-state"
+USER_MEMORY = "user-memory"
+DEAD_LETTERS = "dead-letters"
+
 
 @dataclass(frozen=True)
 class TopicSpec:

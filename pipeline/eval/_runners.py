@@ -20,7 +20,7 @@ from pipeline.messages import EvidenceBundle, Frame, Plan, TokenChunk, TurnRespo
 from pipeline.replay.replayer import ReplayOptions, Replayer
 from pipeline.replay.traffic import ASK, Traffic, TrafficEvent
 from pipeline.runtime.service import load_stage_factory
-from pipeline.stage import Stage
+from pipeline.stages.base import Stage
 
 log = logging.getLogger(__name__)
 

@@ -41,8 +41,8 @@ from pipeline.eval import text_quality
 from pipeline.eval._runners import TurnOutcome, run_direct, run_through_kafka
 from pipeline.eval.text_metrics import cosine, rouge_l_max
 from pipeline.feedback import report as feedback_report
+from pipeline.feedback.snapshot import snapshot_path
 from pipeline.generation.support import ABSTENTION
-from pipeline.feedback.stage import snapshot_path
 from pipeline.markup import opinions
 from pipeline.messages import UserTurn
 from pipeline.retrieval.embedder import Embedder

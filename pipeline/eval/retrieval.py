@@ -29,8 +29,8 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import DEFAULT_MODE, SEARCH_MODES, Hit, PassageIndex, SearchFilter, SearchMode
-from pipeline.retrieval.ingest import catalog_passages, catalog_products
-from pipeline.retrieval.metrics import ndcg, recall, reciprocal_rank
+from pipeline.retrieval.indexing import catalog_passages, catalog_products
+from pipeline.retrieval.ranking_metrics import ndcg, recall, reciprocal_rank
 from pipeline.stats import mean, percentile
 from pipeline.retrieval.passages import ATTRIBUTE, EVIDENCE_KINDS, QA, normalize, qa_text
 

@@ -39,8 +39,8 @@ from pipeline.messages import EvidenceBundle, Plan, UserTurn
 from pipeline.planner.planner import PlannerOptions, plan_turn
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import PassageIndex
-from pipeline.retrieval.ingest import catalog_products
-from pipeline.retrieval.metrics import ndcg, reciprocal_rank
+from pipeline.retrieval.indexing import catalog_products
+from pipeline.retrieval.ranking_metrics import ndcg, reciprocal_rank
 from pipeline.stages.retrieve import RetrieveStage, store_filters
 from pipeline.stats import mean, percentile
 from pipeline.store.base import Store

@@ -1,6 +1,6 @@
 """The "Shopper feedback" section of the eval and replay reports, from the feedback worker's snapshot.
 
-The feedback worker (`aisle worker feedback`, pipeline/feedback/stage.py) keeps thumbs and action
+The feedback worker (`aisle worker feedback`, pipeline/stages/feedback.py) keeps thumbs and action
 outcomes per (intent, model, prompt version) in `<AISLE_HOME>/feedback/aggregate.json`. A report
 reads that file as it is when the report is written: it is live shopper feedback up to the snapshot's
 `updated_at_ms`, not feedback on the run being reported (replayed feedback is left out of it).

@@ -21,7 +21,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pipeline.memory._patterns import RULES, Rule
+from pipeline.memory._grammar import Rule
+from pipeline.memory._patterns import RULES
 
 _SENTENCE_END = re.compile(r"[!?;\n]+|(?<!\d)\.+|\.(?!\d)")
 _QUESTION_START = re.compile(

@@ -48,7 +48,7 @@ from pipeline.replay._partitions import topic_partitions
 from pipeline.replay.report import DeadLetterRecord, LagSample, RunFacts, TurnRecord, error_kind
 from pipeline.replay.traffic import ASK, REPLAY_PREFIX, Traffic, TrafficEvent
 from pipeline.runtime.headers import hop_name
-from pipeline.runtime.service import STAGE_INPUTS
+from pipeline.runtime.service import stage_inputs
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,9 @@ class Replayer:
             await consumer.start()
             await self._assign_at_end(producer, consumer)
             collector = asyncio.create_task(self._collect(consumer), name="replay-collect")
-            sampler = asyncio.create_task(self._sample_lag(producer, consumer), name="replay-lag")
+            # Resolved before the traffic starts: it imports every stage module.
+            inputs = stage_inputs()
+            sampler = asyncio.create_task(self._sample_lag(producer, consumer, inputs), name="replay-lag")
             try:
                 started_at_ms = now_ms()
                 start = time.monotonic()
@@ -291,13 +293,14 @@ class Replayer:
         if frame.type == "done":
             state.done.set()
 
-    async def _sample_lag(self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer) -> None:
+    async def _sample_lag(self, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer,
+                          stage_topics: dict[str, str]) -> None:
         """Each stage group's lag every lag_interval_s; a sample the broker does not answer is None."""
         s = self.settings
         admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap_servers, client_id="aisle-replay-lag")
         try:
             await admin.start()
-            inputs = {stage: await topic_partitions(producer, [s.topic(topic)]) for stage, topic in STAGE_INPUTS.items()}
+            inputs = {stage: await topic_partitions(producer, [s.topic(topic)]) for stage, topic in stage_topics.items()}
         except (KafkaError, BrokerUnavailableError) as exc:
             log.info("replay: no lag samples (%s)", exc)
             return

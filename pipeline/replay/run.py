@@ -10,7 +10,7 @@ from typing import Any
 from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.feedback.report import read_section
-from pipeline.feedback.stage import snapshot_path
+from pipeline.feedback.snapshot import snapshot_path
 from pipeline.replay.html import render_html
 from pipeline.replay.replayer import ReplayOptions, ReplayProgress, Replayer, ReplayResult
 from pipeline.replay.report import build_report

@@ -1,5 +1,5 @@
 """The records the worker writes to `dead-letters`, the reasons it gives, and the sending of both a
-dead letter and the error frames that end its turn (runtime/_turn_errors.py)."""
+dead letter and the error frames that end its turn (runtime/turn_errors.py)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,14 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from pipeline import codec
+from pipeline import codec, topics
 from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import ContractError
 from pipeline.messages import DeadLetter
 from pipeline.runtime._producer import RenewableProducer
-from pipeline.runtime._turn_errors import turn_error_frames, turn_of
+from pipeline.runtime.turn_errors import turn_error_frames, turn_of
 
-DEAD_LETTER_TOPIC = "dead-letters"
-FRAMES_TOPIC = "frames"
 REASON_MAX_CHARS = 2_000
 
 
@@ -56,12 +54,12 @@ async def send_dead_letter(producer: RenewableProducer, settings: Settings, lett
     Both go out before the record counts as finished, so a crash in between redelivers the record and
     both are written again: the letter is then a repeat operators see twice, the frames are dropped
     by (conversation, turn, seq) wherever frames are read."""
-    acks = [await producer.send(settings.topic(DEAD_LETTER_TOPIC), codec.encode(letter), key=record.key)]
+    acks = [await producer.send(settings.topic(topics.DEAD_LETTERS), codec.encode(letter), key=record.key)]
     turn = turn_of(record.value)
     if turn is not None:
         conversation, number = turn
         for frame in turn_error_frames(conversation, number):
-            acks.append(await producer.send(settings.topic(FRAMES_TOPIC), codec.encode(frame), key=conversation.encode()))
+            acks.append(await producer.send(settings.topic(topics.FRAMES), codec.encode(frame), key=conversation.encode()))
     results = await asyncio.gather(*acks, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):

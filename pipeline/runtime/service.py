@@ -8,22 +8,25 @@ SIGINT start a graceful stop: in-flight work finishes and offsets are committed 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 import signal
+import typing
 from collections.abc import Callable
 from typing import cast
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.runtime.worker import StageWorker
-from pipeline.stage import Stage
+from pipeline.stages.base import Stage
 
 log = logging.getLogger(__name__)
 
 StageFactory = Callable[[Settings], Stage]
 
-# The stages of the dataflow, in order; each module exposes `build(settings) -> Stage`.
+# The stages of the dataflow, in order; each module exposes `build(settings) -> <its stage class>`,
+# and the class declares the topics the stage reads and writes (`input_topic`, `output_topics`).
 STAGES: dict[str, str] = {
     "plan": "pipeline.stages.plan:build",
     "retrieve": "pipeline.stages.retrieve:build",
@@ -31,21 +34,8 @@ STAGES: dict[str, str] = {
     "hydrate": "pipeline.stages.hydrate:build",
     "render": "pipeline.stages.render:build",
     "alerts": "pipeline.stages.alerts:build",
-    "actions": "pipeline.actions.stage:build",
-    "feedback": "pipeline.feedback.stage:build",
-}
-
-
-# What each stage consumes (its group's lag is measured there by `aisle status`).
-STAGE_INPUTS: dict[str, str] = {
-    "plan": "requests",
-    "retrieve": "plans",
-    "generate": "evidence",
-    "hydrate": "tokens",
-    "render": "hydrated",
-    "alerts": "store-events",
-    "actions": "feedback",
-    "feedback": "feedback",
+    "actions": "pipeline.stages.actions:build",
+    "feedback": "pipeline.stages.feedback:build",
 }
 
 
@@ -60,6 +50,22 @@ def load_stage_factory(name: str) -> StageFactory:
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"cannot load stage {name!r} from {target}: {exc}") from exc
     return cast(StageFactory, factory)
+
+
+def stage_class(name: str) -> type[Stage]:
+    """The class a stage's factory builds, as its return annotation names it; raises ConfigError
+    when it cannot be loaded or names no class."""
+    built = typing.get_type_hints(load_stage_factory(name)).get("return")
+    if not isinstance(built, type):
+        raise ConfigError(f"stage {name!r}: {STAGES.get(name, name)} does not name the class it builds")
+    return cast(type[Stage], built)
+
+
+@functools.cache
+def stage_inputs() -> dict[str, str]:
+    """What each stage of the dataflow consumes, as its class declares it (`aisle status` measures the
+    stage's group lag there). Imports every stage module."""
+    return {name: stage_class(name).input_topic for name in STAGES}
 
 
 async def serve_stage(stage: Stage, settings: Settings, *, group_id: str | None = None) -> StageWorker:

@@ -12,7 +12,7 @@
   retried in its lane, with capped, jittered backoff (runtime/retry.py), so its conversation keeps its
   order; a producer broken for good (a fatal idempotence error) is renewed and the message sent again.
 - A message that can never succeed, or still fails after AISLE_RETRY_MAX_S, goes to the dead-letter
-  topic with the reason, and its shopper's turn gets error frames that end it (_turn_errors.py); the
+  topic with the reason, and its shopper's turn gets error frames that end it (turn_errors.py); the
   worker keeps going. If even that cannot be written (after retries), the worker stops without
   committing the message, so it is retried after a restart rather than lost.
 - On a rebalance, revoked partitions' messages stop (lanes.py `revoke`); the new owner replays them.
@@ -34,14 +34,14 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from pipeline import codec
+from pipeline import codec, topics
 from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import ContractError
 from pipeline.runtime.dedupe import SeenFilter, Verdict
 from pipeline.runtime.headers import carry, hops, stage_durations_ms
 from pipeline.runtime._producer import RenewableProducer
-from pipeline.runtime._dead_letters import DEAD_LETTER_TOPIC, letter_for, send_dead_letter, unfinished_turn
+from pipeline.runtime._dead_letters import letter_for, send_dead_letter, unfinished_turn
 from pipeline.runtime._turns import HeldTurns
 from pipeline.runtime.kafka import make_consumer, make_producer, start_with_retry
 from pipeline.runtime.lanes import KeyedLanes
@@ -49,7 +49,7 @@ from pipeline.runtime.offsets import OffsetTracker
 from pipeline.runtime._retrying import Abandoned, with_retries
 from pipeline.runtime._stats import WorkerStats
 from pipeline.runtime.retry import RetryPolicy
-from pipeline.stage import Stage, current_hop_ms
+from pipeline.stages.base import Stage, current_hop_ms
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class StageWorker:
         self.stage = stage
         self.settings = settings
         self.group_id = group_id or f"{settings.topic_prefix}{stage.name}"
+        self._outputs = {name: settings.topic(name) for name in stage.output_topics}
         self.stats = WorkerStats()
         # make_clients (consumer factory, producer factory) replaces the aiokafka clients in tests.
         self._make_clients = make_clients or (
@@ -100,7 +101,7 @@ class StageWorker:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: RenewableProducer | None = None
         self._fatal: BaseException | None = None
-        # Optional stage hooks (see pipeline/stage.py): turn-scoped commits, and opting out of the
+        # Optional stage hooks (see pipeline/stages/base.py): turn-scoped commits, and opting out of the
         # (conversation, turn, seq) duplicate filter for stages that dedupe by their own rule.
         self._ends_turn: Callable[[Any], bool] | None = getattr(stage, "ends_turn", None)
         self._dedupe: bool = getattr(stage, "dedupe", True)
@@ -287,10 +288,13 @@ class StageWorker:
         acks: list[asyncio.Future[Any]] = []
         try:
             async for output in self.stage.process(message):
+                topic = self._outputs.get(output.topic)
+                if topic is None:
+                    raise ContractError(f"{self.stage.name} produced to {output.topic!r}, not one of its output_topics")
                 headers = carry(record.headers, self.stage.name, in_ms=received_ms, out_ms=now_ms())
                 acks.append(
                     await producer.send(
-                        self.settings.topic(output.topic),
+                        topic,
                         codec.encode(output.value),
                         key=output.key.encode(),
                         headers=headers,
@@ -321,7 +325,7 @@ class StageWorker:
         except Abandoned:
             return False
         except Exception as send_exc:  # noqa: BLE001 - whatever it is, the record must not be committed
-            log.error("%s: cannot write to %s (%s); stopping", self.stage.name, DEAD_LETTER_TOPIC, send_exc)
+            log.error("%s: cannot write to %s (%s); stopping", self.stage.name, topics.DEAD_LETTERS, send_exc)
             self._fail(send_exc)
             return False
         self.stats.dead_lettered += 1

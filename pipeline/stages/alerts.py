@@ -27,8 +27,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
+from pipeline import topics
 from pipeline.alerts.notify import alert_frame, alert_record
 from pipeline.alerts.registry import AlertRegistry, Firing, auto_buy_order_key, state_key
 from pipeline.clock import Clock, now_ms
@@ -36,7 +37,7 @@ from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StoreConflictError
 from pipeline.messages import StoreEvent
 from pipeline.money import format_money
-from pipeline.stage import FollowedTable, Output
+from pipeline.stages.base import Output, Table, TableFactory
 from pipeline.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -45,13 +46,6 @@ PURGE_INTERVAL_MS = 3_600_000
 """How often alerts that stopped watching are tombstoned in the registry topic."""
 
 
-class Table(FollowedTable, Protocol):
-    """A followed table the stage also writes (the registry: pipeline/runtime/table.py)."""
-
-    async def put(self, key: str, value: Any) -> None: ...
-
-
-TableFactory = Callable[[Callable[[str, Any], None]], Table]
 StoreFactory = Callable[[], Awaitable[Store]]
 
 
@@ -59,7 +53,8 @@ class AlertsStage:
     """Fires alerts on price events; one registry per process, restored from the changelog."""
 
     name = "alerts"
-    input_topic = "store-events"
+    input_topic = topics.STORE_EVENTS
+    output_topics = (topics.FRAMES, topics.ALERTS, topics.ALERT_REGISTRY)
     input_type = StoreEvent
     dedupe = False  # store events carry no conversation; replays are recognised by event seq
 
@@ -102,10 +97,10 @@ class AlertsStage:
             index = per_conversation.get(conversation, 0)
             per_conversation[conversation] = index + 1
             title = await self._title(firing.rule.product_id)
-            yield Output("frames", conversation, alert_frame(firing, alert, index, title=title, outcome=outcome))
-            yield Output("alerts", conversation, alert)
+            yield Output(topics.FRAMES, conversation, alert_frame(firing, alert, index, title=title, outcome=outcome))
+            yield Output(topics.ALERTS, conversation, alert)
         for alert_id, state in states.items():
-            yield Output("alert-registry", state_key(alert_id), state)
+            yield Output(topics.ALERT_REGISTRY, state_key(alert_id), state)
         self.registry.commit_states(states.values())
         if now_ms - self._last_purge_ms >= PURGE_INTERVAL_MS:
             self._last_purge_ms = now_ms
@@ -155,6 +150,6 @@ def build(settings: Settings) -> AlertsStage:
         return await open_store(settings)
 
     def table(apply: Callable[[str, Any], None]) -> Table:
-        return ChangelogTable(settings, "alert-registry", apply, what="alerts registry")
+        return ChangelogTable(settings, topics.ALERT_REGISTRY, apply, what="alerts registry")
 
     return AlertsStage(table, store)

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
+from pipeline import topics
 from pipeline.clock import monotonic_ms
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
@@ -27,7 +28,7 @@ from pipeline.llm.router import ModelRouter
 from pipeline.markup.grammar import build_gbnf
 from pipeline.markup.parser import MarkupParser, Text
 from pipeline.messages import EvidenceBundle, TokenChunk
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 
 _SEED = 0
 _END = object()
@@ -54,12 +55,13 @@ class _Turn:
         )
         self.seq += 1
         self.offset += len(text)
-        return Output("tokens", self.bundle.conversation_id, chunk)
+        return Output(topics.TOKENS, self.bundle.conversation_id, chunk)
 
 
 class GenerateStage:
     name = "generate"
-    input_topic = "evidence"
+    input_topic = topics.EVIDENCE
+    output_topics = (topics.TOKENS,)
     input_type = EvidenceBundle
 
     def __init__(self, settings: Settings, client: LlmClient | None = None) -> None:

@@ -33,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 
 from cachetools import LRUCache
 
+from pipeline import topics
 from pipeline.catalog import read_catalog
 from pipeline.config import Settings
 from pipeline.errors import StageError
@@ -51,7 +52,7 @@ from pipeline.markup.payloads import (
 )
 from pipeline.markup.resolve import CatalogReader, Lookups
 from pipeline.messages import Frame, TokenChunk
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 from pipeline.store.base import Store
 from pipeline.store.pages import CatalogPages, StoreWithPages
 from pipeline.store.sqlite import open_store
@@ -337,7 +338,8 @@ class HydrateStage:
     replays while running are dropped by character offset inside the hydrator (`dedupe = False`)."""
 
     name = "hydrate"
-    input_topic = "tokens"
+    input_topic = topics.TOKENS
+    output_topics = (topics.HYDRATED,)
     input_type = TokenChunk
     dedupe = False
 
@@ -372,7 +374,7 @@ class HydrateStage:
             return  # a replay of an older turn: already hydrated
         timeout_s = self.settings.hydrate_lookup_timeout_ms / 1000
         for frame in await hydrator.on_chunk(message, self._reader, timeout_s):
-            yield Output("hydrated", message.conversation_id, frame)
+            yield Output(topics.HYDRATED, message.conversation_id, frame)
 
 
 def build(settings: Settings) -> HydrateStage:

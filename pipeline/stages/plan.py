@@ -23,6 +23,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from pipeline import topics
 from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
@@ -33,7 +34,7 @@ from pipeline.planner.embedding import EmbedFn, IntentEmbeddings
 from pipeline.planner.planner import PlannerOptions, PlanOutcome, plan_turn
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.model_files import ModelPaths
-from pipeline.stage import FollowedTable, OpenTable, Output
+from pipeline.stages.base import FollowedTable, OpenTable, Output
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,9 @@ class PlanStage:
     """Plans each request. `llm` and `embed` are optional services (None: rules only)."""
 
     name = "plan"
-    input_topic = "requests"
+    input_topic = topics.REQUESTS
+    output_topics = (topics.USER_MEMORY, topics.PLANS)
     input_type = UserTurn
-    output_topic = "plans"
 
     def __init__(self, options: PlannerOptions, *, llm: LlmClient | None = None, embed: EmbedFn | None = None,
                  close_embed: Callable[[], None] | None = None, max_conversations: int = MAX_CONVERSATIONS,
@@ -139,8 +140,8 @@ class PlanStage:
             # Kept here at once: the next turn may arrive before the table reads the record back.
             self.remember_user(memory)
             preferences = changed
-            yield Output("user-memory", message.user_id, memory)
-        yield Output(self.output_topic, message.conversation_id, personalise(outcome.plan, preferences))
+            yield Output(topics.USER_MEMORY, message.user_id, memory)
+        yield Output(topics.PLANS, message.conversation_id, personalise(outcome.plan, preferences))
 
 
 def build(settings: Settings) -> PlanStage:
@@ -152,10 +153,10 @@ def build(settings: Settings) -> PlanStage:
     from pipeline.runtime.table import ChangelogTable
 
     def open_history(apply: Callable[[str, Any], None]) -> FollowedTable:
-        return ChangelogTable(settings, "conversation-state", apply, what="conversation history")
+        return ChangelogTable(settings, topics.CONVERSATION_STATE, apply, what="conversation history")
 
     def open_memory(apply: Callable[[str, Any], None]) -> FollowedTable:
-        return ChangelogTable(settings, "user-memory", apply, what="account memory")
+        return ChangelogTable(settings, topics.USER_MEMORY, apply, what="account memory")
 
     if embedder is None:
         return PlanStage(options, llm=llm, open_history=open_history, open_memory=open_memory)

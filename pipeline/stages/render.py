@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
+from pipeline import topics
 from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.errors import StageError
 from pipeline.markup.payloads import from_json, shown_product_ids
 from pipeline.messages import ConversationState, Frame, TurnMemory, TurnResponse
-from pipeline.stage import Output, current_hop_ms
+from pipeline.stages.base import Output, current_hop_ms
 
 DEFAULT_MAX_TURNS = 20
 """Turns a ConversationState keeps (the oldest go first)."""
@@ -169,7 +170,8 @@ class RenderStage:
     turn's record is rebuilt complete."""
 
     name = "render"
-    input_topic = "hydrated"
+    input_topic = topics.HYDRATED
+    output_topics = (topics.FRAMES, topics.RESPONSES, topics.CONVERSATION_STATE)
     input_type = Frame
 
     def __init__(self, settings: Settings) -> None:
@@ -195,12 +197,12 @@ class RenderStage:
             return
         was_finished = renderer.finished
         for frame in renderer.on_frame(message):
-            yield Output("frames", conversation, frame)
+            yield Output(topics.FRAMES, conversation, frame)
         if renderer.finished and not was_finished:
             done = renderer.finish(_context(message), self._states.get(conversation), now_ms())
             self._states[conversation] = done.state
-            yield Output("responses", conversation, done.response)
-            yield Output("conversation-state", conversation, done.state)
+            yield Output(topics.RESPONSES, conversation, done.response)
+            yield Output(topics.CONVERSATION_STATE, conversation, done.state)
 
 
 def _context(done: Frame) -> TurnContext:

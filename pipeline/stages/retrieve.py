@@ -21,6 +21,7 @@ from typing import Any
 
 from cachetools import FIFOCache
 
+from pipeline import topics
 from pipeline.actions.language import LanguageActions, outcome_evidence, without_action_steps
 from pipeline.alerts.registry import AlertRegistry
 from pipeline.clock import now_ms
@@ -33,7 +34,7 @@ from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.fusion import rrf_fuse
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
 from pipeline.retrieval.products import find_products
-from pipeline.stage import FollowedTable, OpenTable, Output
+from pipeline.stages.base import FollowedTable, OpenTable, Output
 from pipeline.store.base import Store
 from pipeline.store.choose import ProductFacts, choose
 from pipeline.store.records import Offer, RatingSummary, SearchFilters, StoreProduct
@@ -281,7 +282,8 @@ async def _not_acted(step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
 
 class RetrieveStage:
     name = "retrieve"
-    input_topic = "plans"
+    input_topic = topics.PLANS
+    output_topics = (topics.EVIDENCE, topics.ALERT_REGISTRY)
     input_type = Plan
 
     def __init__(self, settings: Settings, fetchers: Mapping[str, Fetch] | None = None,
@@ -335,17 +337,17 @@ class RetrieveStage:
             bundle = await gather_evidence(message, self._fetchers, self.limits)
         else:
             for key, rule in outcome.registry:
-                yield Output("alert-registry", key, rule)
+                yield Output(topics.ALERT_REGISTRY, key, rule)
             rest = await gather_evidence(without_action_steps(message), self._fetchers, self.limits)
             bundle = dataclasses.replace(rest, plan=message, items=[outcome_evidence(message, outcome), *rest.items],
                                          empty_reason=None)
-        yield Output("evidence", message.conversation_id, bundle)
+        yield Output(topics.EVIDENCE, message.conversation_id, bundle)
 
 
 def build(settings: Settings) -> RetrieveStage:
     from pipeline.runtime.table import ChangelogTable
 
     def open_registry(apply: Callable[[str, Any], None]) -> FollowedTable:
-        return ChangelogTable(settings, "alert-registry", apply, what="retrieve's alert registry")
+        return ChangelogTable(settings, topics.ALERT_REGISTRY, apply, what="retrieve's alert registry")
 
     return RetrieveStage(settings, open_registry=open_registry)

@@ -25,14 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from pipeline.catalog import (
-    MalformedLine,
-    Product,
-    ReviewSet,
-    infer_category,
-    read_catalog,
-    review_set_category,
-)
+from pipeline.catalog import MalformedLine, Product, ReviewSet, read_catalog
+from pipeline.categories import infer_category, review_set_category
 from pipeline.config import Settings
 from pipeline.store.price_model import PriceBand, quote_price
 from pipeline.store.records import StoreProduct

@@ -96,7 +96,7 @@ CATEGORY_BANDS: Mapping[str, PriceBand] = {
     "video_games": PriceBand(999, 2_999, 6_999),
     "other": PriceBand(599, 2_499, 9_999),
 }
-"""The band of each inferred category (pipeline.catalog.CATEGORIES), for products with no kind. Narrower
+"""The band of each inferred category (pipeline.categories.CATEGORIES), for products with no kind. Narrower
 than most kinds' bands: the category is a rough guess, so a product of unknown kind stays near the
 category's typical price (the weight cue still lifts heavy goods)."""
 

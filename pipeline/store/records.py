@@ -23,7 +23,7 @@ class StoreProduct:
     product_id: str
     title: str
     category: str
-    """One of pipeline.catalog.CATEGORIES."""
+    """One of pipeline.categories.CATEGORIES."""
     category_source: Literal["inferred", "source"]
     """inferred: guessed by keyword rules from the title; source: given by the data set."""
     kind: Literal["page", "review_only"]

@@ -21,7 +21,7 @@ from typing import TypeVar
 from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.errors import AisleError, DependencyError, NotFoundError
-from pipeline.store import _orders, _rows
+from pipeline.store import _carts, _orders, _rows
 from pipeline.store.migrations import apply_migrations
 from pipeline.store.records import (
     Cart,
@@ -181,65 +181,22 @@ class SqliteStore:
 
     # --- carts ---
     async def get_cart(self, user_id: str) -> Cart:
-        return await self._call(lambda conn: self._cart(conn, user_id))
+        return await self._call(lambda conn: _carts.read_cart(conn, user_id, self._currency))
 
     async def add_to_cart(self, user_id: str, product_id: str, quantity: int = 1, *,
                           request_key: str | None = None) -> Cart:
         if quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
-
-        def add(conn: sqlite3.Connection) -> Cart:
-            if _already_applied(conn, user_id, request_key):
-                return self._cart(conn, user_id)
-            if conn.execute("SELECT 1 FROM offers WHERE product_id = ?", (product_id,)).fetchone() is None:
-                raise NotFoundError(f"no product {product_id!r} in the store")
-            conn.execute(
-                "INSERT INTO cart_lines (user_id, product_id, quantity) VALUES (?, ?, ?)"
-                " ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = quantity + excluded.quantity",
-                (user_id, product_id, quantity),
-            )
-            return self._cart(conn, user_id)
-
-        return await self._transaction(add)
+        return await self._transaction(
+            lambda conn: _carts.add(conn, user_id, product_id, quantity, request_key, self._currency)
+        )
 
     async def remove_from_cart(self, user_id: str, product_id: str, quantity: int | None = None, *,
                                request_key: str | None = None) -> Cart:
         if quantity is not None and quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
-
-        def remove(conn: sqlite3.Connection) -> Cart:
-            if _already_applied(conn, user_id, request_key):
-                return self._cart(conn, user_id)
-            row = conn.execute(
-                "SELECT quantity FROM cart_lines WHERE user_id = ? AND product_id = ?", (user_id, product_id)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"the cart of {user_id!r} holds no {product_id!r}")
-            if quantity is None or quantity >= row["quantity"]:
-                conn.execute("DELETE FROM cart_lines WHERE user_id = ? AND product_id = ?", (user_id, product_id))
-            else:
-                conn.execute(
-                    "UPDATE cart_lines SET quantity = quantity - ? WHERE user_id = ? AND product_id = ?",
-                    (quantity, user_id, product_id),
-                )
-            return self._cart(conn, user_id)
-
-        return await self._transaction(remove)
-
-    def _cart(self, conn: sqlite3.Connection, user_id: str) -> Cart:
-        rows = conn.execute(
-            "SELECT c.product_id, c.quantity, o.price_cents, o.in_stock, o.currency, o.simulated"
-            " FROM cart_lines c JOIN offers o ON o.product_id = c.product_id"
-            " WHERE c.user_id = ? ORDER BY c.product_id",
-            (user_id,),
-        ).fetchall()
-        lines = tuple(_rows.cart_line(row) for row in rows)
-        return Cart(
-            user_id=user_id,
-            lines=lines,
-            total_cents=sum(line.quantity * line.unit_price_cents for line in lines),
-            currency=rows[0]["currency"] if rows else self._currency,
-            simulated=any(row["simulated"] for row in rows),
+        return await self._transaction(
+            lambda conn: _carts.remove(conn, user_id, product_id, quantity, request_key, self._currency)
         )
 
     # --- orders ---
@@ -404,13 +361,3 @@ class SqliteStore:
             rows.extend(await self._query(f"{select} WHERE product_id IN ({marks})", tuple(chunk)))
         return rows
 
-
-def _already_applied(conn: sqlite3.Connection, user_id: str, request_key: str | None) -> bool:
-    """True when `request_key` was applied before; otherwise records it (inside the caller's
-    transaction, so the key and the change commit together or not at all)."""
-    if request_key is None:
-        return False
-    inserted = conn.execute(
-        "INSERT INTO cart_requests (user_id, request_key) VALUES (?, ?) ON CONFLICT DO NOTHING", (user_id, request_key)
-    )
-    return inserted.rowcount == 0

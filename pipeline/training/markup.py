@@ -2,7 +2,7 @@
 
 For each intent with a directive (a product card, a carousel, a comparison table, the reviews block,
 the price-history chart, the add-to-cart and price-alert buttons) the request is answered the way the
-markup evaluation (pipeline/eval/markup.py) counts as useful: the directive first, over real catalog
+markup evaluation (pipeline/eval/markup_scoring.py) counts as useful: the directive first, over real catalog
 ids taken from that example's own evidence, then one sentence that only restates the evidence (a
 title, two review sentences, the store's simulated prices), then two follow-ups hydrate would keep.
 
@@ -25,7 +25,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.catalog import Product, infer_category, read_catalog
+from pipeline.catalog import Product, read_catalog
+from pipeline.categories import infer_category
 from pipeline.eval.answers import abstains
 from pipeline.markup.suggestions import ProductFacts
 from pipeline.messages import EvidenceItem

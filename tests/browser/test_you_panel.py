@@ -24,7 +24,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from pipeline import codec
-from pipeline.actions.stage import ActionsStage
 from pipeline.admin import apply_topics
 from pipeline.alerts.registry import DEFAULT_TTL_MS
 from pipeline.config import Settings
@@ -32,6 +31,7 @@ from pipeline.messages import AlertRule, Feedback, UserMemory, UserTurn
 from pipeline.planner.planner import PlannerOptions
 from pipeline.runtime.table import ChangelogTable
 from pipeline.runtime.worker import StageWorker
+from pipeline.stages.actions import ActionsStage
 from pipeline.stages.plan import PlanStage
 from pipeline.store.sqlite import SqliteStore
 from pipeline.topics import load_topics

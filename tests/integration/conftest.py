@@ -16,7 +16,7 @@ from pipeline.catalog import PRODUCTS_FILE, Product, read_products
 from pipeline.config import Settings
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import PassageIndex
-from pipeline.retrieval.ingest import catalog_passages
+from pipeline.retrieval.indexing import catalog_passages
 from pipeline.runtime.service import load_stage_factory
 from pipeline.runtime.worker import StageWorker
 from pipeline.store.loader import load_catalog

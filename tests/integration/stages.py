@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator
 from pipeline.config import Settings
 from pipeline.errors import StageError
 from pipeline.messages import Frame, TokenChunk, UserTurn
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 
 
 class EchoStage:
     name = "echo"
     input_topic = "requests"
+    output_topics = ("tokens",)
     input_type = UserTurn
 
     async def process(self, message: UserTurn) -> AsyncIterator[Output]:
@@ -41,6 +42,7 @@ class EchoStage:
 class FrameStage:
     name = "frame"
     input_topic = "tokens"
+    output_topics = ("frames",)
     input_type = TokenChunk
 
     async def process(self, message: TokenChunk) -> AsyncIterator[Output]:

@@ -34,7 +34,7 @@ from pipeline.replay.replayer import ReplayOptions, Replayer
 from pipeline.replay.report import build_report
 from pipeline.replay.traffic import parse_traffic
 from pipeline.runtime.worker import StageWorker
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 from pipeline.topics import load_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.chaos]
@@ -48,6 +48,7 @@ class AskStage:
     """requests -> tokens; the question "poison" can never succeed (it is dead-lettered)."""
 
     name, input_topic, input_type = "chaos-ask", "requests", UserTurn
+    output_topics = ("tokens",)
 
     async def start(self) -> None: ...
 
@@ -64,6 +65,7 @@ class AnswerStage:
     """tokens -> frames: a text frame and the turn's done frame."""
 
     name, input_topic, input_type = "chaos-answer", "tokens", TokenChunk
+    output_topics = ("frames",)
 
     async def start(self) -> None: ...
 
@@ -102,7 +104,7 @@ class OwnBroker:
 
 @pytest.fixture
 def quiet_aiokafka() -> Iterator[None]:
-    """aiokafka logs every refused connection at ERROR; the CLI silences it the same way (cli.py)."""
+    """aiokafka logs every refused connection at ERROR; the CLI silences it the same way (pipeline/cli/app.py)."""
     logger = logging.getLogger("aiokafka")
     level = logger.level
     logger.setLevel(logging.CRITICAL)

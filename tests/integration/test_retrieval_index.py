@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
-from pipeline.catalog import Product, infer_category
+from pipeline.catalog import Product
+from pipeline.categories import infer_category
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
 from pipeline.retrieval.edge import EDGE_DIR
 from pipeline.retrieval.embedder import Embedder, SparseVector
 from pipeline.retrieval.index import COLLECTION, SEARCH_MODES, PassageIndex, SearchFilter
-from pipeline.retrieval.ingest import catalog_passages, catalog_products, ingest_catalog
+from pipeline.retrieval.indexing import catalog_passages, catalog_products, ingest_catalog
 from pipeline.retrieval.model_files import ModelPaths
 from pipeline.retrieval.passages import ATTRIBUTE, REVIEW, Passage, PayloadValue
 

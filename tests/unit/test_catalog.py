@@ -5,16 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.catalog import (
-    CATEGORIES,
-    Attribute,
-    MalformedLine,
-    Product,
-    infer_category,
-    read_catalog,
-    read_products,
-    read_review_sets,
-)
+from pipeline.catalog import MalformedLine, read_catalog, read_products, read_review_sets
+from pipeline.categories import CATEGORIES, infer_category
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 
@@ -99,22 +91,3 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
         list(read_products(tmp_path / "missing.jsonl"))
     with pytest.raises(ConfigError):
         read_catalog(tmp_path)
-
-
-@pytest.mark.parametrize(
-    ("title", "attributes", "expected"),
-    [
-        ("LEGO Ultimate Building Set - 405 Pieces", (), "toys_games"),
-        ("Lodge Pro-Logic Wok with Flat Base", (), "home_kitchen"),
-        ("GM Genuine Parts GF652 Fuel Filter", (), "appliance_parts"),
-        ("Assassin's Creed IV Black Flag - Playstation 3", (), "video_games"),
-        ("Anything at all", (Attribute("binding", "kitchen"),), "home_kitchen"),
-        ("Dog chew toy", (Attribute("binding", "unknown_binding"),), "pet_supplies"),
-        ("Liquid Ass", (), "other"),
-    ],
-)
-def test_categories_are_inferred_from_binding_then_title(
-    title: str, attributes: tuple[Attribute, ...], expected: str
-) -> None:
-    product = Product(asin="X", title=title, attributes=attributes)
-    assert infer_category(product) == expected

@@ -22,10 +22,10 @@ from pipeline.actions.commands import (
     command_from_feedback,
     command_from_plan,
 )
-from pipeline.actions.stage import ActionsStage
 from pipeline.errors import ContractError
 from pipeline.messages import AlertRule, EvidenceItem, Feedback, Frame, Plan, TokenChunk, UserTurn
 from pipeline.planner.planner import plan_turn
+from pipeline.stages.actions import ActionsStage
 from pipeline.store.loader import load_catalog
 from pipeline.store.sqlite import SqliteStore
 from tests.unit.store.factories import START_MS, make_products

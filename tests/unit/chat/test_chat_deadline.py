@@ -11,7 +11,7 @@ from pipeline.chat.app import stream_answer
 from pipeline.chat.deadline import ASK_AGAIN, TurnDeadline
 from pipeline.chat.state import Transcript
 from pipeline.gateway.protocol import frame_json
-from pipeline.runtime._turn_errors import turn_error_frames
+from pipeline.runtime.turn_errors import turn_error_frames
 from tests.unit.chat.test_chat_alerts import QueueLink, console, frame
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.eval.markup import (
+from pipeline.eval.markup import MarkupEvalOptions, select
+from pipeline.eval.markup_scoring import (
     SYSTEM_MODEL,
-    MarkupEvalOptions,
+    MarkupAnswer,
     TurnScore,
+    answer_row,
     is_useful,
     render_markdown,
     score_answer,
-    select,
     summarise,
 )
 from pipeline.eval.planner import Item
@@ -116,7 +117,6 @@ def test_summary_rates_leave_out_system_stated_and_failed_answers() -> None:
 
 
 async def test_what_generate_adds_counts_as_shown_not_as_the_models() -> None:
-    from pipeline.eval.markup import MarkupAnswer, answer_row
 
     lead = f'<price-history id="{A}"/> Lowest in 30 days: $40.01. '
     model_part = "It is a fair price."

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipeline.catalog import Product
 from pipeline.eval.retrieval import ensure_indexed
-from pipeline.retrieval.ingest import catalog_passages
+from pipeline.retrieval.indexing import catalog_passages
 from pipeline.retrieval.passages import Passage
 from pipeline.retrieval.query import SearchFilter
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.feedback.aggregate import FeedbackAggregate
-from pipeline.feedback.stage import FeedbackStage, read_snapshot
+from pipeline.feedback.snapshot import read_snapshot
 from pipeline.messages import Feedback, TurnResponse
+from pipeline.stages.feedback import FeedbackStage
 
 
 def response(conversation: str, turn: int, intent: str, model: str | None = "qwen") -> TurnResponse:

@@ -10,7 +10,7 @@ from pipeline.eval.answers import summarise_rows
 from pipeline.eval.answers import render_markdown as eval_markdown
 from pipeline.feedback.aggregate import FeedbackAggregate
 from pipeline.feedback.report import read_section, render_markdown
-from pipeline.feedback.stage import write_snapshot
+from pipeline.feedback.snapshot import write_snapshot
 from pipeline.messages import Feedback, TurnResponse
 from pipeline.replay.html import render_html
 from pipeline.replay.report import RunFacts, build_report

@@ -10,7 +10,7 @@ from aiokafka import errors as kafka_errors
 
 from pipeline import codec
 from pipeline.messages import DeadLetter, Frame, StoreEvent, TokenChunk, UserTurn
-from pipeline.runtime._turn_errors import SHOPPER_MESSAGE, TURN_ERROR_SEQ, turn_error_frames, turn_of
+from pipeline.runtime.turn_errors import SHOPPER_MESSAGE, TURN_ERROR_SEQ, turn_error_frames, turn_of
 from pipeline.runtime.worker import StageWorker
 from tests.unit.runtime.fakes import Clients, FakeConsumer, record, until
 from tests.unit.runtime.test_worker import SETTINGS, TP, Echo, TurnEcho, chunk, run

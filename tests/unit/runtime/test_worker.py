@@ -12,7 +12,7 @@ from aiokafka import errors as kafka_errors
 from pipeline.config import Settings
 from pipeline.messages import DeadLetter, TokenChunk
 from pipeline.runtime.worker import StageWorker
-from pipeline.stage import Output
+from pipeline.stages.base import Output
 from tests.unit.runtime.fakes import Clients, FakeConsumer, record, until
 
 TP = TopicPartition("t.tokens", 0)
@@ -21,7 +21,7 @@ SETTINGS = Settings(topic_prefix="t.", commit_interval_ms=5, retry_backoff_ms=1,
 
 
 class Echo:
-    name, input_topic = "echo", "tokens"
+    name, input_topic, output_topics = "echo", "tokens", ("frames",)
 
     def __init__(self, gate: asyncio.Event | None = None, fail: BaseException | None = None) -> None:
         self.gate, self.fail, self.started = gate, fail, 0
@@ -89,6 +89,22 @@ async def test_poison_is_dead_lettered_at_once_and_a_lasting_outage_after_the_bu
     await run(worker, clients, check)
     letter: DeadLetter = clients.to("t.dead-letters")[0]
     assert worker.stats.retries >= 2 and "gave up after" in letter.reason
+
+
+async def test_an_output_to_a_topic_the_stage_did_not_declare_is_dead_lettered() -> None:
+    class Undeclared(Echo):
+        output_topics = ("responses",)
+
+    clients = Clients(FakeConsumer({TP}))
+    worker = StageWorker(Undeclared(), SETTINGS, make_clients=clients.factories())
+
+    async def check() -> None:
+        clients.consumer.inbox.put_nowait(record(TP, 0, chunk(0), "c1"))
+        await until(lambda: clients.consumer.committed(TP) == 1)
+
+    await run(worker, clients, check)
+    letter: DeadLetter = clients.to("t.dead-letters")[0]
+    assert worker.stats.retries == 0 and letter.error_type == "ContractError" and "'frames'" in letter.reason
 
 
 async def test_a_fatal_idempotence_error_renews_the_producer_and_resends() -> None:

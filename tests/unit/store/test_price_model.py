@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from pipeline.catalog import CATEGORIES, Attribute, Catalog, read_catalog
+from pipeline.catalog import Attribute, Catalog, read_catalog
+from pipeline.categories import CATEGORIES
 from pipeline.config import Settings
 from pipeline.store._price_kinds import KIND_RULES
 from pipeline.store.loader import review_only_product, store_product

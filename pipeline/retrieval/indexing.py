@@ -1,6 +1,6 @@
 """Load the catalog into the passage index: every product page, as passages (see passages.py).
 
-Each product's passages carry its category (inferred by pipeline.catalog.infer_category, the same
+Each product's passages carry its category (inferred by pipeline.categories.infer_category, the same
 rule the store uses) so searches can filter by category.
 """
 
@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from pipeline.catalog import (
-    PRODUCTS_FILE,
-    REVIEW_SETS_FILE,
-    Product,
-    infer_category,
-    read_products,
-    read_review_sets,
-    review_set_category,
-)
+from pipeline.catalog import PRODUCTS_FILE, REVIEW_SETS_FILE, Product, read_products, read_review_sets
+from pipeline.categories import infer_category, review_set_category
 from pipeline.config import Settings
 from pipeline.retrieval.index import PassageIndex, Progress
 from pipeline.retrieval.passages import Passage, PayloadValue, passages_for, review_set_passages

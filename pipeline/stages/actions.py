@@ -1,6 +1,6 @@
 """The actions stage: button clicks from `feedback` in; the action done in the store, a confirmation
 Frame to `frames`, the outcome to `feedback` (for aggregation) and new or cancelled alerts to
-`alert-registry` out. Run it with `aisle worker pipeline.actions.stage:build`.
+`alert-registry` out. Run it with `aisle worker actions`.
 
 Only `Feedback` records of kind action_clicked act (command_from_feedback), and only for the
 clicking user. The confirmation frame goes to the clicked turn with the click's seq (a millisecond
@@ -17,6 +17,7 @@ from typing import Any
 
 from cachetools import FIFOCache
 
+from pipeline import topics
 from pipeline.actions.commands import command_from_feedback
 from pipeline.actions.perform import Origin, Outcome, perform
 from pipeline.alerts.registry import AlertRegistry
@@ -24,8 +25,7 @@ from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.messages import Feedback, Frame
 from pipeline.replay.traffic import REPLAY_PREFIX
-from pipeline.stage import Output
-from pipeline.stages.alerts import Table, TableFactory
+from pipeline.stages.base import Output, Table, TableFactory
 from pipeline.store.base import Store
 
 REMEMBERED_CLICKS = 10_000
@@ -33,7 +33,8 @@ REMEMBERED_CLICKS = 10_000
 
 class ActionsStage:
     name = "actions"
-    input_topic = "feedback"
+    input_topic = topics.FEEDBACK
+    output_topics = (topics.FRAMES, topics.FEEDBACK, topics.ALERT_REGISTRY)
     input_type = Feedback
     dedupe = False  # feedback seqs are timestamps, not 0, 1, 2: the gap check does not apply
 
@@ -82,9 +83,9 @@ class ActionsStage:
             outcome = await perform(command, origin, self._store, self.registry)
         conversation = message.conversation_id
         for key, rule in outcome.registry:
-            yield Output("alert-registry", key, rule)
-        yield Output("frames", conversation, confirmation_frame(message, outcome))
-        yield Output("feedback", conversation, outcome_feedback(message, outcome, origin.now_ms))
+            yield Output(topics.ALERT_REGISTRY, key, rule)
+        yield Output(topics.FRAMES, conversation, confirmation_frame(message, outcome))
+        yield Output(topics.FEEDBACK, conversation, outcome_feedback(message, outcome, origin.now_ms))
         self._done[click] = None
 
 
@@ -110,6 +111,6 @@ def build(settings: Settings) -> ActionsStage:
         return await open_store(settings)
 
     def table(apply: Callable[[str, Any], None]) -> Table:
-        return ChangelogTable(settings, "alert-registry", apply, what="actions registry")
+        return ChangelogTable(settings, topics.ALERT_REGISTRY, apply, what="actions registry")
 
     return ActionsStage(store, table)

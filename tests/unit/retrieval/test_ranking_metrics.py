@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pipeline.retrieval.metrics import dcg, ndcg, recall, reciprocal_rank
+from pipeline.retrieval.ranking_metrics import dcg, ndcg, recall, reciprocal_rank
 
 
 def test_dcg_uses_log2_discount_from_rank_one() -> None:

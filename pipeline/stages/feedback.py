@@ -1,67 +1,46 @@
 """The feedback stage: `feedback` in, an aggregate snapshot out as a JSON file that the eval report
-reads (`<AISLE_HOME>/feedback/aggregate.json`). Run it with `aisle worker pipeline.feedback.stage:build`.
+reads (`<AISLE_HOME>/feedback/aggregate.json`). Run it with `aisle worker feedback`.
 
 The turn facts come from `responses`, followed in the background from the topic's start (30 days of
-retention; the aggregate keeps only the most recent turns). The snapshot is rewritten atomically at
-most every SNAPSHOT_INTERVAL_MS and on stop, and loaded again at start, so the totals survive a
-restart; delivery is at-least-once, so after a crash a few records may count twice (repeats inside
+retention; the aggregate keeps only the most recent turns). The snapshot (pipeline/feedback/snapshot.py)
+is rewritten atomically at most every SNAPSHOT_INTERVAL_MS and on stop, and loaded again at start, so
+the totals survive a restart; delivery is at-least-once, so after a crash a few records may count twice (repeats inside
 one process are dropped by (conversation, turn, seq, kind)).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline import topics
 from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.feedback.aggregate import FeedbackAggregate
+from pipeline.feedback.snapshot import read_snapshot, snapshot_path, write_snapshot
 from pipeline.messages import Feedback, TurnResponse
-from pipeline.stage import Output
-from pipeline.stages.alerts import Table, TableFactory
+from pipeline.stages.base import FollowedTable, OpenTable, Output
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL_MS = 2_000
 
 
-def snapshot_path(settings: Settings) -> Path:
-    """Where the aggregate is written: <AISLE_HOME>/feedback/aggregate.json."""
-    return settings.home / "feedback" / "aggregate.json"
-
-
-def read_snapshot(path: Path) -> dict[str, Any]:
-    """The last snapshot, or an empty one when there is none or it cannot be read."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {"groups": []}
-    return data if isinstance(data, dict) else {"groups": []}
-
-
-def write_snapshot(path: Path, snapshot: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(snapshot, indent=1, sort_keys=True))
-    os.replace(partial, path)  # readers see the old file or the new one, never half of one
-
-
 class FeedbackStage:
     name = "feedback"
-    input_topic = "feedback"
+    input_topic = topics.FEEDBACK
+    output_topics = ()
     input_type = Feedback
     dedupe = False  # feedback seqs are timestamps; repeats are dropped by the aggregate
 
-    def __init__(self, path: Path, prompt_version: str, open_responses: TableFactory | None = None, *,
+    def __init__(self, path: Path, prompt_version: str, open_responses: OpenTable | None = None, *,
                  clock_ms: Clock = now_ms) -> None:
         self.path = path
         self.aggregate = FeedbackAggregate(prompt_version)
         self._open_responses = open_responses
-        self._responses: Table | None = None
+        self._responses: FollowedTable | None = None
         self._clock_ms = clock_ms
         self._written_ms = 0
 
@@ -94,7 +73,7 @@ def build(settings: Settings) -> FeedbackStage:
     from pipeline.generation.prompt import PROMPT_VERSION
     from pipeline.runtime.table import ChangelogTable
 
-    def responses(apply: Callable[[str, Any], None]) -> Table:
-        return ChangelogTable(settings, "responses", apply, what="feedback responses")
+    def responses(apply: Callable[[str, Any], None]) -> FollowedTable:
+        return ChangelogTable(settings, topics.RESPONSES, apply, what="feedback responses")
 
     return FeedbackStage(snapshot_path(settings), PROMPT_VERSION, responses)

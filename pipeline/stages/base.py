@@ -20,7 +20,7 @@ current_hop_ms: ContextVar[dict[str, float]] = ContextVar("current_hop_ms", defa
 
 @dataclass(frozen=True)
 class Output:
-    """One record for the runtime to produce: a declared topic name (see topics/), key and value."""
+    """One record for the runtime to produce: a declared topic name (pipeline/topics.py), key and value."""
 
     topic: str
     key: str
@@ -41,6 +41,16 @@ OpenTable = Callable[[Callable[[str, Any], None]], FollowedTable]
 it to a topic, so the stage class itself stays free of Kafka."""
 
 
+class Table(FollowedTable, Protocol):
+    """A followed table the stage also writes (the alert registry: pipeline/runtime/table.py)."""
+
+    async def put(self, key: str, value: Any) -> None: ...
+
+
+TableFactory = Callable[[Callable[[str, Any], None]], Table]
+"""Opens a `Table` with the callback (key, value) for each record, as `OpenTable` does."""
+
+
 class Stage(Protocol):
     """A stream processor. `process` yields outputs as they are ready (a streaming stage yields many
     per input); the runtime produces each one at once and commits the input only after all of them
@@ -49,6 +59,13 @@ class Stage(Protocol):
 
     name: str
     input_topic: str
+    """The topic it consumes (a name from pipeline/topics.py, declared in topics/topics.toml)."""
+
+    @property
+    def output_topics(self) -> tuple[str, ...]:
+        """Every topic its outputs go to; the runtime dead-letters an input whose output goes elsewhere.
+        A class attribute is enough: `output_topics = (topics.FRAMES,)`."""
+        ...
 
     def process(self, message: Any) -> AsyncIterator[Output]: ...
 

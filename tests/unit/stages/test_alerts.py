@@ -11,7 +11,8 @@ import pytest
 from pipeline.alerts.registry import DEFAULT_TTL_MS, state_key
 from pipeline.errors import DependencyError
 from pipeline.messages import Alert, AlertRule, Frame, StoreEvent
-from pipeline.stages.alerts import AlertsStage, Table
+from pipeline.stages.alerts import AlertsStage
+from pipeline.stages.base import Table
 from pipeline.store.loader import load_catalog
 from pipeline.store.sqlite import SqliteStore
 from tests.unit.store.factories import START_MS, make_products
