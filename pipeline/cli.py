@@ -122,15 +122,17 @@ def _json_default(value: Any) -> Any:
 @cli.command()
 @click.argument("stage")
 @click.option("--group", help="Consumer group id (default: <topic prefix><stage name>).")
+@click.option("--metrics-port", type=int, help="Serve /metrics here (default: AISLE_METRICS_PORT + the stage's slot; "
+              "0: any free port). A second process of one stage needs its own.")
 @pass_ctx
-def worker(ctx: _Context, stage: str, group: str | None) -> None:
+def worker(ctx: _Context, stage: str, group: str | None, metrics_port: int | None) -> None:
     """Run STAGE (plan, retrieve, generate, hydrate, render, or module:factory) as this process."""
     from pipeline.runtime.affinity import pin_this_process
     from pipeline.runtime.service import load_stage_factory, serve_stage
 
     pin_this_process(ctx.settings)
     built = load_stage_factory(stage)(ctx.settings)
-    asyncio.run(serve_stage(built, ctx.settings, group_id=group))
+    asyncio.run(serve_stage(built, ctx.settings, group_id=group, metrics_port=metrics_port))
 
 
 # ---- data -----------------------------------------------------------------------------------------
