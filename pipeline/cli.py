@@ -592,15 +592,17 @@ def down(ctx: _Context) -> None:
 @cli.command()
 @pass_ctx
 def status(ctx: _Context) -> None:
-    """Health of every part, and each stage's consumer lag."""
+    """Health of every part, each stage's consumer lag, and headline figures from every /metrics."""
     import httpx
 
+    from pipeline import scrape
     from pipeline.admin import admin_client, consumer_lag
     from pipeline.launcher import COMPONENTS, process_status, supervisor_state
     from pipeline.runtime.service import STAGE_INPUTS
 
     s = ctx.settings
-    table = Table("part", "state", "detail")
+    http = httpx.Client()
+    table = Table("part", "state", "detail", "/metrics")
     try:
         from pipeline.admin import describe_topics
         from pipeline.topics import load_topics
@@ -617,7 +619,7 @@ def status(ctx: _Context) -> None:
     try:
         models = httpx.get(f"{s.llm_url}/models", timeout=2.0).json()
         names = ", ".join(m.get("id", "?") for m in models.get("data", []))
-        table.add_row("llm", "[green]up[/]", f"{s.llm_url}: {names}")
+        table.add_row("llm", "[green]up[/]", f"{s.llm_url}: {names}", scrape.llm_detail(s, http))
     except (httpx.HTTPError, ValueError) as exc:
         table.add_row("llm", "[red]down[/]", f"{s.llm_url}: {type(exc).__name__}")
     supervised = supervisor_state(s)
@@ -633,7 +635,8 @@ def status(ctx: _Context) -> None:
             topic = STAGE_INPUTS[name]
             lag = consumer_lag(s, f"{s.topic_prefix}{name}", topic, admin)
             detail += f"; lag {lag if lag is not None else '?'} on {topic}"
-        table.add_row(name, state, detail)
+        table.add_row(name, state, detail, scrape.component_detail(s, name, http) if proc.alive else "")
+    http.close()
     console.print(table)
 
 
