@@ -128,11 +128,13 @@ def _json_default(value: Any) -> Any:
 def worker(ctx: _Context, stage: str, group: str | None, metrics_port: int | None) -> None:
     """Run STAGE (plan, retrieve, generate, hydrate, render, or module:factory) as this process."""
     from pipeline.runtime.affinity import pin_this_process
+    from pipeline.runtime.metrics import worker_metrics_port
     from pipeline.runtime.service import load_stage_factory, serve_stage
 
     pin_this_process(ctx.settings)
     built = load_stage_factory(stage)(ctx.settings)
-    asyncio.run(serve_stage(built, ctx.settings, group_id=group, metrics_port=metrics_port))
+    port = metrics_port if metrics_port is not None else worker_metrics_port(ctx.settings, stage)
+    asyncio.run(serve_stage(built, ctx.settings, group_id=group, metrics_port=port))
 
 
 # ---- data -----------------------------------------------------------------------------------------

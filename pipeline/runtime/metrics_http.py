@@ -50,17 +50,7 @@ class MetricsServer:
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT_S)
-            method, path = _request_line(head)
-            if method not in {"GET", "HEAD"}:
-                status, body, content_type = "405 Method Not Allowed", b"GET only\n", "text/plain"
-            elif path == "/metrics":
-                status, body, content_type = "200 OK", generate_latest(self._registry), CONTENT_TYPE
-            elif path == "/healthz":
-                status, body, content_type = "200 OK", b"ok\n", "text/plain"
-            else:
-                status, body, content_type = "404 Not Found", b"/metrics\n", "text/plain"
-            writer.write(f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-                         "Connection: close\r\n\r\n".encode() + (body if method != "HEAD" else b""))
+            writer.write(self._response(head))
             await writer.drain()
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError,
                 ValueError):
@@ -69,6 +59,23 @@ class MetricsServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+    def _response(self, head: bytes) -> bytes:
+        """The whole response to a request head; raises ValueError when the head is malformed."""
+        method, path = _request_line(head)
+        status, body, content_type = "200 OK", b"ok\n", "text/plain"
+        if method not in {"GET", "HEAD"}:
+            status, body = "405 Method Not Allowed", b"GET only\n"
+        elif path == "/metrics":
+            try:
+                body, content_type = generate_latest(self._registry), CONTENT_TYPE
+            except Exception:  # noqa: BLE001 - a broken collector must not take the worker down
+                log.exception("rendering /metrics failed")
+                status, body = "500 Internal Server Error", b""
+        elif path != "/healthz":
+            status, body = "404 Not Found", b"/metrics\n"
+        return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n").encode() + (b"" if method == "HEAD" else body)
 
 
 def _request_line(head: bytes) -> tuple[str, str]:

@@ -16,7 +16,6 @@ from typing import cast
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
-from pipeline.runtime.metrics import worker_metrics_port
 from pipeline.runtime.metrics_http import serving
 from pipeline.runtime.worker import StageWorker
 from pipeline.stage import Stage
@@ -66,16 +65,16 @@ def load_stage_factory(name: str) -> StageFactory:
 
 async def serve_stage(stage: Stage, settings: Settings, *, group_id: str | None = None,
                       metrics_port: int | None = None) -> StageWorker:
-    """Run one worker until SIGTERM/SIGINT, serving its /metrics on `metrics_port` (default: the
-    stage's own, runtime/metrics.py); returns it (with its stats) after a graceful stop."""
+    """Run one worker until SIGTERM/SIGINT, serving its /metrics on `metrics_port` (None: no page; 0:
+    any free port; `aisle worker` passes the stage's own, runtime/metrics.py); returns it (with its
+    stats) after a graceful stop."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     worker = StageWorker(stage, settings, group_id=group_id)
-    port = metrics_port if metrics_port is not None else worker_metrics_port(settings, stage.name)
     try:
-        async with serving(worker.metrics.registry, settings.metrics_host, port, stage.name):
+        async with serving(worker.metrics.registry, settings.metrics_host, metrics_port, stage.name):
             await worker.run(stopping)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka import errors as kafka_errors
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -167,6 +169,25 @@ async def test_a_taken_port_leaves_the_worker_running_without_a_page(caplog: pyt
         assert "cannot serve /metrics" in caplog.text
     async with serving(first.metrics.registry, "127.0.0.1", None, "echo") as off:
         assert off is None
+
+
+async def test_a_broken_collector_answers_500_and_the_server_keeps_serving(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        def collect(self) -> list[Metric]:
+            raise RuntimeError("collector bug")
+
+    registry = CollectorRegistry()
+    registry.register(Broken())
+    server = MetricsServer(registry, "127.0.0.1", 0)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
+            assert (await http.get("/metrics")).status_code == 500
+            head = await http.head("/healthz")
+            assert head.status_code == 200 and head.content == b""
+    finally:
+        await server.stop()
+    assert "rendering /metrics failed" in caplog.text
 
 
 def test_each_stage_has_its_own_port_from_the_base() -> None:
