@@ -82,6 +82,10 @@ class Settings:
     error frame comes first when the pipeline is alive."""
     dedupe_window: int = 100_000
     """AISLE_DEDUPE_WINDOW: conversations remembered by a consumer's duplicate filter."""
+    metrics_host: str = "127.0.0.1"
+    """AISLE_METRICS_HOST: interface each stage worker serves its Prometheus /metrics on."""
+    metrics_port: int = 9410
+    """AISLE_METRICS_PORT: base port of the workers' /metrics: plan serves on this + 1, then retrieve, generate, hydrate, render, alerts, actions, feedback up to + 8 (pipeline/runtime/metrics.py); a `module:factory` stage on any free port; 0 turns the workers' pages off. The gateway serves its own on AISLE_GATEWAY_PORT, vLLM on its port (docs/operations.md, "Metrics")."""
 
     # --- models and retrieval ---
     llm_url: str = "http://127.0.0.1:8000/v1"

@@ -86,15 +86,19 @@ def _json_default(value: Any) -> Any:
 @click.command()
 @click.argument("stage")
 @click.option("--group", help="Consumer group id (default: <topic prefix><stage name>).")
+@click.option("--metrics-port", type=int, help="Serve /metrics here (default: AISLE_METRICS_PORT + the stage's slot; "
+              "0: any free port). A second process of one stage needs its own.")
 @pass_ctx
-def worker(ctx: Context, stage: str, group: str | None) -> None:
+def worker(ctx: Context, stage: str, group: str | None, metrics_port: int | None) -> None:
     """Run STAGE (plan, retrieve, generate, hydrate, render, or module:factory) as this process."""
     from pipeline.runtime.affinity import pin_this_process
+    from pipeline.runtime.metrics import worker_metrics_port
     from pipeline.runtime.service import load_stage_factory, serve_stage
 
     pin_this_process(ctx.settings)
     built = load_stage_factory(stage)(ctx.settings)
-    asyncio.run(serve_stage(built, ctx.settings, group_id=group))
+    port = metrics_port if metrics_port is not None else worker_metrics_port(ctx.settings, stage)
+    asyncio.run(serve_stage(built, ctx.settings, group_id=group, metrics_port=port))
 
 
 @click.command()
@@ -184,16 +188,18 @@ def down(ctx: Context) -> None:
 @click.command()
 @pass_ctx
 def status(ctx: Context) -> None:
-    """Health of every part, and each stage's consumer lag."""
+    """Health of every part, each stage's consumer lag, and headline figures from every /metrics."""
     import httpx
 
+    from pipeline import scrape
     from pipeline.admin import admin_client, consumer_lag
     from pipeline.launcher import COMPONENTS, process_status, supervisor_state
     from pipeline.runtime.service import stage_inputs
 
     s = ctx.settings
     inputs = stage_inputs()
-    table = Table("part", "state", "detail")
+    http = httpx.Client()
+    table = Table("part", "state", "detail", "/metrics")
     try:
         from pipeline.admin import describe_topics
         from pipeline.topics import load_topics
@@ -210,7 +216,7 @@ def status(ctx: Context) -> None:
     try:
         models = httpx.get(f"{s.llm_url}/models", timeout=2.0).json()
         names = ", ".join(m.get("id", "?") for m in models.get("data", []))
-        table.add_row("llm", "[green]up[/]", f"{s.llm_url}: {names}")
+        table.add_row("llm", "[green]up[/]", f"{s.llm_url}: {names}", scrape.llm_detail(s, http))
     except (httpx.HTTPError, ValueError) as exc:
         table.add_row("llm", "[red]down[/]", f"{s.llm_url}: {type(exc).__name__}")
     supervised = supervisor_state(s)
@@ -226,7 +232,8 @@ def status(ctx: Context) -> None:
             topic = inputs[name]
             lag = consumer_lag(s, f"{s.topic_prefix}{name}", topic, admin)
             detail += f"; lag {lag if lag is not None else '?'} on {topic}"
-        table.add_row(name, state, detail)
+        table.add_row(name, state, detail, scrape.component_detail(s, name, http) if proc.alive else "")
+    http.close()
     console.print(table)
 
 

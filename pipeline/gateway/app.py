@@ -4,7 +4,7 @@
     POST /session   a signed session token (tokens.py): new conversation, renewal, or a new
                     conversation for the same user
     GET  /healthz   200 while the frames (and alerts) consumers run, 503 otherwise
-    GET  /metrics   Prometheus text (metrics.py)
+    GET  /metrics   Prometheus text, from the app's own registry (metrics.py)
     GET  /products/{id}/starters   questions to open a product page with (products.py)
     GET  /products/{id}            the product view: card, price history, attributes, reviews, Q&A
     GET  /me        the "You" panel: the session's shopper's cart, orders, alerts, memory (account.py)
@@ -31,19 +31,18 @@ import uvicorn
 import uvloop
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from pipeline.config import Settings
-from pipeline.gateway import metrics
 from pipeline.gateway._socket import SocketContext, run_socket
 from pipeline.gateway.account import AccountPages
 from pipeline.gateway.account_tables import AccountTables
 from pipeline.gateway.bus import AlertSource, GatewayBus, KafkaBus
 from pipeline.gateway.hub import Hub, HubLimits, WireAlert, WireFrame
-from pipeline.gateway.metrics import GatewayCounters
+from pipeline.gateway.metrics import CONTENT_TYPE, GatewayCounters, GatewayMetrics
 from pipeline.gateway.products import ProductPages
 from pipeline.gateway.protocol import account_changed_json, alert_json, frame_json
 from pipeline.gateway.tokens import InvalidTokenError, SessionSigner, new_id, random_secret
@@ -104,6 +103,7 @@ def create_app(
         turn_timeout_s=settings.gateway_turn_timeout_s,
     )
     products = ProductPages(settings, reader)
+    metrics = GatewayMetrics(hub, ctx.counters)
     if tables is None:
         tables = AccountTables.over_kafka(settings) if bus is None else AccountTables(None)
 
@@ -159,7 +159,7 @@ def create_app(
         return JSONResponse({"status": status, "sockets_open": hub.sockets_open}, status_code=200 if running else 503)
 
     async def metrics_page(request: Request) -> Response:
-        return PlainTextResponse(metrics.render(hub, ctx.counters), media_type=metrics.CONTENT_TYPE)
+        return Response(metrics.page(), media_type=CONTENT_TYPE)
 
     async def session(request: Request) -> Response:
         return await _issue_session(request, ctx.signer)

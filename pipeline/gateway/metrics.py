@@ -1,16 +1,28 @@
-"""The gateway's counters, in the Prometheus text exposition format (version 0.0.4), hand-written.
+"""The gateway's /metrics: one prometheus-client registry per app, read from the hub and the socket layer.
 
-Counters only grow for the life of the process; gauges are read at scrape time from the hub.
+The hub (`HubStats`) and the sockets (`GatewayCounters`) keep plain counters as they route; a
+collector reads them, and the hub's gauges, each time the page is rendered. The names are the ones the
+hand-written page had, so dashboards and alerts built on them keep working; the registry adds the
+`process_*` families (CPU, memory, open files).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pipeline.gateway.hub import Hub
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+from pipeline.gateway.hub import Hub
+from pipeline.runtime.metrics_http import CONTENT_TYPE
+
+__all__ = ["CONTENT_TYPE", "ERROR_KINDS", "GatewayCounters", "GatewayMetrics"]
+
+ERROR_KINDS = ("protocol", "auth", "broker", "bad_frame", "bad_alert")
 
 
 @dataclass
@@ -24,43 +36,47 @@ class GatewayCounters:
     """By kind: protocol, auth, broker, bad_frame, bad_alert."""
 
 
-def render(hub: Hub, counters: GatewayCounters) -> str:
-    """The /metrics page."""
-    stats = hub.stats
-    lines: list[str] = []
+class _GatewayCollector(Collector):
+    def __init__(self, hub: Hub, counters: GatewayCounters) -> None:
+        self._hub, self._counters = hub, counters
 
-    def metric(name: str, kind: str, help_text: str, value: int | float, labels: str = "") -> None:
-        if not any(line.startswith(f"# TYPE {name} ") for line in lines):
-            lines.append(f"# HELP {name} {help_text}")
-            lines.append(f"# TYPE {name} {kind}")
-        lines.append(f"{name}{labels} {value}")
+    def collect(self) -> Iterable[Metric]:
+        hub, stats, counters = self._hub, self._hub.stats, self._counters
+        yield GaugeMetricFamily("aisle_gateway_sockets_open", "Websockets subscribed to a conversation.",
+                                value=hub.sockets_open)
+        yield GaugeMetricFamily("aisle_gateway_conversations_buffered", "Conversations with a resume buffer.",
+                                value=hub.conversations_buffered)
+        for name, help_text, value in (
+            ("sockets_opened", "Websockets that said hello.", counters.sockets_opened),
+            ("frames_received", "Frames read from the frames topic.", stats.frames_published),
+            ("frames_delivered", "Frames queued for a socket.", stats.frames_delivered),
+            ("frames_duplicate", "Frames dropped as already seen (turn, seq).", stats.frames_duplicate),
+            ("frames_dropped", "Frames not queued because a socket's queue was full.", stats.frames_dropped),
+            ("queue_overflows", "Sockets closed with 1013 for being too slow.", stats.queue_overflows),
+            ("resume_gaps", "Resumes that asked for frames no longer buffered.", stats.resume_gaps),
+            ("alerts_received", "Fired alerts read from the alerts topic.", stats.alerts_published),
+            ("alerts_delivered", "Alert frames queued for the user's sockets on other conversations.",
+             stats.alerts_delivered),
+            ("alerts_duplicate", "Alerts dropped as already seen (alert, firing).", stats.alerts_duplicate),
+            ("requests_produced", "UserTurn records produced to requests.", counters.requests_produced),
+            ("feedback_produced", "Feedback records produced to feedback.", counters.feedback_produced),
+        ):
+            yield CounterMetricFamily(f"aisle_gateway_{name}", help_text, value=value)
+        errors = CounterMetricFamily("aisle_gateway_errors", "Errors by kind.", labels=["kind"])
+        for kind in sorted({*ERROR_KINDS, *counters.errors}):
+            errors.add_metric([kind], counters.errors[kind])
+        yield errors
 
-    metric("aisle_gateway_sockets_open", "gauge", "Websockets subscribed to a conversation.", hub.sockets_open)
-    metric("aisle_gateway_conversations_buffered", "gauge", "Conversations with a resume buffer.",
-           hub.conversations_buffered)
-    metric("aisle_gateway_sockets_opened_total", "counter", "Websockets that said hello.", counters.sockets_opened)
-    metric("aisle_gateway_frames_received_total", "counter", "Frames read from the frames topic.",
-           stats.frames_published)
-    metric("aisle_gateway_frames_delivered_total", "counter", "Frames queued for a socket.", stats.frames_delivered)
-    metric("aisle_gateway_frames_duplicate_total", "counter", "Frames dropped as already seen (turn, seq).",
-           stats.frames_duplicate)
-    metric("aisle_gateway_frames_dropped_total", "counter", "Frames not queued because a socket's queue was full.",
-           stats.frames_dropped)
-    metric("aisle_gateway_queue_overflows_total", "counter", "Sockets closed with 1013 for being too slow.",
-           stats.queue_overflows)
-    metric("aisle_gateway_resume_gaps_total", "counter", "Resumes that asked for frames no longer buffered.",
-           stats.resume_gaps)
-    metric("aisle_gateway_alerts_received_total", "counter", "Fired alerts read from the alerts topic.",
-           stats.alerts_published)
-    metric("aisle_gateway_alerts_delivered_total", "counter",
-           "Alert frames queued for the user's sockets on other conversations.", stats.alerts_delivered)
-    metric("aisle_gateway_alerts_duplicate_total", "counter", "Alerts dropped as already seen (alert, firing).",
-           stats.alerts_duplicate)
-    metric("aisle_gateway_requests_produced_total", "counter", "UserTurn records produced to requests.",
-           counters.requests_produced)
-    metric("aisle_gateway_feedback_produced_total", "counter", "Feedback records produced to feedback.",
-           counters.feedback_produced)
-    for kind in sorted(counters.errors) or ["protocol"]:
-        metric("aisle_gateway_errors_total", "counter", "Errors by kind.", counters.errors[kind],
-               f'{{kind="{kind}"}}')
-    return "\n".join(lines) + "\n"
+
+class GatewayMetrics:
+    """The registry behind one gateway app's /metrics."""
+
+    def __init__(self, hub: Hub, counters: GatewayCounters, *, process: bool = True) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        if process:
+            ProcessCollector(registry=self.registry)
+        self.registry.register(_GatewayCollector(hub, counters))
+
+    def page(self) -> bytes:
+        """The /metrics page, in the Prometheus text format (CONTENT_TYPE)."""
+        return generate_latest(self.registry)

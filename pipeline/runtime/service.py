@@ -18,6 +18,7 @@ from typing import cast
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
+from pipeline.runtime.metrics_http import serving
 from pipeline.runtime.worker import StageWorker
 from pipeline.stages.base import Stage
 
@@ -68,15 +69,19 @@ def stage_inputs() -> dict[str, str]:
     return {name: stage_class(name).input_topic for name in STAGES}
 
 
-async def serve_stage(stage: Stage, settings: Settings, *, group_id: str | None = None) -> StageWorker:
-    """Run one worker until SIGTERM/SIGINT; returns it (with its stats) after a graceful stop."""
+async def serve_stage(stage: Stage, settings: Settings, *, group_id: str | None = None,
+                      metrics_port: int | None = None) -> StageWorker:
+    """Run one worker until SIGTERM/SIGINT, serving its /metrics on `metrics_port` (None: no page; 0:
+    any free port; `aisle worker` passes the stage's own, runtime/metrics.py); returns it (with its
+    stats) after a graceful stop."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     worker = StageWorker(stage, settings, group_id=group_id)
     try:
-        await worker.run(stopping)
+        async with serving(worker.metrics.registry, settings.metrics_host, metrics_port, stage.name):
+            await worker.run(stopping)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -31,7 +31,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from pipeline import codec, topics
@@ -41,6 +40,7 @@ from pipeline.errors import ContractError
 from pipeline.runtime.dedupe import SeenFilter, Verdict
 from pipeline.runtime.headers import carry, hops, stage_durations_ms
 from pipeline.runtime._producer import RenewableProducer
+from pipeline.runtime._rebalance import RebalanceListener
 from pipeline.runtime._dead_letters import letter_for, send_dead_letter, unfinished_turn
 from pipeline.runtime._turns import HeldTurns
 from pipeline.runtime.kafka import make_consumer, make_producer, start_with_retry
@@ -48,6 +48,7 @@ from pipeline.runtime.lanes import KeyedLanes
 from pipeline.runtime.offsets import OffsetTracker
 from pipeline.runtime._retrying import Abandoned, with_retries
 from pipeline.runtime._stats import WorkerStats
+from pipeline.runtime.metrics import UNFINISHED_TURN, WorkerGauges, WorkerMetrics, consumer_lag
 from pipeline.runtime.retry import RetryPolicy
 from pipeline.stages.base import Stage, current_hop_ms
 
@@ -75,6 +76,7 @@ class StageWorker:
         make_clients: tuple[Callable[[], Any], Callable[[], Any]] | None = None,
         clock_s: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.stage = stage
         self.settings = settings
@@ -107,11 +109,19 @@ class StageWorker:
         self._dedupe: bool = getattr(stage, "dedupe", True)
         self._held: HeldTurns[_Delivery] = HeldTurns()
         self._stopping = asyncio.Event()
+        self.metrics = metrics or WorkerMetrics(stage.name)  # one registry per worker: /metrics
+        self.metrics.bind(self.stats, self.gauges)
 
     @property
     def ready(self) -> bool:
         """True once the stage has started and the group has assigned this worker its partitions."""
         return self._consumer is not None and bool(self._consumer.assignment())
+
+    def gauges(self) -> WorkerGauges:
+        """Lanes, parked records and lag as they are now (read at each scrape of /metrics)."""
+        lag = consumer_lag(self._consumer, {**self._tracker.committable(), **self._committed})
+        return WorkerGauges(self._lanes.active_lanes, self._tracker.in_flight(),
+                            sum(map(len, self._parked.values())), len(self.stats.paused_partitions), lag)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -131,7 +141,7 @@ class StageWorker:
             self._consumer = await start_with_retry(make_consumer_, self.stage.name, settings)
             await self.stage.start()
             try:
-                self._consumer.subscribe([settings.topic(self.stage.input_topic)], listener=_Rebalance(self))
+                self._consumer.subscribe([settings.topic(self.stage.input_topic)], listener=RebalanceListener(self.stage.name, self._on_revoked))
                 log.info("%s: consuming %s as group %s", self.stage.name, settings.topic(self.stage.input_topic), self.group_id)
                 await self._consume()
                 await self._shutdown()
@@ -224,7 +234,7 @@ class StageWorker:
 
     async def _handle(self, delivery: _Delivery) -> None:
         record = delivery.record
-        received_ms = now_ms()
+        received_ms, started_s = now_ms(), time.perf_counter()
         message: Any = None
         try:
             message = codec.decode(record.value) if record.value is not None else None
@@ -236,8 +246,12 @@ class StageWorker:
             if self._is_duplicate(message):
                 self.stats.duplicates += 1
             else:
-                current_hop_ms.set(stage_durations_ms(hops(record.headers)))
-                await self._process_with_retry(message, record, received_ms)
+                hop_times = hops(record.headers)
+                current_hop_ms.set(stage_durations_ms(hop_times))
+                self.metrics.observe_wait(hop_times, record.timestamp, received_ms)
+                # Retried in its lane while the failure is transient, so the conversation keeps its order.
+                await self._retrying(lambda: self._process(message, record, received_ms, started_s), record)
+                self.metrics.processing_s.observe(time.perf_counter() - started_s)
                 self.stats.processed += 1
         except asyncio.CancelledError:
             raise
@@ -255,13 +269,9 @@ class StageWorker:
         else:
             self._tracker.finished(delivery.tp, record.offset)
 
-    async def _process_with_retry(self, message: Any, record: ConsumerRecord[bytes, bytes], received_ms: int) -> None:
-        """`_process`, tried again while runtime/retry.py says the failure is transient. The lane waits
-        meanwhile, so the conversation's later messages stay behind this one."""
-
-        await self._retrying(lambda: self._process(message, record, received_ms), record)
-
     async def _retrying(self, attempt: Callable[[], Awaitable[None]], record: ConsumerRecord[bytes, bytes]) -> None:
+        """`attempt`, tried again while runtime/retry.py says the failure is transient. The lane waits
+        meanwhile, so the conversation's later messages stay behind this one."""
         def on_retry(exc: BaseException, tries: int, delay_s: float) -> None:
             self.stats.retries += 1
             log.warning("%s: %s at %s[%d]@%d; retry %d in %.2f s", self.stage.name, type(exc).__name__,
@@ -283,7 +293,8 @@ class StageWorker:
             log.warning("%s: gap before %s turn %d seq %d", self.stage.name, conversation, turn, seq)
         return verdict is Verdict.DUPLICATE
 
-    async def _process(self, message: Any, record: ConsumerRecord[bytes, bytes], received_ms: int) -> None:
+    async def _process(self, message: Any, record: ConsumerRecord[bytes, bytes], received_ms: int,
+                       started_s: float) -> None:
         producer = self._require_producer()
         acks: list[asyncio.Future[Any]] = []
         try:
@@ -292,6 +303,8 @@ class StageWorker:
                 if topic is None:
                     raise ContractError(f"{self.stage.name} produced to {output.topic!r}, not one of its output_topics")
                 headers = carry(record.headers, self.stage.name, in_ms=received_ms, out_ms=now_ms())
+                if not acks:
+                    self.metrics.first_output_s.observe(time.perf_counter() - started_s)
                 acks.append(
                     await producer.send(
                         topic,
@@ -308,7 +321,7 @@ class StageWorker:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> bool:
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception, reason: str = "") -> bool:
         """Send `record` to the dead-letter topic and end its turn with error frames, retrying transient
         failures (a broker restart must not turn a dead letter into a lost turn); False if that fails
         (the worker then stops) or is abandoned because the worker is stopping."""
@@ -329,6 +342,7 @@ class StageWorker:
             self._fail(send_exc)
             return False
         self.stats.dead_lettered += 1
+        self.stats.dead_letters_by_reason[reason or letter.error_type] += 1
         self.stats.turns_ended_with_error += ended[-1]
         return True
 
@@ -352,6 +366,7 @@ class StageWorker:
             await consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
             log.warning("%s: commit failed (%s); the next commit retries", self.stage.name, exc)
+            self.stats.commit_failures += 1
             return
         self._committed.update(offsets)
         self.stats.commits += 1
@@ -362,7 +377,7 @@ class StageWorker:
             return
         for held in self._held.expire(self._clock_s(), self.settings.turn_hold_timeout_s):
             reason = unfinished_turn(held.key, held.turn, len(held.items), self.settings.turn_hold_timeout_s)
-            if not await self._dead_letter(held.items[-1].record, reason):
+            if not await self._dead_letter(held.items[-1].record, reason, UNFINISHED_TURN):
                 return  # the worker is stopping; the turn stays uncommitted and is replayed
             self.stats.turns_released += 1
             for done in held.items:
@@ -379,14 +394,3 @@ class StageWorker:
             self._parked.pop(tp, None)
             self._committed.pop(tp, None)
             self.stats.paused_partitions.discard(f"{tp.topic}:{tp.partition}")
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, worker: StageWorker) -> None:
-        self._worker = worker
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._worker._on_revoked(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        log.info("%s: assigned %d partitions", self._worker.stage.name, len(assigned))

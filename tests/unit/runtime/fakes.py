@@ -27,6 +27,7 @@ class FakeConsumer:
         self.inbox: asyncio.Queue[ConsumerRecord[bytes, bytes]] = asyncio.Queue()
         self.commits: list[dict[TopicPartition, int]] = []
         self.listener: Any = None
+        self.highwaters: dict[TopicPartition, int] = {}  # the log end a fetch reported, per partition
 
     async def start(self) -> None: ...
 
@@ -37,6 +38,9 @@ class FakeConsumer:
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.assigned)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.highwaters.get(tp)
 
     def pause(self, *tps: TopicPartition) -> None: ...
 
