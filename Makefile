@@ -35,7 +35,7 @@ test: setup  ## unit tests, then integration tests against the real broker and v
 	$(MAKE) browser-deps || echo "WARNING: Chromium or playwright could not be installed; the browser test will be skipped"
 	$(PY) -m pytest tests/integration tests/browser -q -rs
 
-test-chaos: $(VENV)/.installed kafka-jars  ## the slow fault tests: each restarts a broker of its own mid-run
+test-chaos: $(VENV)/.installed kafka-jars  ## the slow fault tests: a broker restarted, one of three brokers killed, each worker killed, mid-replay (docs/reliability.md)
 	$(PY) -m pytest tests/integration -m chaos -q -rs
 
 test-unit: $(VENV)/.installed  ## only the tests that need no broker

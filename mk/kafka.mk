@@ -19,3 +19,15 @@ kafka-down:  ## stop the broker (data stays in $AISLE_HOME/kafka)
 
 kafka-status:
 	@infra/kafka/kafka.sh status
+
+# ---- Three brokers: the production topology, for `make test-chaos` and trying the system on it -----------
+.PHONY: kafka-cluster-up kafka-cluster-down kafka-cluster-status
+
+kafka-cluster-up: kafka-jars  ## start three KRaft brokers (127.0.0.1:9192-9194; AISLE_KAFKA_CLUSTER_PORTS) and wait
+	@infra/kafka/cluster.sh up
+
+kafka-cluster-down:  ## stop the three brokers (data stays in $AISLE_HOME/kafka-cluster)
+	@infra/kafka/cluster.sh down
+
+kafka-cluster-status:
+	@infra/kafka/cluster.sh status

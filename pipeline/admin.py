@@ -71,7 +71,10 @@ def _existing(admin: AdminClient, settings: Settings) -> dict[str, int]:
 
 def apply_topics(settings: Settings, specs: list[TopicSpec]) -> list[TopicChange]:
     """Create or update every declared topic; returns what changed. Partitions are never removed
-    (Kafka cannot), so a declaration with fewer partitions than the broker has is reported, not applied."""
+    (Kafka cannot), so a declaration with fewer partitions than the broker has is reported, not applied.
+    New topics get AISLE_REPLICATION_FACTOR replicas (an existing topic keeps its own: Kafka changes
+    that only by reassignment) and every topic `min.insync.replicas` (Settings.topic_min_insync_replicas)."""
+    min_insync = {"min.insync.replicas": str(settings.topic_min_insync_replicas)}
     admin = _admin(settings)
     existing = _existing(admin, settings)
     changes: list[TopicChange] = []
@@ -79,7 +82,8 @@ def apply_topics(settings: Settings, specs: list[TopicSpec]) -> list[TopicChange
     if to_create:
         futures = admin.create_topics(
             [
-                NewTopic(settings.topic(s.name), s.partitions, settings.replication_factor, config=s.broker_config())
+                NewTopic(settings.topic(s.name), s.partitions, settings.replication_factor,
+                         config={**s.broker_config(), **min_insync})
                 for s in to_create
             ],
             request_timeout=_TIMEOUT_S,
@@ -98,7 +102,7 @@ def apply_topics(settings: Settings, specs: list[TopicSpec]) -> list[TopicChange
             changes.append(TopicChange(name, "partitions", f"{have} -> {spec.partitions}"))
         elif have > spec.partitions:
             changes.append(TopicChange(name, "unchanged", f"has {have} partitions, declared {spec.partitions}; Kafka cannot shrink"))
-        changed = _update_config(admin, name, spec.broker_config())
+        changed = _update_config(admin, name, {**spec.broker_config(), **min_insync})
         if changed:
             changes.append(TopicChange(name, "config", ", ".join(changed)))
         elif have == spec.partitions:

@@ -40,7 +40,12 @@ class Settings:
     default_partitions: int = 12
     """AISLE_DEFAULT_PARTITIONS: partitions for topics that do not set their own."""
     replication_factor: int = 1
-    """AISLE_REPLICATION_FACTOR: replicas per topic; 1 on the single-node embedded broker, 3 in production."""
+    """AISLE_REPLICATION_FACTOR: replicas per topic; 1 on the single-node embedded broker, 3 in production
+    (`make kafka-cluster-up`; docs/operations.md)."""
+    min_insync_replicas: int = 0
+    """AISLE_MIN_INSYNC_REPLICAS: replicas that must have a record before the broker acknowledges it (the
+    topics' `min.insync.replicas`; producers send with acks=all). 0: one less than the replication factor,
+    at least 1 (2 at replication factor 3: one broker can fail and writes go on, nothing acknowledged lost)."""
 
     # --- the stage runtime ---
     max_lanes: int = 512
@@ -190,6 +195,18 @@ class Settings:
             else:
                 rows.append((env_var_name(f.name), str(value)))
         return rows
+
+    @property
+    def topic_min_insync_replicas(self) -> int:
+        """`min.insync.replicas` for every topic: AISLE_MIN_INSYNC_REPLICAS, or its default for the
+        replication factor. Raises ConfigError when no write could ever be acknowledged."""
+        if self.replication_factor < 1:
+            raise ConfigError(f"AISLE_REPLICATION_FACTOR={self.replication_factor} must be at least 1")
+        wanted = self.min_insync_replicas or max(1, self.replication_factor - 1)
+        if not 1 <= wanted <= self.replication_factor:
+            raise ConfigError(f"AISLE_MIN_INSYNC_REPLICAS={self.min_insync_replicas} must be between 1 and "
+                              f"AISLE_REPLICATION_FACTOR ({self.replication_factor}), or 0 for the default")
+        return wanted
 
     def topic(self, name: str) -> str:
         """The full Kafka topic name for a declared topic ('requests' -> 'aisle.requests')."""

@@ -13,36 +13,13 @@ controller_port=${AISLE_KAFKA_CONTROLLER_PORT:-9093}
 ready_timeout_s=${AISLE_KAFKA_READY_TIMEOUT_S:-90}
 heap=${AISLE_KAFKA_HEAP:-1g}
 
-# The broker stays off the cores a local vLLM server busy-waits on (pipeline/runtime/affinity.py has the
-# same rule for workers): AISLE_WORKER_CPUS auto | all | a core list such as 1-3.
-broker_cpus() {
-  local spec=${AISLE_WORKER_CPUS:-auto} llm=${AISLE_LLM_CPUS:-0} url=${AISLE_LLM_URL:-http://127.0.0.1:8000/v1}
-  [[ $spec == all ]] && return
-  if [[ $spec != auto ]]; then echo "$spec"; return; fi
-  [[ $url == *://127.0.0.1[:/]* || $url == *://localhost[:/]* ]] || return
-  local n cpus=() part a b c
-  n=$(nproc)
-  declare -A taken=()
-  IFS=, read -ra parts <<< "$llm"
-  for part in "${parts[@]}"; do a=${part%-*}; b=${part#*-}; for ((c = a; c <= b; c++)); do taken[$c]=1; done; done
-  for ((c = 0; c < n; c++)); do [[ -n ${taken[$c]:-} ]] || cpus+=("$c"); done
-  ((${#cpus[@]} > 0 && ${#cpus[@]} < n)) && (IFS=,; echo "${cpus[*]}")
-  return 0
-}
+source "$here/common.sh"
 
 pid_alive() { [[ -f $dir/kafka.pid ]] && kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
-
-java_cmd() {
-  java -Xms256m "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$here/log4j2.yaml" \
-    -cp "$lib/*" "$@"
-}
+port_open() { port_open_at "$port"; }
 
 up() {
-  if [[ ! -d $lib ]] || ! ls "$lib"/kafka_2.13-*.jar >/dev/null 2>&1; then
-    echo "kafka: jars missing in $lib; run 'make kafka-jars' first" >&2; exit 1
-  fi
+  jars_present || exit 1
   mkdir -p "$dir"
   if pid_alive; then echo "kafka: already running (pid $(cat "$dir/kafka.pid")) on 127.0.0.1:$port"; return; fi
   if port_open; then echo "kafka: something else listens on 127.0.0.1:$port; using it"; return; fi
@@ -59,8 +36,9 @@ up() {
   cpus=$(broker_cpus)
   [[ -n $cpus ]] && pin=(taskset -c "$cpus")
   echo -n "kafka: starting on 127.0.0.1:$port${cpus:+ (cores $cpus)} "
-  nohup "${pin[@]}" bash -c "$(declare -f java_cmd); here='$here' heap='$heap' lib='$lib'; java_cmd kafka.Kafka '$dir/server.properties'" \
-    >> "$dir/kafka.log" 2>&1 &
+  # nohup and taskset exec the JVM: the pid file holds the broker's own pid.
+  java_argv
+  nohup "${pin[@]}" "${JAVA[@]}" kafka.Kafka "$dir/server.properties" >> "$dir/kafka.log" 2>&1 &
   echo $! > "$dir/kafka.pid"
   for ((i = 0; i < ready_timeout_s * 2; i++)); do
     if port_open && grep -q "Kafka Server started\|Transitioning from RECOVERY to RUNNING\|started (kafka.server" "$dir/kafka.log" 2>/dev/null; then

@@ -66,3 +66,19 @@ def test_display_says_when_a_secret_is_unset() -> None:
     assert shown["AISLE_SESSION_SECRET"] == "(empty)"
     assert dict(Settings(session_secret="s3cr3t").display())["AISLE_SESSION_SECRET"] == "(set, hidden)"
     assert shown["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:9092"
+
+
+@pytest.mark.parametrize(("replication", "min_insync", "expected"), [(1, 0, 1), (2, 0, 1), (3, 0, 2), (3, 3, 3), (5, 2, 2)])
+def test_min_insync_replicas_defaults_to_one_less_than_the_replication_factor(
+        replication: int, min_insync: int, expected: int) -> None:
+    settings = Settings.from_env({"AISLE_REPLICATION_FACTOR": str(replication),
+                                  "AISLE_MIN_INSYNC_REPLICAS": str(min_insync)})
+    assert settings.topic_min_insync_replicas == expected
+
+
+@pytest.mark.parametrize(("replication", "min_insync"), [(3, 4), (1, -1), (0, 0)])
+def test_min_insync_replicas_that_no_write_could_meet_are_refused(replication: int, min_insync: int) -> None:
+    settings = Settings.from_env({"AISLE_REPLICATION_FACTOR": str(replication),
+                                  "AISLE_MIN_INSYNC_REPLICAS": str(min_insync)})
+    with pytest.raises(ConfigError, match="AISLE_"):
+        settings.topic_min_insync_replicas
