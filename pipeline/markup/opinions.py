@@ -1,4 +1,4 @@
-"""What customers say, from a product's own review texts ("aspects-v1"): a summary line, counted
+"""What customers say, from a product's own review texts ("aspects-v2"): a summary line, counted
 aspects and quoted sentences. Nothing is made up: every quote is a sentence a customer wrote, every
 aspect named occurs in the reviews, and every number is a count over them.
 
@@ -13,16 +13,20 @@ aspect named occurs in the reviews, and every number is a count over them.
    phrase most often after "this"/"these" is what the reviews call the product.
 4. Pros: the aspect most often named in positive sentences ("5 of 8 reviews praise the sound
    quality."), when at least 2 reviews and 15% of them do and more than in negative ones; then up to
-   `quotes` positive sentences. Cons the same way ("3 of 8 reviews complain about the lid."). A quote
-   is a whole sentence of 4-30 words and at most `max_chars` characters (a longer one is skipped,
-   never cut), ranked by its polarity (up to 2), plus how much its words are shared by the other
-   reviews (what many say, not one buyer's story), less a point for the first person and a point for
-   names and numbers; ties: shorter, then earlier. Quotes are verbatim apart from a capital first
-   letter and a closing full stop where the customer left them out.
-5. The summary line names the product as the reviews do ("This product" when they never do) and
-   says how they lean, with the counts: "This kettle is well reviewed: 6 of 8 reviews are positive,
-   1 negative." Well (poorly) reviewed: twice as many positive as negative reviews (or the reverse);
-   else mixed; "few clear opinions" when fewer than half lean either way.
+   `quotes` positive sentences. Cons the same way ("3 of 8 reviews complain about the lid."). When
+   the reviews lean clearly one way (step 5: well or poorly reviewed), the other side gets one quote
+   fewer: a well-reviewed kettle shows its one best complaint, not two. A quote is a whole sentence of
+   4-30 words and at most `max_chars` characters (a longer one is skipped, never cut), ranked by its
+   polarity (up to 2), plus how much its words are shared by the other reviews (what many say, not
+   one buyer's story), less a point for the first person and a point for names and numbers; ties:
+   shorter, then earlier. Quotes are verbatim apart from a capital first letter and a closing full
+   stop where the customer left them out.
+5. The summary line is a third-person sentence that names the product as the reviews do ("This
+   product" when they never do) and says how they lean: "This kettle is well reviewed." Well (poorly)
+   reviewed: twice as many positive as negative reviews (or the reverse); else mixed; "few clear
+   opinions" when fewer than half lean either way. The counts behind it are the payload's (`reviews`,
+   `sentiment`) and the pros' and cons' own; aspects-v1 also put them in the line ("6 of 8 reviews are
+   positive, 1 negative"), words no human summary uses (its cost is measured in docs/eval/README.md).
 
 `unit` names what a text is, so the counts say what they count: "review", or "review excerpt" for the
 catalog's product pages, which hold single sentences from reviews. `aisle eval reviews` scores the
@@ -40,7 +44,7 @@ from dataclasses import dataclass, field
 
 from pipeline.markup._aspects import STOP, Aspect, count, fold
 
-METHOD = "aspects-v1"
+METHOD = "aspects-v2"
 MAX_TEXTS = 500
 """Review texts read per product (the counts say "of N" for the N read); the work is linear in words."""
 MAX_STATED = 1
@@ -186,19 +190,20 @@ def extract(texts: Iterable[str], quotes: int = 2, stated: int = MAX_STATED, max
     disliked = sorted((a for a in counted.aspects if a.negative >= least and a.negative > a.positive),
                       key=lambda a: (-a.negative, -a.mentions))
     shared = _shared(reviews)
-    pros = [_stated(a.positive, total, unit, "praise", a.name) for a in liked[:stated]]
-    pros += _quotes([s for s in unique if s.value > 0], shared, max_chars, quotes)
-    cons = [_stated(a.negative, total, unit, "complain about", a.name) for a in disliked[:stated]]
-    cons += _quotes([s for s in unique if s.value < 0], shared, max_chars, quotes)
     leaning = [sum(s.value for s in review) for review in reviews]
     up, down = sum(v > 0 for v in leaning), sum(v < 0 for v in leaning)
+    lean = _lean(total, up, down)
+    pros = [_stated(a.positive, total, unit, "praise", a.name) for a in liked[:stated]]
+    pros += _quotes([s for s in unique if s.value > 0], shared, max_chars, quotes - (lean == "poorly"))
+    cons = [_stated(a.negative, total, unit, "complain about", a.name) for a in disliked[:stated]]
+    cons += _quotes([s for s in unique if s.value < 0], shared, max_chars, quotes - (lean == "well"))
     return Opinions(
         pros=pros,
         cons=cons,
         positive=sum(s.value > 0 for s in unique),
         negative=sum(s.value < 0 for s in unique),
         neutral=sum(s.value == 0 for s in unique),
-        summary=_summary(total, up, down, unit, counted.subject),
+        summary=_summary(total, up, down, unit, counted.subject, lean),
         aspects=counted.aspects,
         reviews=total,
     )
@@ -254,34 +259,31 @@ def _be(phrase: str) -> str:
     return "are" if fold(last) != last else "is"
 
 
-def _summary(total: int, up: int, down: int, unit: str, subject: str | None) -> str:
+def _lean(total: int, up: int, down: int) -> str:
+    """How the reviews lean (module docstring, step 5): "well", "poorly", "mixed", "few" or "" (none)."""
+    if total == 0 or up == down == 0:
+        return ""
+    if (up + down) * 2 < total:
+        return "few"
+    if up >= 2 * down:
+        return "well"
+    if down >= 2 * up:
+        return "poorly"
+    return "mixed"
+
+
+def _summary(total: int, up: int, down: int, unit: str, subject: str | None, lean: str) -> str:
     """The stated line (module docstring, step 5); "" without reviews."""
     if total == 0:
         return ""
     plural = subject is not None and _be(subject) == "are"
     name = f"{'These' if plural else 'This'} {subject}" if subject else "This product"
     be, gets = ("are", "get") if plural else ("is", "gets")
-    units = _plural(total, unit)
     if total == 1:
-        lean = "positive" if up else "negative" if down else "neither positive nor negative"
-        return f"{name} {'have' if plural else 'has'} one {unit}, and it is {lean}."
-    if up == down == 0:
-        return f"{name} {gets} no clear praise or complaint in {total} {units}."
-    if up == total or down == total:
-        lean = "positive" if up else "negative"
-        return f"{name} {be} {'well' if up else 'poorly'} reviewed: all {total} {units} are {lean}."
-    if (up + down) * 2 < total:
-        return f"{name} {gets} few clear opinions: {_share(up, total, units, 'positive')}, {down or 'none'} negative."
-    if up >= 2 * down:
-        return f"{name} {be} well reviewed: {_share(up, total, units, 'positive')}{_also(down, 'negative')}."
-    if down >= 2 * up:
-        return f"{name} {be} poorly reviewed: {_share(down, total, units, 'negative')}{_also(up, 'positive')}."
-    return f"{name} {gets} mixed reviews: {_share(up, total, units, 'positive')}, {down} negative."
-
-
-def _share(n: int, total: int, units: str, lean: str) -> str:
-    return f"{n} of {total} {units} {'is' if n == 1 else 'are'} {lean}"
-
-
-def _also(n: int, lean: str) -> str:
-    return f", {n} {lean}" if n else ""
+        word = "positive" if up else "negative" if down else "neither positive nor negative"
+        return f"{name} {'have' if plural else 'has'} one {unit}, and it is {word}."
+    if not lean:
+        return f"{name} {gets} no clear praise or complaint in {total} {_plural(total, unit)}."
+    if lean in ("well", "poorly"):
+        return f"{name} {be} {lean} reviewed."
+    return f"{name} {gets} {'mixed reviews' if lean == 'mixed' else 'few clear opinions'}."

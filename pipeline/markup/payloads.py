@@ -118,10 +118,10 @@ class ReviewsPayload:
     sentences: int
     rating: RatingInfo | None
     method: str
-    """How pros and cons were chosen, e.g. "aspects-v1" (markup/opinions.py)."""
+    """How pros and cons were chosen, e.g. "aspects-v2" (markup/opinions.py)."""
     summary: str = ""
-    """One line stated from the counts ("This kettle is well reviewed: 6 of 8 reviews are positive.");
-    "" before aspects-v1."""
+    """One line stated from the counts ("This kettle is well reviewed."; aspects-v1 added the tally:
+    ": 6 of 8 reviews are positive."); "" before aspects-v1."""
     aspects: list[AspectInfo] = field(default_factory=list)
     """Aspects named in at least two reviews, most mentioned first (at most 8)."""
     reviews: int = 0

@@ -185,18 +185,20 @@ async def test_reviews_extract_pros_cons_and_carry_the_rating() -> None:
     assert reviews["pros"] == ["Works great and the battery is excellent."]
     assert set(reviews["cons"]) == {"The lid broke after a week.", "Not good at all, very flimsy."}
     assert reviews["sentiment"] == {"positive": 1, "negative": 2, "neutral": 1}
-    assert reviews["summary"] == "This product is poorly reviewed: 2 of 4 reviews are negative, 1 positive."
+    assert reviews["summary"] == "This product is poorly reviewed."
     assert (reviews["reviews"], reviews["aspects"]) == (4, [])  # no phrase in two reviews
     assert reviews["rating"]["count"] == 10
-    assert reviews["method"] == "aspects-v1"
+    assert reviews["method"] == "aspects-v2"
 
 
 async def test_reviews_of_a_product_page_are_counted_as_review_excerpts() -> None:
     reader = FakeReader()
+    reader.reviews[A] = ["The lid broke.", "The lid is bad.", "Works well."]
     reader.pages[A] = Product(A, "Title A", reviews=tuple(reader.reviews[A]))  # the page's review sentences
     frames = await hydrate(chunks(f'<reviews id="{A}"/>'), reader)
-    summary = payload(of_type(frames, "reviews")[0])["summary"]
-    assert summary == "This product is poorly reviewed: 2 of 4 review excerpts are negative, 1 positive."
+    found = payload(of_type(frames, "reviews")[0])
+    assert found["summary"] == "This product is poorly reviewed."
+    assert found["cons"][0] == "2 of 3 review excerpts complain about the lid."
 
 
 async def test_price_history_series() -> None:
