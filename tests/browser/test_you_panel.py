@@ -221,7 +221,7 @@ async def test_a_turn_without_frames_times_out_and_the_input_comes_back(browser_
             assert await page.locator("#send").is_disabled()
             alert = page.get_by_role("alert")
             await alert.wait_for(timeout=TIMEOUT_MS)
-            assert "No answer for 1 seconds" in await alert.inner_text()
+            assert "No answer for 1 second:" in await alert.inner_text()
             assert await page.locator("#send").is_enabled()
             assert await page.locator("section.turn.pending").count() == 0
         finally:

@@ -384,7 +384,8 @@
   function giveUp() {
     const turn = waiting ? waiting.turn : null;
     const seconds = Math.round(turnTimeoutMs / 1000);
-    const text = "No answer for " + seconds + " seconds: Aisle may be busy or down. You can ask again.";
+    const text = "No answer for " + seconds + (seconds === 1 ? " second" : " seconds") +
+      ": Aisle may be busy or down. You can ask again.";
     const box = el("div", "error timeout", text);
     box.setAttribute("role", "alert");
     if (turn !== null) {
