@@ -40,7 +40,7 @@ from pipeline.planner.planner import PlannerOptions, plan_turn
 from pipeline.stages.base import Stage
 from pipeline.stages.generate import GenerateStage
 from pipeline.stages.hydrate import TurnHydrator
-from pipeline.stages.retrieve import RetrieveStage
+from pipeline.stages import retrieve as retrieve_stage
 from pipeline.store.pages import CatalogPages, StoreWithPages
 from pipeline.store.sqlite import open_store
 
@@ -90,7 +90,7 @@ async def run_markup_eval(settings: Settings, options: MarkupEvalOptions,
         # act, so no broker is needed.
         client = _RecordingClient(settings)
         stack.push_async_callback(client.aclose)
-        for stage in (RetrieveStage(settings), GenerateStage(settings, client)):
+        for stage in (retrieve_stage.build(settings, follow_registry=False), GenerateStage(settings, client)):
             await stage.start()
             stack.push_async_callback(stage.stop)
             stages.append(stage)
