@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pipeline.catalog import Attribute, Product
 from pipeline.messages import Frame, TokenChunk
-from pipeline.stages.hydrate import TurnHydrator
+from pipeline.stages.hydrate import TurnHydration
 from pipeline.store.records import Offer, PricePoint, RatingSummary, StoreProduct
 
 A, B, C = "B07AAA", "B08BBB", "B09CCC"
@@ -86,10 +86,10 @@ def chunks(text: str, size: int = 7, grounded: Sequence[str] = (A, B), error: st
 async def hydrate(
     stream: Sequence[TokenChunk], reader: FakeReader | None = None, timeout_s: float = 1.0
 ) -> list[Frame]:
-    hydrator = TurnHydrator("c1", 3)
+    hydration = TurnHydration("c1", 3, reader or FakeReader(), timeout_s)
     frames: list[Frame] = []
     for chunk in stream:
-        frames += await hydrator.on_chunk(chunk, reader or FakeReader(), timeout_s)
+        frames += await hydration.on_chunk(chunk)
     return frames
 
 
@@ -279,24 +279,22 @@ async def test_generation_error_ends_with_error_then_done() -> None:
 
 
 async def test_chunks_after_final_or_of_other_turns_produce_nothing() -> None:
-    hydrator = TurnHydrator("c1", 3)
-    reader = FakeReader()
+    hydration = TurnHydration("c1", 3, FakeReader(), 1.0)
     stream = chunks("Hello")
     for chunk in stream:
-        await hydrator.on_chunk(chunk, reader, 1.0)
-    assert await hydrator.on_chunk(stream[0], reader, 1.0) == []
-    other = TurnHydrator("c1", 4)
-    assert await other.on_chunk(stream[0], reader, 1.0) == []
+        await hydration.on_chunk(chunk)
+    assert await hydration.on_chunk(stream[0]) == []
+    other = TurnHydration("c1", 4, FakeReader(), 1.0)
+    assert await other.on_chunk(stream[0]) == []
 
 
 async def test_overlapping_redelivery_consumes_only_new_text() -> None:
-    hydrator = TurnHydrator("c1", 3)
-    reader = FakeReader()
-    first = await hydrator.on_chunk(TokenChunk("c1", 3, 0, "Hello wor", 0), reader, 1.0)
-    again = await hydrator.on_chunk(TokenChunk("c1", 3, 1, "world", 6), reader, 1.0)
+    hydration = TurnHydration("c1", 3, FakeReader(), 1.0)
+    first = await hydration.on_chunk(TokenChunk("c1", 3, 0, "Hello wor", 0))
+    again = await hydration.on_chunk(TokenChunk("c1", 3, 1, "world", 6))
     assert [f.text for f in first + again] == ["Hello wor", "ld"]
     assert [f.seq for f in first + again] == [0, 1]
-    assert hydrator.consumed == 11
+    assert hydration.hydrator.consumed == 11
 
 
 _STREAM = st.lists(st.sampled_from(["Hello ", "a < b ", f'<product id="{A}"/>', f'<carousel ids="{A},{B}"/>',
