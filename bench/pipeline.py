@@ -79,7 +79,7 @@ from pipeline.runtime.affinity import pin_this_process
 from pipeline.runtime.worker import StageWorker
 from pipeline.stages.generate import GenerateStage
 from pipeline.stages.plan import build as build_plan
-from pipeline.stages.retrieve import RetrieveStage
+from pipeline.stages import retrieve
 from pipeline.stats import percentile
 from pipeline.topics import load_topics
 
@@ -206,7 +206,9 @@ class PipelineRig:
         apply_topics(s, [t for t in load_topics(s.default_partitions)
                          if t.name in {"requests", "plans", "evidence", "tokens", "dead-letters", "conversation-state",
                                        "user-memory", "alert-registry"}])
-        workers = [StageWorker(build_plan(s), s), StageWorker(RetrieveStage(s), s), StageWorker(GenerateStage(s), s)]
+        # Without the alert registry: the benchmark's turns never act on alerts.
+        workers = [StageWorker(build_plan(s), s), StageWorker(retrieve.build(s, follow_registry=False), s),
+                   StageWorker(GenerateStage(s), s)]
         self._workers = [asyncio.create_task(w.run(self._stop)) for w in workers]
         while not all(w.ready for w in workers):  # models loaded, partitions assigned
             self._raise_if_a_worker_died()

@@ -131,7 +131,8 @@ class Settings:
     generate_max_tokens: int = 200
     """AISLE_GENERATE_MAX_TOKENS: longest answer, in tokens."""
     hydrate_lookup_timeout_ms: int = 200
-    """AISLE_HYDRATE_LOOKUP_TIMEOUT_MS: longest wait for one store lookup; a card then shows without a live price."""
+    """AISLE_HYDRATE_LOOKUP_TIMEOUT_MS: longest wait for the store reads of one chunk (they run together); a read
+    not done by then stays missing for the turn, and a card then shows without a live price."""
     generate_grammar: bool = True
     """AISLE_GENERATE_GRAMMAR: constrain answers with the markup grammar (product ids limited to the evidence)."""
 

@@ -7,7 +7,8 @@ each intent. Each is answered by the real cores, in this process, one conversati
 
     plan_turn (the plan stage's planner and settings) -> the retrieve stage (the embedded index the
     `aisle ingest` run built) -> the generate stage (prompt, grammar, the LLM server at Settings.llm_url,
-    streamed) -> TurnHydrator (incremental parser, grounding guard, store lookups, suggestions)
+    streamed) -> TurnHydration (the store lookups, then the hydrate core: incremental parser, grounding
+    guard, suggestions)
 
 Requests go out as replayed traffic (client "replay", a run id), so no cart, order or alert is changed.
 The model is scored on what the LLM itself streamed; pipeline/eval/markup_scoring.py has the rates
@@ -39,8 +40,8 @@ from pipeline.planner.llm_planner import JsonLlm
 from pipeline.planner.planner import PlannerOptions, plan_turn
 from pipeline.stages.base import Stage
 from pipeline.stages.generate import GenerateStage
-from pipeline.stages.hydrate import TurnHydrator
-from pipeline.stages.retrieve import RetrieveStage
+from pipeline.stages.hydrate import TurnHydration
+from pipeline.stages import retrieve as retrieve_stage
 from pipeline.store.pages import CatalogPages, StoreWithPages
 from pipeline.store.sqlite import open_store
 
@@ -90,7 +91,7 @@ async def run_markup_eval(settings: Settings, options: MarkupEvalOptions,
         # act, so no broker is needed.
         client = _RecordingClient(settings)
         stack.push_async_callback(client.aclose)
-        for stage in (RetrieveStage(settings), GenerateStage(settings, client)):
+        for stage in (retrieve_stage.build(settings, follow_registry=False), GenerateStage(settings, client)):
             await stage.start()
             stack.push_async_callback(stage.stop)
             stages.append(stage)
@@ -172,7 +173,7 @@ async def _answer(index: int, item: Item, settings: Settings, planner_options: P
                 bundle = out.value
         if bundle is None:
             raise StageError("the retrieve stage gave no evidence bundle")
-        hydrator = TurnHydrator(conversation, turn_no)
+        hydration = TurnHydration(conversation, turn_no, reader, timeout_s)
         last: TokenChunk | None = None
         streamed: list[str] = []
         _streamed.set(streamed)
@@ -181,7 +182,7 @@ async def _answer(index: int, item: Item, settings: Settings, planner_options: P
             if isinstance(chunk, TokenChunk):
                 raw.append(chunk.text)
                 model = chunk.model or model
-                frames += await hydrator.on_chunk(chunk, reader, timeout_s)
+                frames += await hydration.on_chunk(chunk)
                 last = chunk
     except AisleError as exc:
         return MarkupAnswer(plan, "".join(raw), frames, model, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
@@ -195,10 +196,10 @@ async def _answer(index: int, item: Item, settings: Settings, planner_options: P
 
 async def _hydrate_alone(text: str, final: TokenChunk, reader: CatalogReader, timeout_s: float) -> list[Frame]:
     """`text` hydrated as a whole answer of its own (same turn, grounding and context as `final`)."""
-    hydrator = TurnHydrator(final.conversation_id, final.turn)
+    hydration = TurnHydration(final.conversation_id, final.turn, reader, timeout_s)
     grounded = list(final.grounded_product_ids)
-    frames = await hydrator.on_chunk(TokenChunk(final.conversation_id, final.turn, 0, text, 0,
-                                                grounded_product_ids=grounded), reader, timeout_s)
+    frames = await hydration.on_chunk(TokenChunk(final.conversation_id, final.turn, 0, text, 0,
+                                                 grounded_product_ids=grounded))
     end = TokenChunk(final.conversation_id, final.turn, 1, "", len(text), final=True, grounded_product_ids=grounded,
                      error=final.error, model=final.model, context=dict(final.context))
-    return frames + await hydrator.on_chunk(end, reader, timeout_s)
+    return frames + await hydration.on_chunk(end)

@@ -33,7 +33,8 @@ from pipeline.errors import ConfigError
 from pipeline.eval.answers import frame_text, load_review_summaries
 from pipeline.eval.text_metrics import rouge_l_max
 from pipeline.markup import opinions
-from pipeline.markup.resolve import Lookups, reviews
+from pipeline.markup.lookups import Lookups
+from pipeline.markup.resolve import reviews, reviews_reads
 from pipeline.stats import mean
 from pipeline.store.pages import CatalogPages
 from pipeline.store.records import Offer, PricePoint, RatingSummary, StoreProduct
@@ -77,7 +78,7 @@ async def build_frames(pages: CatalogPages, product_ids: Sequence[str]) -> dict[
     try:
         out: dict[str, dict[str, Any] | None] = {}
         for pid in product_ids:
-            payload = await reviews(lookups, pid)
+            payload = reviews(await lookups.fetch(reviews_reads(pid)), pid)
             out[pid] = None if payload is None else asdict(payload)
         return out
     finally:

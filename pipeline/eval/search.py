@@ -41,7 +41,8 @@ from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.index import PassageIndex
 from pipeline.retrieval.indexing import catalog_products
 from pipeline.retrieval.ranking_metrics import ndcg, reciprocal_rank
-from pipeline.stages.retrieve import RetrieveStage, store_filters
+from pipeline.stages import retrieve
+from pipeline.stages.retrieve import store_filters
 from pipeline.stats import mean, percentile
 from pipeline.store.base import Store
 from pipeline.store.loader import load_shared_catalog
@@ -166,7 +167,7 @@ async def run_search_eval(settings: Settings, progress: EvalProgress | None = No
         finally:
             index.close()
             embedder.close()
-        stage = RetrieveStage(settings)
+        stage = retrieve.build(settings, follow_registry=False)
         await stage.start()
         rows = []
         try:

@@ -10,8 +10,8 @@
     503 {"error"}   the store or the catalog could not be opened or read in time
 
 The gateway reads what hydrate reads (markup.resolve.CatalogReader: the store, and the catalog's
-pages and review texts held in memory), through the same per-request `Lookups`, each read bounded by
-LOOKUP_TIMEOUT_S. The reader is opened on the first request, not when the gateway starts, so a
+pages and review texts held in memory), through the same `Lookups` (markup/lookups.py), one per
+request, its reads bounded together by LOOKUP_TIMEOUT_S. The reader is opened on the first request, not when the gateway starts, so a
 gateway whose store or catalog is missing still serves chats; a failed open is tried again on the next
 request. What is read goes to a pure function: pipeline/markup/starters.py, or the view's builders
 (markup/resolve.py, the same that build an answer's card, review and price-history frames).
@@ -31,14 +31,15 @@ from pipeline.config import Settings
 from pipeline.errors import AisleError
 from pipeline.gateway._product_view import product_view
 from pipeline.markup import resolve, starters
-from pipeline.markup.resolve import CatalogReader, Lookups
+from pipeline.markup.lookups import Lookups
+from pipeline.markup.resolve import HISTORY, PAGE, PRODUCT, REVIEWS, CatalogReader
 from pipeline.store.pages import CatalogPages, StoreWithPages
 from pipeline.store.sqlite import SqliteStore, open_store
 
 log = logging.getLogger(__name__)
 
 LOOKUP_TIMEOUT_S = 1.0
-"""Longest wait for one read (product, page, reviews, price history); they run together."""
+"""Longest wait for the reads of one fetch (product, page, reviews, price history): they run together."""
 PRODUCT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """A product id the endpoint accepts (as the ask's `page_product_id`, at most 64 characters)."""
 CACHE_MAX_AGE_S = 300
@@ -66,19 +67,18 @@ class ProductPages:
             return lookups
         product_id = str(request.path_params["product_id"])
         try:
-            product, page, reviews, history = await asyncio.gather(
-                lookups.product(product_id), lookups.page(product_id), lookups.reviews(product_id),
-                lookups.history(product_id))
+            fetched = await lookups.fetch((kind, product_id) for kind in (PRODUCT, PAGE, REVIEWS, HISTORY))
         finally:
             lookups.close()
-        if not product.ok:
+        product = fetched.product(product_id)
+        if not fetched.ok(PRODUCT, product_id):
             return JSONResponse({"error": "store unavailable"}, status_code=503)
-        if product.value is None:
+        if product is None:
             return JSONResponse({"error": "unknown product", "product_id": product_id}, status_code=404)
         # A page, reviews or history that could not be read in time only leaves out the kinds needing it.
-        questions = starters.starters(product_id, product.value, page.value, reviews.value or (),
-                                      len(history.value or ()))
-        return JSONResponse({"product_id": product_id, "title": product.value.title, "questions": questions},
+        questions = starters.starters(product_id, product, fetched.page(product_id), fetched.reviews(product_id),
+                                      len(fetched.history(product_id)))
+        return JSONResponse({"product_id": product_id, "title": product.title, "questions": questions},
                             headers={"Cache-Control": f"max-age={CACHE_MAX_AGE_S}"})
 
     async def view(self, request: Request) -> Response:
@@ -87,19 +87,19 @@ class ProductPages:
             return lookups
         product_id = str(request.path_params["product_id"])
         try:
-            # The product read first, so a failing store is told apart from an unknown id; the
-            # builders below then find it in the lookups' cache.
-            product = await lookups.product(product_id)
-            if not product.ok:
+            # The product read first, so a failing store is told apart from an unknown id.
+            fetched = await lookups.fetch([(PRODUCT, product_id)])
+            if not fetched.ok(PRODUCT, product_id):
                 return JSONResponse({"error": "store unavailable"}, status_code=503)
-            card, reviews, history, page = await asyncio.gather(
-                resolve.card(lookups, product_id), resolve.reviews(lookups, product_id),
-                resolve.price_history(lookups, product_id), lookups.page(product_id))
+            fetched = await lookups.fetch([*resolve.card_reads(product_id), *resolve.reviews_reads(product_id),
+                                           *resolve.price_history_reads(product_id)])
         finally:
             lookups.close()
+        card = resolve.card(fetched, product_id)
         if card is None:
             return JSONResponse({"error": "unknown product", "product_id": product_id}, status_code=404)
-        return JSONResponse(product_view(card, page.value, reviews, history),
+        return JSONResponse(product_view(card, fetched.page(product_id), resolve.reviews(fetched, product_id),
+                                         resolve.price_history(fetched, product_id)),
                             headers={"Cache-Control": VIEW_CACHE_CONTROL})
 
     async def _lookups(self, request: Request) -> Lookups | Response:

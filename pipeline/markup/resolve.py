@@ -2,18 +2,22 @@
 
 `CatalogReader` is everything resolution reads. Its first four methods are those of
 pipeline.store.base.Store (so a Store fits them as is); the last two read the product page text of
-pipeline.catalog. `Lookups` is a per-turn cache over a reader: each (kind, product id) is fetched
-once per turn, and every wait is bounded by a timeout. A lookup that times out or fails counts as
-missing; what the payload then shows is documented per builder. Nothing here guesses a value.
+pipeline.catalog. The builders are pure functions of
+what was read (`Fetched`), and each has its reads (`card_reads`, ...), so the caller fetches first:
+
+    fetched = await lookups.fetch(resolve.card_reads(pid))     # pipeline/markup/lookups.py: the I/O
+    payload = resolve.card(fetched, pid)
+
+A read that timed out or failed counts as missing; what the payload then shows is documented per
+builder. Nothing here guesses a value, and nothing here waits.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar, cast
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 from pipeline.catalog import Product
 from pipeline.markup import opinions
@@ -40,9 +44,6 @@ MAX_ASPECTS = 8
 DEFAULT_COMPARE_ATTRS = 5
 """Attributes shown when `<compare>` names none: those most of the products share."""
 
-T = TypeVar("T")
-
-
 class CatalogReader(Protocol):
     """What hydrate reads. Unknown ids give None or empty results; errors may raise anything."""
 
@@ -63,81 +64,66 @@ class CatalogReader(Protocol):
         ...
 
 
+PRODUCT, OFFER, RATING, HISTORY, PAGE, REVIEWS = "product", "offer", "rating", "history", "page", "reviews"
+KINDS = (PRODUCT, OFFER, RATING, HISTORY, PAGE, REVIEWS)
+"""What can be read of a product: one CatalogReader method each."""
+Read = tuple[str, str]
+"""(kind, product id): one read of a CatalogReader."""
+
+
 @dataclass(frozen=True)
-class Looked(Generic[T]):
-    value: T | None
-    ok: bool
-    """False when the lookup timed out or failed (then `value` is None)."""
+class Fetched:
+    """What was read, by (kind, product id): the builders below are pure functions of it.
+
+    `values` holds every read that completed (an unknown id reads None, or empty); `missing` every read
+    that did not, with why ("timeout" or "failed"). A read in neither was not made, and reads as missing.
+    """
+
+    values: Mapping[Read, object] = field(default_factory=dict)
+    missing: Mapping[Read, str] = field(default_factory=dict)
+
+    def ok(self, kind: str, pid: str) -> bool:
+        """Whether the read completed (its value may still be None: an unknown product)."""
+        return (kind, pid) in self.values
+
+    def product(self, pid: str) -> StoreProduct | None:
+        return cast("StoreProduct | None", self.values.get((PRODUCT, pid)))
+
+    def offer(self, pid: str) -> Offer | None:
+        return cast("Offer | None", self.values.get((OFFER, pid)))
+
+    def rating(self, pid: str) -> RatingSummary | None:
+        return cast("RatingSummary | None", self.values.get((RATING, pid)))
+
+    def history(self, pid: str) -> Sequence[PricePoint]:
+        return cast("Sequence[PricePoint]", self.values.get((HISTORY, pid)) or ())
+
+    def page(self, pid: str) -> Product | None:
+        return cast("Product | None", self.values.get((PAGE, pid)))
+
+    def reviews(self, pid: str) -> Sequence[str]:
+        return cast("Sequence[str]", self.values.get((REVIEWS, pid)) or ())
 
 
-def _retrieve(task: asyncio.Future[Any]) -> None:
-    # Mark a failure as seen, so an abandoned lookup does not log "exception never retrieved".
-    if not task.cancelled():
-        task.exception()
+def card_reads(pid: str) -> list[Read]:
+    return [(PRODUCT, pid), (OFFER, pid), (RATING, pid)]
 
 
-class Lookups:
-    """A per-turn cache of reads, each wait bounded by `timeout_s` seconds."""
-
-    def __init__(self, reader: CatalogReader, timeout_s: float) -> None:
-        self.reader = reader
-        self.timeout_s = timeout_s
-        self.timeouts = 0
-        self.failures = 0
-        self._tasks: dict[tuple[str, str], asyncio.Future[Any]] = {}
-
-    async def get(
-        self, kind: str, product_id: str, fetch: Callable[[], Coroutine[Any, Any, T | None]]
-    ) -> Looked[T]:
-        key = (kind, product_id)
-        task = self._tasks.get(key)
-        if task is None:
-            task = asyncio.ensure_future(fetch())
-            task.add_done_callback(_retrieve)
-            self._tasks[key] = task
-        try:
-            value = await asyncio.wait_for(asyncio.shield(task), self.timeout_s)
-        except TimeoutError:
-            self.timeouts += 1
-            return Looked(None, False)
-        except asyncio.CancelledError:
-            if task.cancelled() and not _current_task_cancelling():
-                self.failures += 1
-                return Looked(None, False)
-            raise
-        except Exception:  # a reader may fail any way; the frame degrades, the turn goes on
-            self.failures += 1
-            return Looked(None, False)
-        return Looked(cast(T, value), True)
-
-    async def product(self, pid: str) -> Looked[StoreProduct]:
-        return await self.get("product", pid, lambda: self.reader.get_product(pid))
-
-    async def offer(self, pid: str) -> Looked[Offer]:
-        return await self.get("offer", pid, lambda: self.reader.get_offer(pid))
-
-    async def rating(self, pid: str) -> Looked[RatingSummary]:
-        return await self.get("rating", pid, lambda: self.reader.get_rating(pid))
-
-    async def history(self, pid: str) -> Looked[list[PricePoint]]:
-        return await self.get("history", pid, lambda: self.reader.get_price_history(pid))
-
-    async def page(self, pid: str) -> Looked[Product]:
-        return await self.get("page", pid, lambda: self.reader.get_page(pid))
-
-    async def reviews(self, pid: str) -> Looked[Sequence[str]]:
-        return await self.get("reviews", pid, lambda: self.reader.get_review_texts(pid))
-
-    def close(self) -> None:
-        """Cancel reads still running (the turn is over)."""
-        for task in self._tasks.values():
-            if not task.done():
-                task.cancel()
+def carousel_reads(pids: Sequence[str]) -> list[Read]:
+    return [read for pid in pids[:MAX_CAROUSEL] for read in card_reads(pid)]
 
 
-def _current_task_cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+def compare_reads(pids: Sequence[str]) -> list[Read]:
+    """Everything a comparison may show: which attributes it shows is known only from the pages."""
+    return [(kind, pid) for pid in pids[:MAX_COMPARE_PRODUCTS] for kind in (PRODUCT, PAGE, OFFER, RATING)]
+
+
+def reviews_reads(pid: str) -> list[Read]:
+    return [(REVIEWS, pid), (RATING, pid), (PAGE, pid)]
+
+
+def price_history_reads(pid: str) -> list[Read]:
+    return [(HISTORY, pid), (OFFER, pid)]
 
 
 def split_ids(value: str) -> list[str]:
@@ -151,22 +137,22 @@ def _rating_info(rating: RatingSummary | None) -> RatingInfo | None:
     return RatingInfo(rating.average, rating.count, list(rating.distribution), rating.simulated)
 
 
-async def card(lookups: Lookups, pid: str) -> CardPayload | None:
-    """A product card; None when the product is unknown or its record cannot be read in time.
+def card(fetched: Fetched, pid: str) -> CardPayload | None:
+    """A product card (`card_reads`); None when the product is unknown or its record was not read.
 
-    When the offer cannot be read in time the card has no price and `live` false.
+    When the offer was not read (in time) the card has no price and `live` false.
     """
-    product, offer, rating = await asyncio.gather(lookups.product(pid), lookups.offer(pid), lookups.rating(pid))
-    if product.value is None:
+    product = fetched.product(pid)
+    if product is None:
         return None
-    o = offer.value
-    r = rating.value
+    o = fetched.offer(pid)
+    r = fetched.rating(pid)
     deal = None
     if o is not None and o.discount_pct > 0:
         deal = DealInfo(o.list_price_cents, o.discount_pct)
     return CardPayload(
         product_id=pid,
-        title=product.value.title,
+        title=product.title,
         image=None,
         price_cents=o.price_cents if o else None,
         currency=o.currency if o else None,
@@ -175,13 +161,14 @@ async def card(lookups: Lookups, pid: str) -> CardPayload | None:
         rating=_rating_info(r),
         deal=deal,
         simulated=bool((o and o.simulated) or (r and r.simulated)),
-        live=offer.ok,
+        live=fetched.ok(OFFER, pid),
     )
 
 
-async def carousel(lookups: Lookups, pids: Sequence[str]) -> CarouselPayload | None:
-    """Cards of the known products among `pids` (at most MAX_CAROUSEL); None when there are none."""
-    cards = await asyncio.gather(*(card(lookups, pid) for pid in pids[:MAX_CAROUSEL]))
+def carousel(fetched: Fetched, pids: Sequence[str]) -> CarouselPayload | None:
+    """Cards of the known products among `pids` (at most MAX_CAROUSEL; `carousel_reads`); None when
+    there are none."""
+    cards = [card(fetched, pid) for pid in pids[:MAX_CAROUSEL]]
     shown = [c for c in cards if c is not None]
     if not shown:
         return None
@@ -223,30 +210,30 @@ def _default_attrs(pages: Sequence[Product | None]) -> list[str]:
     return [" ".join(_norm(n)) for n in shared[:DEFAULT_COMPARE_ATTRS]]
 
 
-async def compare(lookups: Lookups, pids: Sequence[str], attrs: Sequence[str]) -> ComparePayload | None:
-    """A comparison of 2 to MAX_COMPARE_PRODUCTS known products; None with fewer than 2.
+def compare(fetched: Fetched, pids: Sequence[str], attrs: Sequence[str]) -> ComparePayload | None:
+    """A comparison of 2 to MAX_COMPARE_PRODUCTS known products (`compare_reads`); None with fewer than 2.
 
     Rows come from each product page's attributes; the names "price" and "rating" read the store.
-    A value that is not there (or could not be read in time) is null.
+    A value that is not there (or was not read in time) is null.
     """
-    products = await asyncio.gather(*(lookups.product(pid) for pid in pids[:MAX_COMPARE_PRODUCTS]))
-    known = [(pid, p.value) for pid, p in zip(pids, products) if p.value is not None]
+    products = [(pid, fetched.product(pid)) for pid in pids[:MAX_COMPARE_PRODUCTS]]
+    known = [(pid, p) for pid, p in products if p is not None]
     if len(known) < 2:
         return None
     ids = [pid for pid, _ in known]
-    pages = [p.value for p in await asyncio.gather(*(lookups.page(pid) for pid in ids))]
+    pages = [fetched.page(pid) for pid in ids]
     wanted = list(dict.fromkeys(a.strip() for a in attrs if a.strip()))[:MAX_COMPARE_ATTRS] or _default_attrs(pages)
     rows: list[CompareRow] = []
     simulated = False
     for attr in wanted:
         key = " ".join(_norm(attr))
         if key == "price":
-            offers = [o.value for o in await asyncio.gather(*(lookups.offer(pid) for pid in ids))]
+            offers = [fetched.offer(pid) for pid in ids]
             values = [format_money(o.price_cents, o.currency) if o else None for o in offers]
             sources: list[str | None] = ["store.offer" if o else None for o in offers]
             simulated = simulated or any(o.simulated for o in offers if o)
         elif key == "rating":
-            ratings = [r.value for r in await asyncio.gather(*(lookups.rating(pid) for pid in ids))]
+            ratings = [fetched.rating(pid) for pid in ids]
             values = [f"{r.average:.2f} ({r.count})" if r and r.count else None for r in ratings]
             sources = ["store.rating" if v else None for v in values]
             simulated = simulated or any(r.simulated for r in ratings if r)
@@ -258,16 +245,17 @@ async def compare(lookups: Lookups, pids: Sequence[str], attrs: Sequence[str]) -
     return ComparePayload(ids, [p.title for _, p in known], wanted, rows, simulated)
 
 
-async def reviews(lookups: Lookups, pid: str) -> ReviewsPayload | None:
-    """Summary, pros, cons and counts from review text, plus the store's rating; None if neither.
+def reviews(fetched: Fetched, pid: str) -> ReviewsPayload | None:
+    """Summary, pros, cons and counts from review text, plus the store's rating (`reviews_reads`);
+    None if neither.
 
     A product page's reviews are single sentences from reviews (catalog.Product.reviews), so for a
     product with a page the counts say "review excerpts"; review sets hold whole reviews.
     """
-    texts, rating, page = await asyncio.gather(lookups.reviews(pid), lookups.rating(pid), lookups.page(pid))
-    unit = "review excerpt" if page.value is not None and page.value.reviews else "review"
-    found = opinions.extract(texts.value or (), unit=unit)
-    if found.sentences == 0 and rating.value is None:
+    rating, page = fetched.rating(pid), fetched.page(pid)
+    unit = "review excerpt" if page is not None and page.reviews else "review"
+    found = opinions.extract(fetched.reviews(pid), unit=unit)
+    if found.sentences == 0 and rating is None:
         return None
     return ReviewsPayload(
         product_id=pid,
@@ -275,7 +263,7 @@ async def reviews(lookups: Lookups, pid: str) -> ReviewsPayload | None:
         cons=found.cons,
         sentiment={"positive": found.positive, "negative": found.negative, "neutral": found.neutral},
         sentences=found.sentences,
-        rating=_rating_info(rating.value),
+        rating=_rating_info(rating),
         method=opinions.METHOD,
         summary=found.summary,
         aspects=[AspectInfo(a.name, a.mentions, a.positive, a.negative) for a in found.aspects[:MAX_ASPECTS]],
@@ -283,16 +271,17 @@ async def reviews(lookups: Lookups, pid: str) -> ReviewsPayload | None:
     )
 
 
-async def price_history(lookups: Lookups, pid: str) -> PriceHistoryPayload | None:
-    """Daily prices, oldest first; None when the store has no history (or none in time)."""
-    history, offer = await asyncio.gather(lookups.history(pid), lookups.offer(pid))
-    points = history.value or []
+def price_history(fetched: Fetched, pid: str) -> PriceHistoryPayload | None:
+    """Daily prices, oldest first (`price_history_reads`); None when the store has no history (or
+    none was read in time)."""
+    points = fetched.history(pid)
     if not points:
         return None
     prices = [p.price_cents for p in points]
+    offer = fetched.offer(pid)
     return PriceHistoryPayload(
         product_id=pid,
-        currency=offer.value.currency if offer.value else None,
+        currency=offer.currency if offer else None,
         series=[PricePointInfo(p.day.isoformat(), p.price_cents, p.in_stock) for p in points],
         min_cents=min(prices),
         max_cents=max(prices),

@@ -2,9 +2,12 @@
 
     gather_evidence(plan, fetchers)      pure orchestration: steps run concurrently, each under a
                                           timeout; a failed step is reported, the others still count
-    PassageFetcher / StoreFetcher        what a step reads: the passage index, or the store
+    PassageFetcher / StoreFetcher        what a step reads: the passage index, or the store (what
+                                          the store's facts say: pipeline/retrieval/store_evidence.py)
     LanguageActions                      a planned cart, order or alert action, performed first;
                                           its outcome leads the evidence (pipeline/actions/language.py)
+    RetrieveStage                        the thin adapter over `RetrieveParts` (the fetchers and the
+                                          actions), which `open_parts` opens at start: `build` wires it
 
 Ranking across steps uses reciprocal rank fusion (scores of different sources are not comparable;
 ranks are), then duplicates are dropped by passage id or text, and the bundle is cut to a character
@@ -15,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,21 +29,27 @@ from cachetools import FIFOCache
 from pipeline import topics
 from pipeline.actions.language import LanguageActions, outcome_evidence, without_action_steps
 from pipeline.alerts.registry import AlertRegistry
-from pipeline.clock import now_ms
+from pipeline.clock import Clock, now_ms
 from pipeline.config import Settings
 from pipeline.errors import AisleError, StageError
 from pipeline.memory.answer import memory_evidence
 from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, RetrievalStep, StepFailure
-from pipeline.money import format_money
 from pipeline.retrieval.embedder import Embedder
 from pipeline.retrieval.fusion import rrf_fuse
 from pipeline.retrieval.index import Hit, PassageIndex, SearchFilter
 from pipeline.retrieval.products import find_products
+from pipeline.retrieval.store_evidence import (
+    HISTORY_DAYS,
+    HISTORY_PRODUCTS,
+    ORDERS_READ,
+    STORE_SOURCES,
+    StoreFacts,
+    step_product_ids,
+    store_evidence,
+)
 from pipeline.stages.base import FollowedTable, OpenTable, Output
 from pipeline.store.base import Store
-from pipeline.store.choose import ProductFacts, choose
-from pipeline.store.records import Offer, RatingSummary, SearchFilters, StoreProduct
-from pipeline.store.sentences import offer_sentence, price_history_sentence
+from pipeline.store.records import SearchFilters
 from pipeline.store.sqlite import open_store
 
 Fetch = Callable[[RetrievalStep, Plan], Awaitable[list[EvidenceItem]]]
@@ -184,90 +195,36 @@ def store_filters(filters: Mapping[str, str]) -> SearchFilters | None:
     return wanted
 
 
-def _choice_facts(pid: str, product: StoreProduct | None, offer: Offer | None,
-                  rating: RatingSummary | None) -> ProductFacts:
-    return ProductFacts(
-        pid, product.title if product is not None else pid,
-        price_cents=offer.price_cents if offer else None, currency=offer.currency if offer else "USD",
-        in_stock=offer.in_stock if offer else None, price_simulated=offer.simulated if offer else True,
-        rating=rating.average if rating else None, rating_count=rating.count if rating else 0,
-        rating_simulated=rating.simulated if rating else True)
-
-
 class StoreFetcher:
-    """Offers, price history, cart and orders from the store, written as short evidence sentences.
-    Simulated values say so, since the prompt must not pass them off as real."""
+    """A store step's reads (the adapter); what they say is pipeline/retrieval/store_evidence.py's."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     async def __call__(self, step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
-        ids = list(step.product_ids) or list(plan.resolved_product_ids) or (
-            [plan.request.page_product_id] if plan.request.page_product_id else [])
-        if step.source == "offers":
-            return await self._offers(ids)
-        if step.source == "choice":
-            return await self._choice(ids, step.filters.get("quality", ""))
-        if step.source == "price_history":
-            return await self._history(ids)
-        if step.source == "cart":
-            return await self._cart(plan.request.user_id)
-        if step.source == "orders":
-            return await self._orders(plan.request.user_id)
-        raise StageError(f"the store has no source {step.source!r}")
+        return store_evidence(await self.read(step, plan))
 
-    async def _offers(self, ids: list[str]) -> list[EvidenceItem]:
-        offers = await self.store.get_offers(ids)
-        products = await self.store.get_products(ids)
-        items = []
-        for pid in ids:
-            offer = offers.get(pid)
-            if offer is None:
-                continue
-            title = products[pid].title if pid in products else pid
-            items.append(EvidenceItem("offer", offer_sentence(title, offer), 1.0, pid, f"offer:{pid}"))
-        return items
-
-    async def _choice(self, ids: list[str], quality: str) -> list[EvidenceItem]:
-        """The pick among `ids` by the store's live values, stated as one sentence (choose.py); one item
-        per chosen product so each gets a card, the sentence on the first. [] when the store lacks them."""
-        offers, products, ratings = await asyncio.gather(
-            self.store.get_offers(ids), self.store.get_products(ids), self.store.get_ratings(ids))
-        facts = [_choice_facts(pid, products.get(pid), offers.get(pid), ratings.get(pid)) for pid in ids if pid in products]
-        choice = choose(quality, facts)
-        if choice is None:
-            return []
-        if not choice.product_ids:
-            return [EvidenceItem("choice", choice.sentence, 1.0, None, f"choice:{quality}")]
-        return [EvidenceItem("choice", choice.sentence if n == 0 else "", 1.0, pid, f"choice:{quality}:{pid}")
-                for n, pid in enumerate(choice.product_ids)]
-
-    async def _history(self, ids: list[str]) -> list[EvidenceItem]:
-        items = []
-        for pid in ids[:3]:
-            text = price_history_sentence(await self.store.get_price_history(pid, 90))
-            if text is not None:
-                items.append(EvidenceItem("price_history", text, 1.0, pid, f"history:{pid}"))
-        return items
-
-    async def _cart(self, user_id: str) -> list[EvidenceItem]:
-        cart = await self.store.get_cart(user_id)
-        if not cart.lines:
-            return [EvidenceItem("cart", "the cart is empty", 1.0, None, f"cart:{user_id}")]
-        lines = ", ".join(f"{line.quantity} x {line.product_id}" for line in cart.lines)
-        text = f"cart: {lines}; total {format_money(cart.total_cents, cart.currency)}"
-        return [EvidenceItem("cart", text, 1.0, None, f"cart:{user_id}")]
-
-    async def _orders(self, user_id: str) -> list[EvidenceItem]:
-        orders = await self.store.get_orders(user_id, limit=5)
-        if not orders:
-            return [EvidenceItem("order", "no orders found for this account", 1.0, None, f"orders:{user_id}")]
-        return [
-            EvidenceItem("order", f"order {o.order_id}: {o.status}, {len(o.lines)} item(s), total "
-                         f"{format_money(o.total_cents, o.currency)}, delivery in {o.delivery_days} days",
-                         1.0, o.lines[0].product_id if o.lines else None, f"order:{o.order_id}")
-            for o in orders
-        ]
+    async def read(self, step: RetrievalStep, plan: Plan) -> StoreFacts:
+        """What the step's source needs from the store. Raises StageError for a source it lacks."""
+        source, user_id = step.source, plan.request.user_id
+        ids = step_product_ids(step, plan)
+        if source == "offers":
+            offers = await self.store.get_offers(ids)
+            return StoreFacts(source, tuple(ids), offers=offers, products=await self.store.get_products(ids))
+        if source == "choice":
+            offers, products, ratings = await asyncio.gather(
+                self.store.get_offers(ids), self.store.get_products(ids), self.store.get_ratings(ids))
+            return StoreFacts(source, tuple(ids), quality=step.filters.get("quality", ""), offers=offers,
+                              products=products, ratings=ratings)
+        if source == "price_history":
+            read = ids[:HISTORY_PRODUCTS]
+            return StoreFacts(source, tuple(read), histories={
+                pid: await self.store.get_price_history(pid, HISTORY_DAYS) for pid in read})
+        if source == "cart":
+            return StoreFacts(source, user_id=user_id, cart=await self.store.get_cart(user_id))
+        if source == "orders":
+            return StoreFacts(source, user_id=user_id, orders=await self.store.get_orders(user_id, limit=ORDERS_READ))
+        raise StageError(f"the store has no source {source!r}")
 
 
 async def _memory(step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
@@ -280,74 +237,99 @@ async def _not_acted(step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
                          f"action:{plan.conversation_id}:{plan.turn}")]
 
 
+@dataclass(frozen=True)
+class RetrieveParts:
+    """What the retrieve stage runs on: a fetch per step source, and the performer of planned cart,
+    order and alert actions (None: nothing is performed, the action steps are fetched as the rest)."""
+
+    fetchers: Mapping[str, Fetch]
+    actions: LanguageActions | None = None
+
+
+OpenParts = Callable[[AsyncExitStack], Awaitable[RetrieveParts]]
+"""Opens the parts when the stage starts, pushing onto the stack whatever the stage's stop must close."""
+
+
+async def open_parts(settings: Settings, stack: AsyncExitStack, *, open_registry: OpenTable | None = None,
+                     clock_ms: Clock = now_ms) -> RetrieveParts:
+    """The production parts: the store, the embedder and the passage index (warmed up), the fetchers
+    over them and the actions. With `open_registry` the alert registry is followed, so "list my
+    alerts" and "cancel my alert" see every alert, wherever set; without it, it starts empty.
+
+    Raises DependencyError when the store, the models or the index cannot be opened.
+    """
+    store = await open_store(settings)
+    stack.push_async_callback(store.close)
+    embedder = Embedder(settings.home / "models")
+    stack.callback(embedder.close)
+    index = PassageIndex.open(settings, embedder)
+    stack.callback(index.close)
+    # Load the models and the index (and its product map) now, not on the first shopper's question.
+    await index.search("warm up", limit=1, where=SearchFilter(product_ids=("warm-up",)))
+    passages = PassageFetcher(index, store)
+    stored = StoreFetcher(store)
+    fetchers: dict[str, Fetch] = {"products": passages, "reviews": passages, "qa": passages,
+                                  **{source: stored for source in STORE_SOURCES},
+                                  "memory": _memory, "alerts": _not_acted}
+    registry = AlertRegistry()
+    if open_registry is not None:
+        table = open_registry(registry.follow)
+        await table.start()
+        stack.push_async_callback(table.stop)
+    return RetrieveParts(fetchers, LanguageActions(store, registry, clock_ms))
+
+
 class RetrieveStage:
+    """The thin adapter: opens its parts at `start` (`open_parts` by default, through `build`), closes
+    them at `stop`, and runs each plan's actions and `gather_evidence` over them."""
+
     name = "retrieve"
     input_topic = topics.PLANS
     output_topics = (topics.EVIDENCE, topics.ALERT_REGISTRY)
     input_type = Plan
 
-    def __init__(self, settings: Settings, fetchers: Mapping[str, Fetch] | None = None,
-                 limits: EvidenceLimits = EvidenceLimits(), *, actions: LanguageActions | None = None,
-                 open_registry: OpenTable | None = None) -> None:
-        self.settings = settings
+    def __init__(self, open_parts: OpenParts, limits: EvidenceLimits = EvidenceLimits()) -> None:
         self.limits = limits
-        self._fetchers = dict(fetchers) if fetchers is not None else None
-        self._actions = actions
-        self._open_registry = open_registry
-        self._registry_table: FollowedTable | None = None
-        self._store: Store | None = None
-        self._index: PassageIndex | None = None
-        self._embedder: Embedder | None = None
+        self._open_parts = open_parts
+        self._parts: RetrieveParts | None = None
+        self._stack = AsyncExitStack()
 
     async def start(self) -> None:
-        if self._fetchers is not None:
-            return
-        self._store = await open_store(self.settings)
-        self._embedder = Embedder(self.settings.home / "models")
-        self._index = PassageIndex.open(self.settings, self._embedder)
-        # Load the models and the index (and its product map) now, not on the first shopper's question.
-        await self._index.search("warm up", limit=1, where=SearchFilter(product_ids=("warm-up",)))
-        passages = PassageFetcher(self._index, self._store)
-        stored = StoreFetcher(self._store)
-        self._fetchers = {"products": passages, "reviews": passages, "qa": passages,
-                          "offers": stored, "choice": stored, "price_history": stored, "cart": stored, "orders": stored,
-                          "memory": _memory, "alerts": _not_acted}
-        registry = AlertRegistry()
-        if self._open_registry is not None:
-            # Followed so that "list my alerts" and "cancel my alert" see every alert, wherever set.
-            self._registry_table = self._open_registry(registry.follow)
-            await self._registry_table.start()
-        self._actions = LanguageActions(self._store, registry, now_ms)
+        stack = AsyncExitStack()
+        try:
+            self._parts = await self._open_parts(stack)
+        except BaseException:
+            await stack.aclose()  # what was opened before the failure
+            raise
+        self._stack = stack
 
     async def stop(self) -> None:
-        if self._registry_table is not None:
-            await self._registry_table.stop()
-        if self._index is not None:
-            self._index.close()
-        if self._embedder is not None:
-            self._embedder.close()
-        if self._store is not None:
-            await self._store.close()
+        self._parts = None
+        await self._stack.aclose()
 
     async def process(self, message: Plan) -> AsyncIterator[Output]:
-        if self._fetchers is None:
+        if self._parts is None:
             raise StageError("the retrieve stage was not started")
-        outcome = await self._actions.act(message) if self._actions is not None else None
+        fetchers, actions = self._parts.fetchers, self._parts.actions
+        outcome = await actions.act(message) if actions is not None else None
         if outcome is None:
-            bundle = await gather_evidence(message, self._fetchers, self.limits)
+            bundle = await gather_evidence(message, fetchers, self.limits)
         else:
             for key, rule in outcome.registry:
                 yield Output(topics.ALERT_REGISTRY, key, rule)
-            rest = await gather_evidence(without_action_steps(message), self._fetchers, self.limits)
+            rest = await gather_evidence(without_action_steps(message), fetchers, self.limits)
             bundle = dataclasses.replace(rest, plan=message, items=[outcome_evidence(message, outcome), *rest.items],
                                          empty_reason=None)
         yield Output(topics.EVIDENCE, message.conversation_id, bundle)
 
 
-def build(settings: Settings) -> RetrieveStage:
+def build(settings: Settings, *, follow_registry: bool = True) -> RetrieveStage:
+    """The stage over the production parts. `follow_registry=False` for runs without a broker (the
+    evaluations, the pipeline benchmark): replayed turns never act, so no alert registry is needed."""
     from pipeline.runtime.table import ChangelogTable
 
     def open_registry(apply: Callable[[str, Any], None]) -> FollowedTable:
         return ChangelogTable(settings, topics.ALERT_REGISTRY, apply, what="retrieve's alert registry")
 
-    return RetrieveStage(settings, open_registry=open_registry)
+    return RetrieveStage(functools.partial(open_parts, settings,
+                                           open_registry=open_registry if follow_registry else None))

@@ -1,7 +1,7 @@
 """Store facts written as the short evidence sentences the answer model reads.
 
-The retrieve stage (pipeline/stages/retrieve.py, StoreFetcher) puts these sentences into a turn's
-evidence, and the training data (pipeline/training/) writes the same sentences for the prices it
+The retrieve stage puts these sentences into a turn's evidence (pipeline/retrieval/store_evidence.py,
+over what its StoreFetcher read), and the training data (pipeline/training/) writes the same sentences for the prices it
 simulates, so the model is trained on exactly the wording it is served. Simulated values say so:
 the prompt must never pass them off as real.
 """

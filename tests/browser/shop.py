@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.catalog import Attribute, Catalog, Product, QAPair
 from pipeline.markup import payloads, resolve
+from pipeline.markup.lookups import Lookups
 from pipeline.store.loader import load_catalog
 from pipeline.store.pages import CatalogPages, StoreWithPages
 from pipeline.store.simulator import SimulationConfig
@@ -73,14 +74,16 @@ def _plain(payload: payloads.Payload | None) -> dict[str, Any]:
 
 async def answer_payloads(reader: StoreWithPages) -> dict[str, dict[str, Any]]:
     """The card, carousel, comparison, review summary and price history of an answer about the shop."""
-    lookups = resolve.Lookups(reader, 2.0)
+    lookups = Lookups(reader, 2.0)
     try:
-        return {
-            "card": _plain(await resolve.card(lookups, KETTLE)),
-            "carousel": _plain(await resolve.carousel(lookups, [KETTLE, GRINDER])),
-            "compare": _plain(await resolve.compare(lookups, [KETTLE, GRINDER], ["capacity", "price"])),
-            "reviews": _plain(await resolve.reviews(lookups, KETTLE)),
-            "price_history": _plain(await resolve.price_history(lookups, KETTLE)),
-        }
+        fetched = await lookups.fetch([*resolve.compare_reads([KETTLE, GRINDER]), *resolve.reviews_reads(KETTLE),
+                                       *resolve.price_history_reads(KETTLE)])
     finally:
         lookups.close()
+    return {
+        "card": _plain(resolve.card(fetched, KETTLE)),
+        "carousel": _plain(resolve.carousel(fetched, [KETTLE, GRINDER])),
+        "compare": _plain(resolve.compare(fetched, [KETTLE, GRINDER], ["capacity", "price"])),
+        "reviews": _plain(resolve.reviews(fetched, KETTLE)),
+        "price_history": _plain(resolve.price_history(fetched, KETTLE)),
+    }

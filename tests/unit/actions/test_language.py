@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,10 @@ import pytest
 
 from pipeline.actions.language import LanguageActions
 from pipeline.alerts.registry import AlertRegistry
-from pipeline.config import Settings
 from pipeline.generation.direct import direct_answer
 from pipeline.messages import AlertRule, EvidenceBundle, EvidenceItem, Plan, RetrievalStep, UserTurn
 from pipeline.planner.planner import plan_turn
-from pipeline.stages.retrieve import RetrieveStage
+from pipeline.stages.retrieve import RetrieveParts, RetrieveStage
 from pipeline.store.loader import load_catalog
 from pipeline.store.sqlite import SqliteStore
 from tests.unit.store.factories import START_MS, make_products
@@ -35,12 +35,17 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     await opened.close()
 
 
-def stage_for(store: SqliteStore, registry: AlertRegistry) -> RetrieveStage:
+async def stage_for(store: SqliteStore, registry: AlertRegistry) -> RetrieveStage:
     async def product(step: RetrievalStep, plan: Plan) -> list[EvidenceItem]:
         return [EvidenceItem("product", f"product {pid}", 1.0, pid, f"p:{pid}") for pid in step.product_ids]
 
-    fetchers = {"products": product, "offers": product}
-    return RetrieveStage(Settings.from_env({}), fetchers, actions=LanguageActions(store, registry, lambda: START_MS))
+    async def open_parts(stack: AsyncExitStack) -> RetrieveParts:
+        fetchers = {"products": product, "offers": product}
+        return RetrieveParts(fetchers, LanguageActions(store, registry, lambda: START_MS))
+
+    stage = RetrieveStage(open_parts)
+    await stage.start()
+    return stage
 
 
 async def run(stage: RetrieveStage, plan: Plan) -> list[tuple[str, Any]]:
@@ -48,7 +53,7 @@ async def run(stage: RetrieveStage, plan: Plan) -> list[tuple[str, Any]]:
 
 
 async def test_add_to_cart_in_words_happens_once_however_often_the_plan_is_delivered(store: SqliteStore) -> None:
-    stage = stage_for(store, AlertRegistry())
+    stage = await stage_for(store, AlertRegistry())
     plan = (await planned("add 2 of these to my cart"))
     for _ in range(3):
         [(topic, bundle)] = await run(stage, plan)
@@ -67,7 +72,7 @@ async def test_add_to_cart_in_words_happens_once_however_often_the_plan_is_deliv
 
 async def test_alerts_in_words_are_registered_listed_and_cancelled(store: SqliteStore) -> None:
     registry = AlertRegistry()
-    stage = stage_for(store, registry)
+    stage = await stage_for(store, registry)
     out = await run(stage, (await planned("tell me when it drops below $5")))
     assert [topic for topic, _ in out] == ["alert-registry", "evidence"]
     rule = out[0][1]
@@ -83,7 +88,7 @@ async def test_alerts_in_words_are_registered_listed_and_cancelled(store: Sqlite
 
 
 async def test_an_action_without_a_product_asks_and_replays_never_act(store: SqliteStore) -> None:
-    stage = stage_for(store, AlertRegistry())
+    stage = await stage_for(store, AlertRegistry())
     [(_, bundle)] = await run(stage, (await planned("tell me when it drops below $5", page=None)))
     assert "Which product" in bundle.items[0].text
     [(_, replayed)] = await run(stage, (await planned("add it to my cart", client="replay", run_id="r1")))

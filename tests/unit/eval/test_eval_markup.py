@@ -18,16 +18,15 @@ from pipeline.eval.markup_scoring import (
 from pipeline.eval.planner import Item
 from pipeline.messages import Frame, TokenChunk
 from pipeline.planner import intents as I
-from pipeline.stages.hydrate import TurnHydrator
+from pipeline.stages.hydrate import TurnHydration
 from tests.unit.stages.test_hydrate import A, B, C, FakeReader
 
 
 async def frames_of(raw: str, grounded: tuple[str, ...] = (A, B)) -> list[Frame]:
-    hydrator = TurnHydrator("c", 0)
-    reader = FakeReader()
-    frames = await hydrator.on_chunk(TokenChunk("c", 0, 0, raw, 0, grounded_product_ids=list(grounded)), reader, 1.0)
-    frames += await hydrator.on_chunk(TokenChunk("c", 0, 1, "", len(raw), final=True,
-                                                 grounded_product_ids=list(grounded), model="smol"), reader, 1.0)
+    hydration = TurnHydration("c", 0, FakeReader(), 1.0)
+    frames = await hydration.on_chunk(TokenChunk("c", 0, 0, raw, 0, grounded_product_ids=list(grounded)))
+    frames += await hydration.on_chunk(TokenChunk("c", 0, 1, "", len(raw), final=True,
+                                                  grounded_product_ids=list(grounded), model="smol"))
     return frames
 
 

@@ -9,22 +9,27 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.catalog import Attribute, Product
 from pipeline.messages import Frame, TokenChunk
-from pipeline.stages.hydrate import TurnHydrator
+from pipeline.stages.hydrate import TurnHydration
 from pipeline.store.records import Offer, PricePoint, RatingSummary, StoreProduct
 
 A, B, C = "B07AAA", "B08BBB", "B09CCC"
 
 
 class FakeReader:
-    """In-memory catalog; `delay_s[kind]` slows a kind of read, `fail` makes every read raise."""
+    """In-memory catalog; `delay_s[kind]` slows a kind of read, `yields[(kind, pid)]` makes one read
+    give the event loop that many turns first (reordering completions without real time), `gates`
+    holds a read until its event is set, and `fail` makes every read raise."""
 
     def __init__(self, delay_s: dict[str, float] | None = None, fail: bool = False) -> None:
         self.delay_s = delay_s or {}
+        self.yields: dict[tuple[str, str], int] = {}
+        self.gates: dict[tuple[str, str], asyncio.Event] = {}
         self.fail = fail
         self.calls: Counter[str] = Counter()
         self.products = {
@@ -46,31 +51,35 @@ class FakeReader:
                             "It is blue.", "Not good at all, very flimsy."]}
         self.history = {A: [PricePoint(date(2024, 1, d), 4000 + d, True, True) for d in (1, 2, 3)]}
 
-    async def _read(self, kind: str, value: Any) -> Any:
+    async def _read(self, kind: str, value: Any, pid: str) -> Any:
         self.calls[kind] += 1
         if self.fail:
             raise RuntimeError("store down")
         if kind in self.delay_s:
             await asyncio.sleep(self.delay_s[kind])
+        for _ in range(self.yields.get((kind, pid), 0)):
+            await asyncio.sleep(0)
+        if (kind, pid) in self.gates:
+            await self.gates[kind, pid].wait()
         return value
 
     async def get_product(self, product_id: str) -> StoreProduct | None:
-        return await self._read("product", self.products.get(product_id))  # type: ignore[no-any-return]
+        return await self._read("product", self.products.get(product_id), product_id)  # type: ignore[no-any-return]
 
     async def get_offer(self, product_id: str) -> Offer | None:
-        return await self._read("offer", self.offers.get(product_id))  # type: ignore[no-any-return]
+        return await self._read("offer", self.offers.get(product_id), product_id)  # type: ignore[no-any-return]
 
     async def get_rating(self, product_id: str) -> RatingSummary | None:
-        return await self._read("rating", self.ratings.get(product_id))  # type: ignore[no-any-return]
+        return await self._read("rating", self.ratings.get(product_id), product_id)  # type: ignore[no-any-return]
 
     async def get_price_history(self, product_id: str, days: int = 365) -> list[PricePoint]:
-        return await self._read("history", self.history.get(product_id, []))  # type: ignore[no-any-return]
+        return await self._read("history", self.history.get(product_id, []), product_id)  # type: ignore[no-any-return]
 
     async def get_page(self, product_id: str) -> Product | None:
-        return await self._read("page", self.pages.get(product_id))  # type: ignore[no-any-return]
+        return await self._read("page", self.pages.get(product_id), product_id)  # type: ignore[no-any-return]
 
     async def get_review_texts(self, product_id: str) -> Sequence[str]:
-        return await self._read("reviews", self.reviews.get(product_id, []))  # type: ignore[no-any-return]
+        return await self._read("reviews", self.reviews.get(product_id, []), product_id)  # type: ignore[no-any-return]
 
 
 def chunks(text: str, size: int = 7, grounded: Sequence[str] = (A, B), error: str | None = None) -> list[TokenChunk]:
@@ -86,10 +95,10 @@ def chunks(text: str, size: int = 7, grounded: Sequence[str] = (A, B), error: st
 async def hydrate(
     stream: Sequence[TokenChunk], reader: FakeReader | None = None, timeout_s: float = 1.0
 ) -> list[Frame]:
-    hydrator = TurnHydrator("c1", 3)
+    hydration = TurnHydration("c1", 3, reader or FakeReader(), timeout_s)
     frames: list[Frame] = []
     for chunk in stream:
-        frames += await hydrator.on_chunk(chunk, reader or FakeReader(), timeout_s)
+        frames += await hydration.on_chunk(chunk)
     return frames
 
 
@@ -279,24 +288,22 @@ async def test_generation_error_ends_with_error_then_done() -> None:
 
 
 async def test_chunks_after_final_or_of_other_turns_produce_nothing() -> None:
-    hydrator = TurnHydrator("c1", 3)
-    reader = FakeReader()
+    hydration = TurnHydration("c1", 3, FakeReader(), 1.0)
     stream = chunks("Hello")
     for chunk in stream:
-        await hydrator.on_chunk(chunk, reader, 1.0)
-    assert await hydrator.on_chunk(stream[0], reader, 1.0) == []
-    other = TurnHydrator("c1", 4)
-    assert await other.on_chunk(stream[0], reader, 1.0) == []
+        await hydration.on_chunk(chunk)
+    assert await hydration.on_chunk(stream[0]) == []
+    other = TurnHydration("c1", 4, FakeReader(), 1.0)
+    assert await other.on_chunk(stream[0]) == []
 
 
 async def test_overlapping_redelivery_consumes_only_new_text() -> None:
-    hydrator = TurnHydrator("c1", 3)
-    reader = FakeReader()
-    first = await hydrator.on_chunk(TokenChunk("c1", 3, 0, "Hello wor", 0), reader, 1.0)
-    again = await hydrator.on_chunk(TokenChunk("c1", 3, 1, "world", 6), reader, 1.0)
+    hydration = TurnHydration("c1", 3, FakeReader(), 1.0)
+    first = await hydration.on_chunk(TokenChunk("c1", 3, 0, "Hello wor", 0))
+    again = await hydration.on_chunk(TokenChunk("c1", 3, 1, "world", 6))
     assert [f.text for f in first + again] == ["Hello wor", "ld"]
     assert [f.seq for f in first + again] == [0, 1]
-    assert hydrator.consumed == 11
+    assert hydration.hydrator.consumed == 11
 
 
 _STREAM = st.lists(st.sampled_from(["Hello ", "a < b ", f'<product id="{A}"/>', f'<carousel ids="{A},{B}"/>',
@@ -345,3 +352,50 @@ async def test_a_card_or_carousel_of_products_already_shown_is_not_repeated() ->
     frames = await hydrate(chunks(f'<carousel ids="{A},{B}"/> Both. <product id="{A}"/><carousel ids="{B},{A}"/>'))
     assert [f.type for f in frames if f.type in ("card", "carousel")] == ["carousel"]
     assert json.loads(frames[-1].payload)["counts"]["repeated"] == 2
+
+
+_KINDS = ("product", "offer", "rating", "history", "page", "reviews")
+_TIMED = st.lists(st.sampled_from(["Hi ", f'<product id="{A}"/>', f'<carousel ids="{A},{B}"/>',
+                                   f'<compare ids="{A},{B}" attrs="price,color"/>', f'<reviews id="{A}"/>',
+                                   f'<price-history id="{A}"/>', f'<product id="{B}"/>']), min_size=1, max_size=6).map("".join)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_TIMED, st.integers(min_value=1, max_value=40),
+       st.dictionaries(st.tuples(st.sampled_from(_KINDS), st.sampled_from([A, B])), st.integers(0, 30)))
+async def test_frames_do_not_depend_on_the_order_in_which_reads_complete(
+    text: str, size: int, yields: dict[tuple[str, str], int]
+) -> None:
+    # Every read completes in time, but in an order the draw chooses: the frames must not change.
+    reference = await hydrate(chunks(text, size=size))
+    reader = FakeReader()
+    reader.yields = yields
+    assert await hydrate(chunks(text, size=size), reader) == reference
+
+
+async def test_a_read_that_timed_out_stays_missing_for_the_rest_of_the_turn() -> None:
+    reader = FakeReader()
+    reader.gates[("offer", A)] = gate = asyncio.Event()
+    hydration = TurnHydration("c1", 3, reader, 0.05)
+    stream = chunks(f'<product id="{A}"/>|<compare ids="{A},{B}" attrs="price"/>', size=len(f'<product id="{A}"/>|'))
+    frames = await hydration.on_chunk(stream[0])
+    assert payload(of_type(frames, "card")[0])["live"] is False
+    gate.set()  # the offer could now be read: the turn still shows what the card showed
+    for chunk in stream[1:]:
+        frames += await hydration.on_chunk(chunk)
+    rows = payload(of_type(frames, "compare")[0])["rows"]
+    assert rows[0]["values"] == [None, "$25.00"]
+    assert reader.calls["offer"] == 2  # A's once (abandoned), B's once
+    assert payload(frames[-1])["counts"]["timeout"] == 1
+
+
+async def test_text_that_needs_no_read_goes_out_without_waiting() -> None:
+    reader = FakeReader()
+    reader.gates[("product", A)] = asyncio.Event()  # never set: a read of A would wait out the timeout
+    hydration = TurnHydration("c1", 3, reader, 60.0)
+    step = hydration.on_chunk(TokenChunk("c1", 3, 0, "Hello there, ", 0, grounded_product_ids=[A]))
+    # The coroutine finishes on its first step: it never suspended to wait for anything.
+    with pytest.raises(StopIteration) as done:
+        step.send(None)
+    assert [(f.type, f.text) for f in done.value.value] == [("text", "Hello there, ")]
+    assert reader.calls == Counter()

@@ -1,11 +1,21 @@
 import asyncio
+from contextlib import AsyncExitStack
 from pathlib import Path
 
+import pytest
+
 from pipeline.messages import EvidenceItem, Plan, RetrievalStep, UserTurn
-from pipeline.errors import DependencyError
+from pipeline.errors import DependencyError, StageError
 from pipeline.retrieval.embedder import SparseVector
 from pipeline.retrieval.index import Hit, SearchFilter, SearchResult
-from pipeline.stages.retrieve import EvidenceLimits, PassageFetcher, StoreFetcher, gather_evidence
+from pipeline.stages.retrieve import (
+    EvidenceLimits,
+    PassageFetcher,
+    RetrieveParts,
+    RetrieveStage,
+    StoreFetcher,
+    gather_evidence,
+)
 from pipeline.store.loader import load_catalog
 from pipeline.store.sqlite import SqliteStore
 from tests.unit.store.factories import make_products
@@ -147,5 +157,49 @@ async def test_a_budget_search_reads_every_product_in_budget_and_shows_each_once
         assert [i.product_id for i in found][:1] == [wanted]
         assert len({i.product_id for i in found}) == len(found) == 10
         assert {i.source for i in found} == {"product"} and found[0].text == f"summary of {wanted}"
+    finally:
+        await store.close()
+
+
+async def test_the_stage_closes_its_parts_in_reverse_and_what_a_failed_start_opened() -> None:
+    closed: list[str] = []
+
+    async def opens(stack: AsyncExitStack) -> RetrieveParts:
+        stack.callback(closed.append, "store")
+        stack.callback(closed.append, "index")
+
+        async def offers(step: RetrievalStep, p: Plan) -> list[EvidenceItem]:
+            return items("offer", "$19.99")
+        return RetrieveParts({"offers": offers})
+
+    stage = RetrieveStage(opens)
+    with pytest.raises(StageError, match="not started"):
+        [out async for out in stage.process(plan(RetrievalStep("offers")))]
+    await stage.start()
+    [out] = [out async for out in stage.process(plan(RetrievalStep("offers")))]
+    assert out.topic == "evidence" and [i.text for i in out.value.items] == ["$19.99"]
+    await stage.stop()
+    assert closed == ["index", "store"]
+
+    async def fails(stack: AsyncExitStack) -> RetrieveParts:
+        stack.callback(closed.append, "opened before the failure")
+        raise DependencyError("index down")
+
+    with pytest.raises(DependencyError):
+        await RetrieveStage(fails).start()
+    assert closed[-1] == "opened before the failure"
+
+
+async def test_store_fetcher_reads_only_what_the_source_needs(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        products = make_products(5)
+        await load_catalog(store, products)
+        ids = [p.asin for p in products]
+        facts = await StoreFetcher(store).read(RetrievalStep("price_history", product_ids=ids), plan())
+        assert facts.product_ids == tuple(ids[:3]) and set(facts.histories) == set(ids[:3])
+        assert not facts.offers and facts.cart is None
+        with pytest.raises(StageError, match="no source 'qa'"):
+            await StoreFetcher(store).read(RetrievalStep("qa"), plan())
     finally:
         await store.close()
