@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 AISLE := $(VENV)/bin/aisle
 export AISLE_HOME ?= $(CURDIR)/.aisle
 
-.PHONY: help setup test test-unit test-chaos bench docs typecheck clean
+.PHONY: help setup test test-unit test-wheel test-chaos bench docs typecheck clean
 
 help:  ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -26,8 +26,8 @@ setup: $(VENV)/.installed kafka-jars models  ## create the virtual environment, 
 include $(sort $(wildcard mk/*.mk))
 
 # ---- Tests --------------------------------------------------------------------------------------
-test: setup  ## unit tests, then integration tests against the real broker and vLLM server (started here)
-	$(PY) -m pytest tests/unit -q
+test: setup  ## unit and packaging tests, then integration tests against the real broker and vLLM server (started here)
+	$(PY) -m pytest tests/unit tests/packaging -q
 	$(MAKE) kafka-up
 	@# vLLM is several GB and minutes to start: if it cannot come up, the tests that need it skip and
 	@# say why (-rs prints the reasons) instead of the whole run failing.
@@ -40,6 +40,9 @@ test-chaos: $(VENV)/.installed kafka-jars  ## the slow fault tests: a broker res
 
 test-unit: $(VENV)/.installed  ## only the tests that need no broker
 	$(PY) -m pytest tests/unit -q
+
+test-wheel: $(VENV)/.installed  ## build the wheel, install it in a fresh venv, serve / from it (about 30 s)
+	$(PY) -m pytest tests/packaging -q
 
 typecheck: $(VENV)/.installed  ## mypy --strict over the package
 	$(PY) -m mypy

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import BenchmarkSkipped
+from pipeline.generated import mark_json, mark_markdown
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RESULTS_DIR = DOCS / "benchmarks"
@@ -67,7 +68,7 @@ def run_one(name: str) -> dict[str, Any]:
         record["skipped"] = str(exc)
     record["seconds"] = round(time.monotonic() - started, 1)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(mark_json(record, f"python -m bench {name}"), indent=2) + "\n")
     return record
 
 
@@ -120,7 +121,7 @@ def write_report() -> None:
             lines += _section(name, json.loads(path.read_text()))
     if QUALITY.exists():
         lines += [QUALITY.read_text().rstrip(), ""]
-    REPORT.write_text("\n".join(lines).rstrip() + "\n")
+    REPORT.write_text(mark_markdown("\n".join(lines).rstrip() + "\n", "make bench"))
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,9 @@ import inspect
 from pathlib import Path
 
 from pipeline import config
+from pipeline.generated import mark_markdown
 
+COMMAND = "make docs"
 _HEADER = """# Configuration
 
 Every setting is an environment variable, read once by `Settings.from_env()` in pipeline/config.py
@@ -66,7 +68,7 @@ def render() -> str:
         meaning = docs.get(field.name, "")
         meaning = meaning.removeprefix(f"{variable}:").strip()
         rows.append(f"| `{variable}` | {_default(field)} | {meaning} |")
-    return _HEADER + "\n".join(rows) + "\n"
+    return mark_markdown(_HEADER + "\n".join(rows) + "\n", COMMAND)
 
 
 if __name__ == "__main__":

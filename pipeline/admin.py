@@ -2,7 +2,8 @@
 
 `apply_topics` makes the broker match topics/topics.toml (idempotent: create what is missing, add
 partitions, update configs); `describe_topics` reports live partition counts and offsets; `tail`
-prints decoded messages as they arrive. These are operator tools, run from the CLI, so they use the
+prints decoded messages as they arrive, a dead letter with the record it carries decoded too
+(`readable_dead_letter`). These are operator tools, run from the CLI, so they use the
 synchronous confluent-kafka client rather than the stage runtime's aiokafka.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,9 @@ from pipeline.errors import BrokerUnavailableError, DecodeError
 from pipeline.topics import TopicSpec
 
 _TIMEOUT_S = 15.0
+DEAD_LETTER = "aisle.DeadLetter"
+PREVIEW_BYTES = 64
+"""How much of an undecodable dead-lettered record `tail` shows (as hex, and as text if UTF-8)."""
 
 
 @dataclass(frozen=True)
@@ -217,12 +221,41 @@ def tail(
             item: dict[str, Any] = {"partition": message.partition(), "offset": message.offset(), "key": key}
             try:
                 decoded = codec.decode_dict(message.value() or b"")
-                item["schema"], item["value"] = decoded.schema_name, decoded.value
+                value = readable_dead_letter(decoded.value) if decoded.schema_name == DEAD_LETTER else decoded.value
+                item["schema"], item["value"] = decoded.schema_name, value
             except DecodeError as exc:
                 item["error"] = str(exc)
             yield item
     finally:
         consumer.close()
+
+
+def readable_dead_letter(letter: Mapping[str, Any]) -> dict[str, Any]:
+    """A decoded DeadLetter with the original record it carries made readable.
+
+    `key` becomes text (UTF-8, undecodable bytes replaced). `value` becomes `{"schema", "value"}`
+    when its bytes decode with a known schema (any version in schemas/history/ included), or
+    `{"error", "size", "hex", "text"}` when they do not: the decode error, the size in bytes, and
+    the first PREVIEW_BYTES bytes as hex and, if they are valid UTF-8, as text (else None).
+    """
+    out = dict(letter)
+    key: bytes | None = letter.get("key")
+    out["key"] = None if key is None else key.decode("utf-8", "replace")
+    raw: bytes | None = letter.get("value")
+    if raw is None:
+        return out
+    try:
+        original = codec.decode_dict(raw)
+    except DecodeError as exc:
+        preview = raw[:PREVIEW_BYTES]
+        try:
+            text: str | None = preview.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        out["value"] = {"error": str(exc), "size": len(raw), "hex": preview.hex(), "text": text}
+    else:
+        out["value"] = {"schema": original.schema_name, "value": original.value}
+    return out
 
 
 def _wait(future: Any, what: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from pipeline.config import Settings
+from pipeline.generated import mark_json, mark_markdown
 
 T = TypeVar("T")
 
@@ -46,8 +47,12 @@ def with_phase_bars(start: Callable[[Callable[[str, int, int], None]], Coroutine
 
 
 def write_report(out: Path, report: Any, markdown: str) -> None:
+    """Write `report` to `out` (JSON) and `markdown` beside it (.md), each marked with the command
+    that wrote them (pipeline/generated.py), e.g. `aisle eval search`."""
+    command = " ".join(["aisle", *click.get_current_context().command_path.split()[1:]])
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    out.with_suffix(".md").write_text(markdown + "\n")
+    record = mark_json(report, command) if isinstance(report, Mapping) else report
+    out.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    out.with_suffix(".md").write_text(mark_markdown(markdown, command) + "\n")
     console.print(markdown)
     console.print(f"wrote {out} and {out.with_suffix('.md')}")

@@ -70,7 +70,11 @@ def topics_list(ctx: Context) -> None:
 @click.option("--from-beginning", is_flag=True, help="Start at the earliest retained message.")
 @pass_ctx
 def tail(ctx: Context, topic: str, conversation: str | None, from_beginning: bool) -> None:
-    """Print decoded messages of TOPIC (e.g. responses) as JSON lines as they arrive."""
+    """Print decoded messages of TOPIC (e.g. responses) as JSON lines as they arrive.
+
+    On dead-letters, each letter's original record is decoded with its schema too (a hex and text
+    preview when it does not decode).
+    """
     from pipeline.admin import tail as tail_topic
 
     for item in tail_topic(ctx.settings, topic, conversation=conversation, from_beginning=from_beginning):

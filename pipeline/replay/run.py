@@ -11,6 +11,7 @@ from pipeline.clock import now_ms
 from pipeline.config import Settings
 from pipeline.feedback.report import read_section
 from pipeline.feedback.snapshot import snapshot_path
+from pipeline.generated import mark_html, mark_json
 from pipeline.replay.html import render_html
 from pipeline.replay.replayer import ReplayOptions, ReplayProgress, Replayer, ReplayResult
 from pipeline.replay.report import build_report
@@ -42,9 +43,13 @@ async def replay_traffic(settings: Settings, traffic: Traffic, options: ReplayOp
     return ReplayOutcome(result, report, json_path, html_path)
 
 
+COMMAND = "aisle replay"
+"""What the reports' generated mark names (pipeline/generated.py)."""
+
+
 def write_report(report: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     json_path, html_path = folder / "report.json", folder / "report.html"
-    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    html_path.write_text(render_html(report), encoding="utf-8")
+    json_path.write_text(json.dumps(mark_json(report, COMMAND), indent=2) + "\n", encoding="utf-8")
+    html_path.write_text(mark_html(render_html(report), COMMAND), encoding="utf-8")
     return json_path, html_path

@@ -28,13 +28,14 @@ from typing import cast
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 from websockets.asyncio.client import ClientConnection
 
 from pipeline import codec
 from pipeline.alerts.registry import DEFAULT_TTL_MS
 from pipeline.catalog import PRODUCTS_FILE, Product, read_products
 from pipeline.config import Settings
-from pipeline.messages import Alert, AlertRule, StoreEvent
+from pipeline.messages import Alert, AlertRule, Frame, StoreEvent
 from pipeline.runtime.service import load_stage_factory
 from pipeline.runtime.worker import StageWorker
 from pipeline.stages.alerts import AlertsStage
@@ -82,6 +83,23 @@ async def nothing_else_queued(ws: ClientConnection) -> None:
     """A ping is answered after everything already queued for the socket: pong first means nothing was."""
     await ws.send(json.dumps({"type": "ping"}))
     assert await receive(ws) == {"type": "pong"}
+
+
+async def gateway_read_past(base: str, settings: Settings, producer: AIOKafkaProducer, conversation_id: str) -> None:
+    """Returns once the gateway has read every frame already on `conversation_id`'s partition of
+    `frames`: a marker frame for another conversation goes on that partition (the workers' producers
+    use the same default partitioner) and the gateway reads a partition in order."""
+    topic = settings.topic("frames")
+    partitions = sorted(await producer.partitions_for(topic))
+    partition = DefaultPartitioner()(conversation_id.encode(), partitions, partitions)
+    before = await frames_received(base)
+    marker = Frame(f"marker-{conversation_id}", 0, 0, "done")
+    await (await producer.send(topic, codec.encode(marker), key=marker.conversation_id.encode(), partition=partition))
+
+    async def marker_read() -> bool:
+        return await frames_received(base) > before
+
+    await eventually(marker_read, "the gateway read the marker frame")
 
 
 async def gateway_metric(base: str, name: str) -> int:
@@ -187,8 +205,10 @@ async def test_an_alert_reaches_the_owners_open_socket_once_and_the_alerts_topic
 
             # Still low (another event, and the drop redelivered): no second frame.
             await shop.still_low_and_redelivered(drop, threshold - 300, worker)
-            await asyncio.sleep(1.0)  # a second frame, had one been produced, reaches the gateway in ms
-            assert await frames_received(base) == 1
+            # The worker's output is acknowledged before it counts an event processed, so a second
+            # frame, had one been produced, is on the partition before the marker.
+            await gateway_read_past(base, settings, producer, owner["conversation_id"])
+            assert await frames_received(base) == 2, "the alert's frame and the marker, nothing more"
             await nothing_else_queued(ws)
             await nothing_else_queued(other)  # the other shopper never sees it
             await ws.close()
@@ -212,7 +232,7 @@ async def test_an_alert_reaches_the_owners_open_socket_once_and_the_alerts_topic
 
             # Back within the resume window: the missed frame, once.
             async def gateway_has_it() -> bool:
-                return await frames_received(base) >= 2
+                return await frames_received(base) >= 3  # the first alert, the marker, this one
 
             await eventually(gateway_has_it, "the gateway read the offline alert frame")
             ws = await open_socket(base, owner["token"], after_seq={str(accepted["turn"]): frame["seq"]},
@@ -283,12 +303,13 @@ async def test_an_alert_reaches_every_open_socket_of_its_user_once_whichever_con
                 return await gateway_metric(base, "alerts_received_total") >= 2
 
             await eventually(gateway_read_both, "the gateway read the alert and its copy")
-            await asyncio.sleep(0.5)  # a second frame on `frames`, had one been produced, arrives in ms
+            # A second frame on `frames`, had the worker produced one, is read before this marker.
+            await gateway_read_past(base, settings, producer, home["conversation_id"])
             for ws in (ws_home, ws_elsewhere, ws_stranger):
                 await nothing_else_queued(ws)
             assert await gateway_metric(base, "alerts_delivered_total") == 1
             assert await gateway_metric(base, "alerts_duplicate_total") == 1
-            assert await frames_received(base) == 1
+            assert await frames_received(base) == 2, "the alert's frame and the marker, nothing more"
             for ws in (ws_home, ws_elsewhere, ws_stranger):
                 await ws.close()
     finally:

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from pipeline import codec
 from pipeline.config import Settings
-from pipeline.messages import DeadLetter, Frame, UserTurn
+from pipeline.messages import DeadLetter, Frame, TokenChunk, UserTurn
 from pipeline.runtime.turn_errors import TURN_ERROR_SEQ
 from pipeline.runtime.worker import StageWorker
 from tests.integration.stages import EchoStage, FrameStage
@@ -231,19 +231,56 @@ async def test_graceful_stop_commits_finished_work(kafka_settings: Settings, tmp
     log = tmp_path / "worker.log"
     proc = worker_process(kafka_settings, "tests.integration.stages:echo", log)
     await produce_turns(kafka_settings, (UserTurn(f"c{c}", 0, 0, "user", "x") for c in range(50)))
-    await asyncio.sleep(8)  # joined the group and processed (no timing assertion depends on this)
+    echoed = await read_tokens(kafka_settings, 50, timeout_s=60)
+    assert len(echoed) == 50, f"echo wrote {len(echoed)} of 50 tokens:\n{log.read_text()[-3000:]}"
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     output = log.read_text()
     assert proc.returncode == 0, output
     assert "stopped" in output and "processed=50" in output, output
-    # A restarted worker finds nothing left to do: the offsets were committed on the way out.
+    # A restarted worker finds nothing left to do: the offsets were committed on the way out. One
+    # marker per partition, behind the old records: once it has received every marker, it has read
+    # each partition past them, so any uncommitted old record would have been received too.
     again = StageWorker(EchoStage(), kafka_settings)
     stop = asyncio.Event()
     async with running(again.run(stop)):
-        await asyncio.sleep(8)
+        markers = await produce_a_marker_per_partition(kafka_settings, "requests")
+        deadline = time.monotonic() + 60
+        while again.stats.received < markers and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         stop.set()
-    assert again.stats.received == 0
+    assert again.stats.received == markers, f"received {again.stats.received}: {markers} markers and old records"
+
+
+async def read_tokens(settings: Settings, count: int, timeout_s: float) -> set[str]:
+    """The conversations of the first `count` records on `tokens` (fewer if the timeout comes first)."""
+    consumer = AIOKafkaConsumer(settings.topic("tokens"), bootstrap_servers=settings.kafka_bootstrap_servers,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: set[str] = set()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                found.update(codec.decode_as(r.value, TokenChunk).conversation_id for r in records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def produce_a_marker_per_partition(settings: Settings, topic: str) -> int:
+    """One UserTurn on each partition of `topic`; returns how many were written."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(settings.topic(topic)))
+        for partition in partitions:
+            turn = UserTurn(f"marker-{partition}", 0, 0, "user", "marker", sent_at_ms=now_ms())
+            await producer.send_and_wait(settings.topic(topic), codec.encode(turn), key=turn.conversation_id.encode(),
+                                         partition=partition)
+    finally:
+        await producer.stop()
+    return len(partitions)
 
 
 async def test_undecodable_and_failing_messages_go_to_dead_letters(kafka_settings: Settings) -> None:

@@ -187,38 +187,108 @@ def test_current_version_is_frozen_in_history(schema: Schema) -> None:
     assert frozen.canonical_form == schema.canonical_form
 
 
+def _frozen_versions(schema: Schema) -> list[Schema]:
+    """Every file in schemas/history/<Name>/, each parsed on its own (the frozen copy of the current
+    version included, so a schema with one version is checked against its file too)."""
+    folder = SCHEMAS / "history" / schema.short_name
+    return [
+        registry_from_texts({path.name: path.read_text(encoding="utf-8")}).get(schema.name)
+        for path in sorted(folder.glob("*.avsc"))
+    ]
+
+
 @pytest.mark.parametrize("schema", CURRENT, ids=lambda s: s.short_name)
-def test_reads_data_written_with_every_historical_version(schema: Schema) -> None:
-    for old in REGISTRY.versions(schema.name)[:-1]:
+def test_reads_data_written_with_every_frozen_version(schema: Schema) -> None:
+    frozen = _frozen_versions(schema)
+    assert frozen, f"schemas/history/{schema.short_name}/ is empty"
+    for old in frozen:
         _assert_readable(old, schema)
 
 
-def _committed_registry(ref: str) -> Any:
+def test_every_frozen_file_is_named_after_its_fingerprint() -> None:
+    # The file name is the version's identity: a frozen file rewritten in place would hide the
+    # version that data on the topics was written with.
+    for schema in CURRENT:
+        for old in _frozen_versions(schema):
+            assert history_path(SCHEMAS, old).is_file(), f"{old.name} {old.fingerprint:016x} is filed under another name"
+
+
+# ---- against git history: what was committed once stays readable -------------------------------
+# The frozen files can be edited like any file; the commits cannot. Every version of every schema
+# that any commit held must still be frozen and readable, so replacing a frozen file, or changing a
+# schema and its only frozen copy together, fails on a clean checkout too.
+
+
+def _git(root: Path, *args: str) -> str:
     git = shutil.which("git")
     if git is None:
-        pytest.skip("git is not installed, so there is no committed version to compare with")
-    listing = subprocess.run(
-        [git, "ls-tree", "--name-only", f"{ref}:schemas"], cwd=ROOT, capture_output=True, text=True
-    )
-    if listing.returncode != 0:
-        pytest.skip(f"no schemas/ at {ref}: {listing.stderr.strip()}")
-    texts = {}
-    for name in listing.stdout.split():
-        if name.endswith(".avsc"):
-            shown = subprocess.run(
-                [git, "show", f"{ref}:schemas/{name}"], cwd=ROOT, capture_output=True, text=True, check=True
-            )
-            texts[name] = shown.stdout
-    if not texts:
-        pytest.skip(f"no schema files at {ref}")
-    return registry_from_texts(texts)
+        pytest.skip("git is not installed, so there is no committed history to compare with")
+    done = subprocess.run([git, *args], cwd=root, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"git {args[0]} failed here ({done.stderr.strip()}), so there is no history to compare with")
+    return done.stdout
 
 
-def test_reads_data_written_with_the_committed_version() -> None:
-    committed = _committed_registry("HEAD")
-    for old in committed:
-        new = REGISTRY.get(old.name)  # raises ContractError if a committed schema was removed
-        _assert_readable(old, new)
+def committed_versions(root: Path) -> dict[int, tuple[str, Schema]]:
+    """Every version of every top-level schema that a commit ever held in schemas/*.avsc, by
+    fingerprint, with the first commit found holding it. Skips on a shallow clone (no history)."""
+    if _git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
+        pytest.skip("a shallow clone has no schema history; `git fetch --unshallow` to check it")
+    commits = _git(root, "log", "--full-history", "--format=%H", "--", ":(glob)schemas/*.avsc").split()
+    texts_by_blob: dict[str, str] = {}
+    found: dict[int, tuple[str, Schema]] = {}
+    for commit in commits:
+        texts = {}
+        for line in _git(root, "ls-tree", commit, "schemas/").splitlines():
+            meta, _, path = line.partition("\t")
+            if not path.endswith(".avsc"):
+                continue
+            blob = meta.split()[2]
+            if blob not in texts_by_blob:
+                texts_by_blob[blob] = _git(root, "cat-file", "blob", blob)
+            texts[path.rpartition("/")[2]] = texts_by_blob[blob]
+        for schema in registry_from_texts(texts):
+            found.setdefault(schema.fingerprint, (commit[:12], schema))
+    return found
+
+
+@pytest.fixture(scope="module")
+def committed() -> dict[int, tuple[str, Schema]]:
+    return committed_versions(ROOT)
+
+
+def test_every_committed_version_is_still_frozen(committed: dict[int, tuple[str, Schema]]) -> None:
+    assert committed, "git log found no commit with schemas/*.avsc"
+    for fingerprint, (commit, old) in committed.items():
+        REGISTRY.get(old.name)  # raises ContractError if a committed schema was removed
+        assert REGISTRY.find(fingerprint) is not None, (
+            f"commit {commit} held {old.name} {fingerprint:016x}, which schemas/history/ no longer has"
+        )
+
+
+@pytest.mark.parametrize("schema", CURRENT, ids=lambda s: s.short_name)
+def test_reads_data_written_with_every_committed_version(schema: Schema, committed: dict[int, tuple[str, Schema]]) -> None:
+    for _commit, old in committed.values():
+        if old.name == schema.name:
+            _assert_readable(old, schema)
+
+
+def test_committed_history_finds_an_incompatible_change(tmp_path: Path) -> None:
+    # The check above can fail: a schema changed incompatibly in a later commit, with its frozen
+    # copy replaced, still has the first version in git, and that version is found and rejected.
+    turn = dict(REGISTRY.get("UserTurn").definition)
+    (tmp_path / "schemas").mkdir()
+    _git(tmp_path, "init", "-q")
+    for version, definition in enumerate([turn, {**turn, "fields": [*turn["fields"], {"name": "x", "type": "string"}]}]):
+        (tmp_path / "schemas" / "UserTurn.avsc").write_text(json.dumps(definition), encoding="utf-8")
+        _git(tmp_path, "add", "schemas")
+        _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", f"v{version}")
+    versions = [old for _commit, old in committed_versions(tmp_path).values()]
+    assert len(versions) == 2
+    first, latest = sorted(versions, key=lambda s: len(s.definition["fields"]))
+    with pytest.raises(SchemaCompatibilityError):
+        check_readable(first, latest)
+    assert _avro_static_incompatibilities(first, latest) is not None
 
 
 # ---- the check itself -----------------------------------------------------------------------------
