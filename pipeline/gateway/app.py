@@ -202,6 +202,9 @@ async def _issue_session(request: Request, signer: SessionSigner) -> Response:
         fields = json.loads(body) if body.strip() else {}
     except ValueError:
         return JSONResponse({"error": "body must be JSON"}, status_code=400)
+    except RecursionError:
+        # 4 KiB of `[` fits the size limit but not the parser's stack.
+        return JSONResponse({"error": "body is nested too deeply"}, status_code=400)
     if not isinstance(fields, dict):
         return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
     old_token = fields.get("token")

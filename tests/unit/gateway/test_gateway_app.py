@@ -279,6 +279,23 @@ def test_sessions_renew_but_never_for_a_named_conversation(gateway: Client) -> N
     assert other["conversation_id"] != s["conversation_id"]
     assert client.post("/session", json={"token": "forged.token"}).status_code == 401
     assert client.post("/session", content=b"[").status_code == 400
+    deep = client.post("/session", content=b"[" * 4000 + b"]" * 90)  # RecursionError inside the 4 KiB limit
+    assert deep.status_code == 400 and deep.json() == {"error": "body is nested too deeply"}
+
+
+def test_deeply_nested_messages_get_an_error_frame_and_the_socket_stays_open(gateway: Client) -> None:
+    client, bus = gateway
+    s = session(client)
+    with client.websocket_connect("/ws") as ws:
+        ws.send_text("[" * 8000 + "]" * 8000)
+        assert receive(ws)["code"] == "bad_json"  # before hello
+        assert hello(ws, s["token"], after_seq={"\u00b2": 3})["code"] == "bad_field"  # "²".isdigit()
+        assert hello(ws, s["token"])["type"] == "welcome"
+        ws.send_json({"type": "feedback", "turn": 0, "kind": "action_done", "value": "add_to_cart"})
+        assert receive(ws)["code"] == "not_allowed"
+        ws.send_json({"type": "ask", "text": "still here?"})
+        assert receive(ws)["type"] == "accepted"
+    assert bus.feedback == []
 
 
 def test_health_metrics_and_the_chat_page(gateway: Client) -> None:
