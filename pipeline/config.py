@@ -144,6 +144,8 @@ class Settings:
     """AISLE_SESSION_SECRET: HMAC key for gateway session tokens; empty means a random key per process."""
     session_ttl_s: int = 86_400
     """AISLE_SESSION_TTL_S: seconds a gateway session token stays valid."""
+    session_renew_grace_s: int = 30 * 86_400
+    """AISLE_SESSION_RENEW_GRACE_S: seconds after a token expires that POST /session still renews it for the same user and conversation (its signature must check), so a shopper back after a while keeps their cart, orders and auto-buys; 0: never."""
     gateway_send_queue_frames: int = 1024
     """AISLE_GATEWAY_SEND_QUEUE_FRAMES: frames queued per socket before a slow client is closed (1013)."""
     gateway_resume_frames: int = 512

@@ -97,7 +97,7 @@ def create_app(
     ctx = SocketContext(
         hub=hub,
         bus=bus if bus is not None else KafkaBus(settings),
-        signer=SessionSigner(secret, settings.session_ttl_s),
+        signer=SessionSigner(secret, settings.session_ttl_s, renew_grace_s=settings.session_renew_grace_s),
         counters=GatewayCounters(),
         recorder=TrafficRecorder(Path(settings.record_path)) if settings.record_path else None,
         turn_timeout_s=settings.gateway_turn_timeout_s,
@@ -192,6 +192,9 @@ async def _issue_session(request: Request, signer: SessionSigner) -> Response:
     `{"token": t, "new_conversation": true}` starts a new conversation for t's user.
 
     Tokens are never issued for a conversation the caller names, so holding one proves it is yours.
+    A token expired within AISLE_SESSION_RENEW_GRACE_S renews for its own user; one that cannot be
+    renewed (forged, another secret, expired longer) is 401, never silently a new user: the client
+    decides, and the web chat tells the shopper before it starts over.
     """
     body = b""
     async for chunk in request.stream():
@@ -212,7 +215,7 @@ async def _issue_session(request: Request, signer: SessionSigner) -> Response:
         user_id, conversation_id = new_id("u"), new_id("c")
     else:
         try:
-            old = signer.verify(old_token)
+            old = signer.renewable(old_token)
         except InvalidTokenError as exc:
             return JSONResponse({"error": str(exc)}, status_code=401)
         user_id = old.user_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError
 from pipeline.gateway import create_app
+from pipeline.gateway.tokens import SessionSigner
 from pipeline.messages import Alert, Feedback, Frame, UserTurn
 
 T = TypeVar("T")
@@ -296,6 +298,21 @@ def test_deeply_nested_messages_get_an_error_frame_and_the_socket_stays_open(gat
         ws.send_json({"type": "ask", "text": "still here?"})
         assert receive(ws)["type"] == "accepted"
     assert bus.feedback == []
+
+
+def test_an_expired_token_renews_for_the_same_user_never_a_new_one() -> None:
+    secret = "x" * 32
+    settings = Settings(session_secret=secret, session_ttl_s=60, session_renew_grace_s=3600)
+    # Tokens the same secret issued in the past: one expired ten minutes ago, one two hours ago.
+    recent, _ = SessionSigner(secret, 60, clock=lambda: time.time() - 660).issue("u-back", "c-back")
+    old, _ = SessionSigner(secret, 60, clock=lambda: time.time() - 7260).issue("u-gone", "c-gone")
+    for client, _bus in _gateway(settings):
+        with client.websocket_connect("/ws") as ws:
+            assert hello(ws, recent)["code"] == "auth"  # a socket never takes an expired token
+        renewed = session(client, token=recent)
+        assert (renewed["user_id"], renewed["conversation_id"]) == ("u-back", "c-back")
+        refused = client.post("/session", json={"token": old})
+        assert refused.status_code == 401 and "too long ago" in refused.json()["error"]
 
 
 def test_health_metrics_and_the_chat_page(gateway: Client) -> None:
