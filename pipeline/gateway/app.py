@@ -37,11 +37,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from pipeline.config import Settings
-from pipeline.gateway._socket import SocketContext, run_socket
+from pipeline.gateway._socket import SocketContext, serve_socket
 from pipeline.gateway.account import AccountPages
 from pipeline.gateway.account_tables import AccountTables
 from pipeline.gateway.bus import AlertSource, GatewayBus, KafkaBus
 from pipeline.gateway.hub import Hub, HubLimits, WireAlert, WireFrame
+from pipeline.gateway.limits import AskGate, AskLimits
 from pipeline.gateway.metrics import CONTENT_TYPE, GatewayCounters, GatewayMetrics
 from pipeline.gateway.products import ProductPages
 from pipeline.gateway.protocol import account_changed_json, alert_json, frame_json
@@ -101,6 +102,12 @@ def create_app(
         counters=GatewayCounters(),
         recorder=TrafficRecorder(Path(settings.record_path)) if settings.record_path else None,
         turn_timeout_s=settings.gateway_turn_timeout_s,
+        gate=AskGate(AskLimits(
+            socket_asks_per_s=settings.gateway_socket_asks_per_s, socket_ask_burst=settings.gateway_socket_ask_burst,
+            user_asks_per_s=settings.gateway_user_asks_per_s, user_ask_burst=settings.gateway_user_ask_burst,
+            turns_in_flight_max=settings.gateway_turns_in_flight_max,
+            turn_in_flight_max_s=settings.turn_hold_timeout_s)),
+        sockets_max=settings.gateway_sockets_max,
     )
     products = ProductPages(settings, reader)
     metrics = GatewayMetrics(hub, ctx.counters)
@@ -116,6 +123,8 @@ def create_app(
 
     def on_frame(frame: Frame) -> None:
         hub.publish(WireFrame(frame.conversation_id, frame.turn, frame.seq, frame_json(frame)))
+        if frame.type == "done" and ctx.gate is not None:
+            ctx.gate.ended(frame.conversation_id, frame.turn)
         # A finished turn or a confirmed action may have changed the cart, alerts or memory: every
         # open "You" panel of the shopper reads GET /me again.
         notice = account_changed_json(frame)
@@ -138,7 +147,7 @@ def create_app(
         pump[:] = [asyncio.create_task(ctx.bus.run_frames(on_frame, on_bad_frame), name="gateway-frames")]
         if isinstance(ctx.bus, AlertSource):
             pump.append(asyncio.create_task(ctx.bus.run_alerts(on_alert, on_bad_alert), name="gateway-alerts"))
-        tasks = [*pump, asyncio.create_task(_sweep_forever(hub), name="gateway-sweep")]
+        tasks = [*pump, asyncio.create_task(_sweep_forever(hub, ctx.gate), name="gateway-sweep")]
         tables.start()
         try:
             yield
@@ -169,7 +178,7 @@ def create_app(
 
     async def ws_endpoint(ws: WebSocket) -> None:
         await ws.accept()
-        await run_socket(ws, ctx)
+        await serve_socket(ws, ctx)
 
     return Starlette(
         routes=[
@@ -232,10 +241,12 @@ async def _issue_session(request: Request, signer: SessionSigner) -> Response:
     )
 
 
-async def _sweep_forever(hub: Hub) -> None:
+async def _sweep_forever(hub: Hub, gate: AskGate | None) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
         hub.sweep()
+        if gate is not None:
+            gate.sweep()
 
 
 async def serve(settings: Settings) -> None:

@@ -177,7 +177,8 @@
     const turn = num(m.turn);
     const target = turn !== null ? turnView(turn).root : log;
     target.appendChild(el("div", "error", str(m.message) || str(m.code) || "error"));
-    if (m.code === "unavailable") {
+    // The ask was refused before it became a turn (broker down, a rate limit, too many turns in flight).
+    if (m.code === "unavailable" || m.code === "rate_limited" || m.code === "too_many_turns") {
       const bubble = pendingAsks.shift();
       if (bubble) bubble.querySelector(".meta").textContent = "not sent: try again";
       stopWaiting();
