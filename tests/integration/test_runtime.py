@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pipeline import codec
 from pipeline.config import Settings
 from pipeline.messages import DeadLetter, Frame, UserTurn
-from pipeline.runtime._turn_errors import TURN_ERROR_SEQ
+from pipeline.runtime.turn_errors import TURN_ERROR_SEQ
 from pipeline.runtime.worker import StageWorker
 from tests.integration.stages import EchoStage, FrameStage
 
