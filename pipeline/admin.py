@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -27,6 +27,7 @@ from confluent_kafka.admin import (
 )
 
 from pipeline import codec
+from pipeline._kafka_log import kafka_logger
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError, DecodeError
 from pipeline.topics import TopicSpec
@@ -60,7 +61,9 @@ class TopicStatus:
 
 
 def _admin(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "socket.timeout.ms": 10_000})
+    # librdkafka's lines go through logging, once per state change (_kafka_log.py), not to stderr.
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "socket.timeout.ms": 10_000,
+                        "logger": kafka_logger()})
 
 
 def _existing(admin: AdminClient, settings: Settings) -> dict[str, int]:
@@ -70,6 +73,8 @@ def _existing(admin: AdminClient, settings: Settings) -> dict[str, int]:
         raise BrokerUnavailableError(
             f"Kafka at {settings.kafka_bootstrap_servers} did not answer ({exc}). Is it running? Try 'make kafka-up'."
         ) from exc
+    finally:
+        admin.poll(0)  # hands librdkafka's queued log lines to the logger
     return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
 
 
@@ -196,6 +201,9 @@ def tail(
 
     Reads without a consumer group commit, so tailing never disturbs the stages. Each item holds the
     partition, offset, key, the schema name and the decoded value (or the decode error).
+    The partitions are assigned, not subscribed: no group rebalance, so through a broker outage tail
+    keeps its position and prints what was written meanwhile (partitions added later are not read).
+    Raises BrokerUnavailableError when the broker does not answer at the start, or the topic is missing.
     """
     consumer = Consumer(
         {
@@ -204,16 +212,28 @@ def tail(
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "fetch.wait.max.ms": 50,
+            "logger": kafka_logger(),
         }
     )
+    name = settings.topic(topic)
     try:
-        consumer.subscribe([settings.topic(topic)])
+        try:
+            described = consumer.list_topics(name, timeout=_TIMEOUT_S).topics[name]
+        except KafkaException as exc:
+            raise BrokerUnavailableError(f"Kafka at {settings.kafka_bootstrap_servers} did not answer ({exc})") from exc
+        if described.error is not None:
+            raise BrokerUnavailableError(f"tail {topic}: {described.error}")
+        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+        consumer.assign([TopicPartition(name, p, start) for p in sorted(described.partitions)])
         while not stop():
             message = consumer.poll(0.2)
             if message is None:
                 continue
-            if message.error():
-                raise BrokerUnavailableError(f"tail {topic}: {message.error()}")
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise BrokerUnavailableError(f"tail {topic}: {error}")
+                continue  # a broker away (said once by the librdkafka logger): wait for it
             raw_key: bytes | None = message.key()
             key = raw_key.decode("utf-8", "replace") if raw_key else None
             if conversation is not None and key != conversation:

@@ -145,6 +145,8 @@ class Settings:
     """AISLE_SESSION_SECRET: HMAC key for gateway session tokens; empty means a random key per process."""
     session_ttl_s: int = 86_400
     """AISLE_SESSION_TTL_S: seconds a gateway session token stays valid."""
+    session_renew_grace_s: int = 30 * 86_400
+    """AISLE_SESSION_RENEW_GRACE_S: seconds after a token expires that POST /session still renews it for the same user and conversation (its signature must check), so a shopper back after a while keeps their cart, orders and auto-buys; 0: never."""
     gateway_send_queue_frames: int = 1024
     """AISLE_GATEWAY_SEND_QUEUE_FRAMES: frames queued per socket before a slow client is closed (1013)."""
     gateway_resume_frames: int = 512
@@ -155,6 +157,18 @@ class Settings:
     """AISLE_GATEWAY_RESUME_CONVERSATIONS: conversations whose recent frames a gateway process keeps."""
     gateway_turn_timeout_s: float = 60.0
     """AISLE_GATEWAY_TURN_TIMEOUT_S: seconds the web chat waits for the next frame of a turn before it says the answer is not coming and lets the shopper ask again (sent in `welcome`)."""
+    gateway_socket_asks_per_s: float = 2.0
+    """AISLE_GATEWAY_SOCKET_ASKS_PER_S: asks, panel changes and feedback one socket may send per second, sustained; more get `error {code: rate_limited, scope: connection}` (pipeline/gateway/limits.py); 0: no limit."""
+    gateway_socket_ask_burst: int = 10
+    """AISLE_GATEWAY_SOCKET_ASK_BURST: ... and how many of them at once, after a quiet spell."""
+    gateway_user_asks_per_s: float = 4.0
+    """AISLE_GATEWAY_USER_ASKS_PER_S: the same over all of one user's sockets on a gateway process (`scope: user`); 0: no limit."""
+    gateway_user_ask_burst: int = 20
+    """AISLE_GATEWAY_USER_ASK_BURST: ... and how many of them at once."""
+    gateway_turns_in_flight_max: int = 4
+    """AISLE_GATEWAY_TURNS_IN_FLIGHT_MAX: turns of one conversation accepted and not yet done; another ask gets `error {code: too_many_turns}`. A turn stops counting at its `done` frame or after AISLE_TURN_HOLD_TIMEOUT_S; 0: no cap."""
+    gateway_sockets_max: int = 10_000
+    """AISLE_GATEWAY_SOCKETS_MAX: open websockets per gateway process (said hello or not); one more gets `error {code: busy}` and close 1013; 0: no bound."""
     record_path: str = ""
     """AISLE_RECORD: a traffic file the gateway appends every ask and client event to (docs/replay.md); empty: off."""
 

@@ -103,7 +103,7 @@ def command_from_feedback(feedback: Feedback) -> Command | None:
     if value.startswith("{"):
         try:
             data = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # a client's value: 2,000 `{[` fit, the parser's stack does not
             return None
         if not isinstance(data, dict):
             return None

@@ -23,6 +23,7 @@ from pipeline.errors import AisleError
 from pipeline.gateway.account_actions import Click
 from pipeline.gateway.bus import GatewayBus
 from pipeline.gateway.hub import Hub, Subscription, SubscriptionClosed
+from pipeline.gateway.limits import AskGate, TokenBucket
 from pipeline.gateway.metrics import GatewayCounters
 from pipeline.gateway.protocol import (
     AccountRequest,
@@ -61,6 +62,27 @@ class SocketContext:
     """AISLE_RECORD: appends each produced ask and client event to a traffic file (docs/replay.md)."""
     turn_timeout_s: float = 60.0
     """AISLE_GATEWAY_TURN_TIMEOUT_S, told to clients in `welcome`."""
+    gate: AskGate | None = None
+    """Rate limits and turns in flight (limits.py); None: no limits."""
+    sockets_max: int = 0
+    """AISLE_GATEWAY_SOCKETS_MAX; 0: no bound."""
+    sockets_active: int = 0
+    """Sockets being served now, hello or not."""
+
+
+async def serve_socket(ws: WebSocket, ctx: SocketContext) -> None:
+    """Serve one accepted websocket, or turn it away (busy, 1013) when the process has sockets_max."""
+    if ctx.sockets_max and ctx.sockets_active >= ctx.sockets_max:
+        ctx.counters.errors["busy"] += 1
+        with contextlib.suppress(Exception):
+            await ws.send_text(error_json("busy", "this server is full; reconnect in a moment", fatal=True))
+        await _close(ws, CLOSE_TRY_AGAIN, "too many sockets")
+        return
+    ctx.sockets_active += 1
+    try:
+        await run_socket(ws, ctx)
+    finally:
+        ctx.sockets_active -= 1
 
 
 async def run_socket(ws: WebSocket, ctx: SocketContext) -> None:
@@ -141,6 +163,7 @@ async def _receive_loop(
     ws: WebSocket, ctx: SocketContext, session: Session, sub: Subscription, client_last_turn: int
 ) -> None:
     conversation_id = session.conversation_id
+    bucket = ctx.gate.socket_bucket() if ctx.gate is not None else None
     while True:
         raw = await _receive_raw(ws)
         if raw is None:
@@ -151,6 +174,9 @@ async def _receive_loop(
         except ProtocolError as exc:
             ctx.counters.errors["protocol"] += 1
             sub.push(error_json(exc.code, str(exc)))
+            continue
+        if isinstance(message, (Ask, AccountRequest, FeedbackRequest)) and not _admitted(
+                ctx, sub, bucket, session, starts_turn=not isinstance(message, FeedbackRequest)):
             continue
         if isinstance(message, Ask):
             turn = ctx.hub.next_turn(conversation_id, client_last_turn)
@@ -193,6 +219,19 @@ async def _receive_loop(
             sub.push(error_json("already_subscribed", "hello is only the first message"))
 
 
+def _admitted(ctx: SocketContext, sub: Subscription, bucket: TokenBucket | None, session: Session,
+              starts_turn: bool) -> bool:
+    """Whether the limits let this message through; if not, the client gets an error frame saying why."""
+    if ctx.gate is None:
+        return True
+    refusal = ctx.gate.admit(bucket, session.user_id, session.conversation_id, starts_turn)
+    if refusal is None:
+        return True
+    ctx.counters.errors[refusal.code] += 1
+    sub.push(error_json(refusal.code, refusal.message, **refusal.fields))
+    return False
+
+
 async def _ask(ctx: SocketContext, sub: Subscription, session: Session, turn: int, text: str,
                page_product_id: str | None, received_at_ms: int, account: bool = False) -> None:
     record = UserTurn(
@@ -207,6 +246,8 @@ async def _ask(ctx: SocketContext, sub: Subscription, session: Session, turn: in
     )
     if await _produce(ctx, sub, ctx.bus.send_request(record, received_at_ms), turn):
         ctx.counters.requests_produced += 1
+        if ctx.gate is not None:
+            ctx.gate.started(session.conversation_id, turn)
         if ctx.recorder is not None:
             ctx.recorder.record_turn(record)
         fields: dict[str, object] = {"account": True, "text": text} if account else {}

@@ -37,11 +37,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from pipeline.config import Settings
-from pipeline.gateway._socket import SocketContext, run_socket
+from pipeline.gateway._socket import SocketContext, serve_socket
 from pipeline.gateway.account import AccountPages
 from pipeline.gateway.account_tables import AccountTables
 from pipeline.gateway.bus import AlertSource, GatewayBus, KafkaBus
 from pipeline.gateway.hub import Hub, HubLimits, WireAlert, WireFrame
+from pipeline.gateway.limits import AskGate, AskLimits
 from pipeline.gateway.metrics import CONTENT_TYPE, GatewayCounters, GatewayMetrics
 from pipeline.gateway.products import ProductPages
 from pipeline.gateway.protocol import account_changed_json, alert_json, frame_json
@@ -97,10 +98,16 @@ def create_app(
     ctx = SocketContext(
         hub=hub,
         bus=bus if bus is not None else KafkaBus(settings),
-        signer=SessionSigner(secret, settings.session_ttl_s),
+        signer=SessionSigner(secret, settings.session_ttl_s, renew_grace_s=settings.session_renew_grace_s),
         counters=GatewayCounters(),
         recorder=TrafficRecorder(Path(settings.record_path)) if settings.record_path else None,
         turn_timeout_s=settings.gateway_turn_timeout_s,
+        gate=AskGate(AskLimits(
+            socket_asks_per_s=settings.gateway_socket_asks_per_s, socket_ask_burst=settings.gateway_socket_ask_burst,
+            user_asks_per_s=settings.gateway_user_asks_per_s, user_ask_burst=settings.gateway_user_ask_burst,
+            turns_in_flight_max=settings.gateway_turns_in_flight_max,
+            turn_in_flight_max_s=settings.turn_hold_timeout_s)),
+        sockets_max=settings.gateway_sockets_max,
     )
     products = ProductPages(settings, reader)
     metrics = GatewayMetrics(hub, ctx.counters)
@@ -116,6 +123,8 @@ def create_app(
 
     def on_frame(frame: Frame) -> None:
         hub.publish(WireFrame(frame.conversation_id, frame.turn, frame.seq, frame_json(frame)))
+        if frame.type == "done" and ctx.gate is not None:
+            ctx.gate.ended(frame.conversation_id, frame.turn)
         # A finished turn or a confirmed action may have changed the cart, alerts or memory: every
         # open "You" panel of the shopper reads GET /me again.
         notice = account_changed_json(frame)
@@ -138,7 +147,7 @@ def create_app(
         pump[:] = [asyncio.create_task(ctx.bus.run_frames(on_frame, on_bad_frame), name="gateway-frames")]
         if isinstance(ctx.bus, AlertSource):
             pump.append(asyncio.create_task(ctx.bus.run_alerts(on_alert, on_bad_alert), name="gateway-alerts"))
-        tasks = [*pump, asyncio.create_task(_sweep_forever(hub), name="gateway-sweep")]
+        tasks = [*pump, asyncio.create_task(_sweep_forever(hub, ctx.gate), name="gateway-sweep")]
         tables.start()
         try:
             yield
@@ -169,7 +178,7 @@ def create_app(
 
     async def ws_endpoint(ws: WebSocket) -> None:
         await ws.accept()
-        await run_socket(ws, ctx)
+        await serve_socket(ws, ctx)
 
     return Starlette(
         routes=[
@@ -192,6 +201,9 @@ async def _issue_session(request: Request, signer: SessionSigner) -> Response:
     `{"token": t, "new_conversation": true}` starts a new conversation for t's user.
 
     Tokens are never issued for a conversation the caller names, so holding one proves it is yours.
+    A token expired within AISLE_SESSION_RENEW_GRACE_S renews for its own user; one that cannot be
+    renewed (forged, another secret, expired longer) is 401, never silently a new user: the client
+    decides, and the web chat tells the shopper before it starts over.
     """
     body = b""
     async for chunk in request.stream():
@@ -202,6 +214,9 @@ async def _issue_session(request: Request, signer: SessionSigner) -> Response:
         fields = json.loads(body) if body.strip() else {}
     except ValueError:
         return JSONResponse({"error": "body must be JSON"}, status_code=400)
+    except RecursionError:
+        # 4 KiB of `[` fits the size limit but not the parser's stack.
+        return JSONResponse({"error": "body is nested too deeply"}, status_code=400)
     if not isinstance(fields, dict):
         return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
     old_token = fields.get("token")
@@ -209,7 +224,7 @@ async def _issue_session(request: Request, signer: SessionSigner) -> Response:
         user_id, conversation_id = new_id("u"), new_id("c")
     else:
         try:
-            old = signer.verify(old_token)
+            old = signer.renewable(old_token)
         except InvalidTokenError as exc:
             return JSONResponse({"error": str(exc)}, status_code=401)
         user_id = old.user_id
@@ -226,10 +241,12 @@ async def _issue_session(request: Request, signer: SessionSigner) -> Response:
     )
 
 
-async def _sweep_forever(hub: Hub) -> None:
+async def _sweep_forever(hub: Hub, gate: AskGate | None) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
         hub.sweep()
+        if gate is not None:
+            gate.sweep()
 
 
 async def serve(settings: Settings) -> None:

@@ -51,7 +51,10 @@ MAX_RESUME_TURNS = 256
 SEQ_LIMIT = 2**63
 """Frame seqs are Avro longs: alert frames and action confirmations use millisecond timestamps
 (about 1.8e12, above any 32-bit bound), and a client resuming after one sends that seq back."""
-FEEDBACK_KINDS = frozenset({"thumbs_up", "thumbs_down", "action_clicked", "action_done", "action_failed"})
+FEEDBACK_KINDS = frozenset({"thumbs_up", "thumbs_down", "action_clicked"})
+"""Feedback a client may send. `action_done` and `action_failed` say how a click went: only the actions
+stage knows, and writes them; from a client they would count actions nobody took."""
+STAGE_FEEDBACK_KINDS = frozenset({"action_done", "action_failed"})
 
 
 class ProtocolError(ContractError):
@@ -106,6 +109,9 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         message = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("bad_json", "message is not JSON") from exc
+    except RecursionError as exc:
+        # `[[[[…` 16 KiB deep fits the size limit but not the parser's stack.
+        raise ProtocolError("bad_json", "message is nested too deeply") from exc
     if not isinstance(message, dict):
         raise ProtocolError("bad_message", "message must be a JSON object")
     kind = message.get("type")
@@ -117,6 +123,8 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         return Ask(text, product)
     if kind == "feedback":
         feedback_kind = _string(message, "kind", 32, required=True)
+        if feedback_kind in STAGE_FEEDBACK_KINDS:
+            raise ProtocolError("not_allowed", f"{feedback_kind} comes from the actions stage, not from clients")
         if feedback_kind not in FEEDBACK_KINDS:
             raise ProtocolError("bad_field", f"kind must be one of {', '.join(sorted(FEEDBACK_KINDS))}")
         return FeedbackRequest(
@@ -251,7 +259,8 @@ def _after_seq(value: object) -> dict[int, int] | None:
         raise ProtocolError("too_long", f"after_seq lists more than {MAX_RESUME_TURNS} turns")
     result: dict[int, int] = {}
     for turn, seq in value.items():
-        if not (isinstance(turn, str) and turn.isdigit() and len(turn) <= 10):
+        # isdigit() alone admits "²" and other digits int() refuses: ASCII digits only.
+        if not (isinstance(turn, str) and turn.isascii() and turn.isdigit() and len(turn) <= 10):
             raise ProtocolError("bad_field", "after_seq keys must be turn numbers")
         if isinstance(seq, bool) or not isinstance(seq, int) or not -1 <= seq < SEQ_LIMIT:
             raise ProtocolError("bad_field", "after_seq values must be integers >= -1")

@@ -7,6 +7,10 @@ binds the socket to the token's conversation: nobody without a token for a conve
 frames or ask in it. Tokens are only issued for fresh conversations or renewed from a valid token
 (see app.py), so holding one proves the conversation is yours.
 
+An expired token still proves who its holder was: for `renew_grace_s` after it expires, `renewable`
+accepts it, so POST /session renews it for the same user and conversation instead of the shopper losing
+their cart, orders and running auto-buys to a new user id. A socket's hello never accepts one.
+
 Every gateway process must share the secret (`AISLE_SESSION_SECRET`) so a client can reconnect to any
 of them; without it, each process makes up its own and tokens only work on the process that issued them.
 """
@@ -64,7 +68,7 @@ class SessionSigner:
     """
 
     def __init__(
-        self, secret: str, ttl_s: int, clock: Callable[[], float] = time.time
+        self, secret: str, ttl_s: int, clock: Callable[[], float] = time.time, renew_grace_s: int = 0
     ) -> None:
         key = secret.encode()
         if len(key) < MIN_SECRET_BYTES:
@@ -74,6 +78,7 @@ class SessionSigner:
         self._key = key
         self._ttl_s = ttl_s
         self._clock = clock
+        self._renew_grace_s = max(0, renew_grace_s)
 
     def issue(self, user_id: str, conversation_id: str) -> tuple[str, Session]:
         """A token for this user and conversation, valid for ttl_s from now."""
@@ -88,6 +93,20 @@ class SessionSigner:
 
     def verify(self, token: str) -> Session:
         """The session a token grants; raises InvalidTokenError if it is malformed, forged or expired."""
+        session = self._signed(token)
+        if self._clock() >= session.expires_at_s:
+            raise InvalidTokenError("token expired")
+        return session
+
+    def renewable(self, token: str) -> Session:
+        """The session a token may be renewed for: a valid one, or one expired less than renew_grace_s
+        ago. Raises InvalidTokenError if it is malformed, forged (another secret) or expired longer."""
+        session = self._signed(token)
+        if self._clock() >= session.expires_at_s + self._renew_grace_s:
+            raise InvalidTokenError("token expired too long ago to renew")
+        return session
+
+    def _signed(self, token: str) -> Session:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
             raise InvalidTokenError("malformed token")
         payload_b64, signature_b64 = token.split(".")
@@ -104,8 +123,6 @@ class SessionSigner:
             session = Session(str(fields["u"]), str(fields["c"]), int(fields["e"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidTokenError("malformed token payload") from exc
-        if self._clock() >= session.expires_at_s:
-            raise InvalidTokenError("token expired")
         return session
 
     def _sign(self, payload: bytes) -> bytes:

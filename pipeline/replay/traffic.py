@@ -109,6 +109,9 @@ def parse_traffic(lines: Iterable[str], source: str = "traffic") -> Traffic:
         except json.JSONDecodeError as exc:
             bad.append(BadLine(line_no, f"not JSON ({exc.msg})"))
             continue
+        except RecursionError:
+            bad.append(BadLine(line_no, "nested too deeply"))
+            continue
         if not isinstance(data, dict):
             bad.append(BadLine(line_no, "not a JSON object"))
             continue

@@ -338,6 +338,7 @@ def _leader_of(settings: Settings, topic: str, partition: int) -> int:
     return int(admin.list_topics(topic, timeout=15).topics[topic].partitions[partition].leader)
 
 
+@pytest.mark.cluster  # three brokers: `make test-cluster`, not the single-broker run `make test` does in CI
 async def test_one_of_three_brokers_killed_mid_replay_loses_nothing(own_cluster: OwnCluster) -> None:
     probe_spec = TopicSpec("chaos-probe", "acknowledged writes, checked after the chaos", "n % 7", "bytes", 3,
                            "delete", None)

@@ -69,7 +69,12 @@
     const response = await fetch("/session", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
-    if (!response.ok) throw new Error("session " + response.status);
+    if (!response.ok) {
+      const failure = new Error("session " + response.status);
+      failure.status = response.status;
+      try { failure.reason = str(obj(await response.json()).error); } catch (e) { failure.reason = ""; }
+      throw failure;
+    }
     return response.json();
   }
   async function ensureSession(fresh) {
@@ -77,7 +82,17 @@
     try {
       session = await postSession(saved && !fresh ? { token: saved } : (saved ? { token: saved, new_conversation: true } : {}));
     } catch (e) {
-      session = await postSession({}); // expired or from another secret: start over
+      // An unreachable gateway is no reason to drop who the shopper is: the caller tries again later.
+      if (e.status !== 401) throw e;
+      // The gateway renews expired tokens for the same shopper; 401 means it cannot (another secret,
+      // expired too long ago). Starting over is the only way on, but the shopper is told, not surprised.
+      session = await postSession({});
+      const notice = el("div", "error session-lost",
+        "Your earlier session could not be restored" + (e.reason ? " (" + e.reason + ")" : "") +
+        ", so this is a new one: the cart, orders and alerts of the earlier one are not shown here.");
+      notice.setAttribute("role", "alert");
+      log.appendChild(notice);
+      scrollDown();
     }
     localStorage.setItem(TOKEN_KEY, session.token);
   }
@@ -104,7 +119,9 @@
       const delay = BACKOFF_MS[Math.min(attempts, BACKOFF_MS.length - 1)];
       attempts += 1;
       setTimeout(async function () {
-        if (event.code === 1008) await ensureSession(false); // token refused: renew or start over
+        if (event.code === 1008) { // token refused: renew (or start over, saying so)
+          try { await ensureSession(false); } catch (e) { setStatus("gateway unreachable", true); }
+        }
         connect();
       }, delay);
     };
@@ -160,7 +177,8 @@
     const turn = num(m.turn);
     const target = turn !== null ? turnView(turn).root : log;
     target.appendChild(el("div", "error", str(m.message) || str(m.code) || "error"));
-    if (m.code === "unavailable") {
+    // The ask was refused before it became a turn (broker down, a rate limit, too many turns in flight).
+    if (m.code === "unavailable" || m.code === "rate_limited" || m.code === "too_many_turns") {
       const bubble = pendingAsks.shift();
       if (bubble) bubble.querySelector(".meta").textContent = "not sent: try again";
       stopWaiting();

@@ -76,6 +76,7 @@ def test_button_values_in_both_forms() -> None:
     assert isinstance(parsed, SetAlert) and parsed.request.below_cents == 4999
     assert command_from_feedback(click("add_to_cart:../../etc")) is None
     assert command_from_feedback(click("{not json")) is None
+    assert command_from_feedback(click('{"type":' + "[" * 1980)) is None  # RecursionError inside the value limit
 
 
 def test_language_commands_need_a_resolvable_product_and_a_live_shopper() -> None:

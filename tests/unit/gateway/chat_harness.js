@@ -117,6 +117,8 @@ const sandbox = {
     }
     if (url === "/me") { meFetches.push(init.headers.Authorization); return { ok: true, json: async () => ME }; }
     sessions.push(JSON.parse(init.body));
+    // A token from another secret, or expired too long ago: the gateway refuses to renew it.
+    if (JSON.parse(init.body).token === "tok-refused") return { ok: false, status: 401, json: async () => ({ error: "bad signature" }) };
     return { ok: true, json: async () => ({ token: "tok-" + sessions.length, user_id: "u", conversation_id: "c", expires_at_s: 0 }) };
   },
   setTimeout: (fn, ms) => { if (!(ms >= 10000)) { fn(); return 0; } timers.set(nextTimer, fn); return nextTimer++; },
@@ -242,5 +244,12 @@ setImmediate(async () => {
   again.receive({ type: "account_changed", conversation_id: "c-other", turn: 3 });
   await new Promise((r) => setImmediate(r));
   report.me.refetched = meFetches.length > before;
+  // The token is refused (1008) and cannot be renewed: the chat starts over and says so.
+  storage["aisle.session"] = "tok-refused";
+  const sessionsBefore = sessions.length;
+  again.onclose({ code: 1008 });
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  report.refused = { asked: sessions.slice(sessionsBefore), lost: log.querySelectorAll(".session-lost").map((n) => n.textContent),
+                     stored: storage["aisle.session"], sockets: sockets.length };
   console.log(JSON.stringify(report));
 });

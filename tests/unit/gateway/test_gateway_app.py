@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 from pipeline.config import Settings
 from pipeline.errors import BrokerUnavailableError
 from pipeline.gateway import create_app
+from pipeline.gateway.tokens import SessionSigner
 from pipeline.messages import Alert, Feedback, Frame, UserTurn
 
 T = TypeVar("T")
@@ -279,6 +281,38 @@ def test_sessions_renew_but_never_for_a_named_conversation(gateway: Client) -> N
     assert other["conversation_id"] != s["conversation_id"]
     assert client.post("/session", json={"token": "forged.token"}).status_code == 401
     assert client.post("/session", content=b"[").status_code == 400
+    deep = client.post("/session", content=b"[" * 4000 + b"]" * 90)  # RecursionError inside the 4 KiB limit
+    assert deep.status_code == 400 and deep.json() == {"error": "body is nested too deeply"}
+
+
+def test_deeply_nested_messages_get_an_error_frame_and_the_socket_stays_open(gateway: Client) -> None:
+    client, bus = gateway
+    s = session(client)
+    with client.websocket_connect("/ws") as ws:
+        ws.send_text("[" * 8000 + "]" * 8000)
+        assert receive(ws)["code"] == "bad_json"  # before hello
+        assert hello(ws, s["token"], after_seq={"\u00b2": 3})["code"] == "bad_field"  # "²".isdigit()
+        assert hello(ws, s["token"])["type"] == "welcome"
+        ws.send_json({"type": "feedback", "turn": 0, "kind": "action_done", "value": "add_to_cart"})
+        assert receive(ws)["code"] == "not_allowed"
+        ws.send_json({"type": "ask", "text": "still here?"})
+        assert receive(ws)["type"] == "accepted"
+    assert bus.feedback == []
+
+
+def test_an_expired_token_renews_for_the_same_user_never_a_new_one() -> None:
+    secret = "x" * 32
+    settings = Settings(session_secret=secret, session_ttl_s=60, session_renew_grace_s=3600)
+    # Tokens the same secret issued in the past: one expired ten minutes ago, one two hours ago.
+    recent, _ = SessionSigner(secret, 60, clock=lambda: time.time() - 660).issue("u-back", "c-back")
+    old, _ = SessionSigner(secret, 60, clock=lambda: time.time() - 7260).issue("u-gone", "c-gone")
+    for client, _bus in _gateway(settings):
+        with client.websocket_connect("/ws") as ws:
+            assert hello(ws, recent)["code"] == "auth"  # a socket never takes an expired token
+        renewed = session(client, token=recent)
+        assert (renewed["user_id"], renewed["conversation_id"]) == ("u-back", "c-back")
+        refused = client.post("/session", json={"token": old})
+        assert refused.status_code == 401 and "too long ago" in refused.json()["error"]
 
 
 def test_health_metrics_and_the_chat_page(gateway: Client) -> None:

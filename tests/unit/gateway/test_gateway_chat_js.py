@@ -149,3 +149,10 @@ def test_the_you_panel_reads_me_with_the_token_and_changes_through_the_socket(re
     assert me["bubble"] and me["bubble"][0].startswith("From your page: Remove")
     assert me["turn"] == {"text": "Removed it.", "pending": False, "thumbs": 0}
     assert me["refetched"]
+
+
+def test_a_token_that_cannot_be_renewed_starts_over_and_says_so(report: dict[str, Any]) -> None:
+    refused = report["refused"]
+    assert refused["asked"] == [{"token": "tok-refused"}, {}]  # renewal first, a new session only on 401
+    assert len(refused["lost"]) == 1 and "could not be restored (bad signature)" in refused["lost"][0]
+    assert refused["stored"] != "tok-refused" and refused["sockets"] == 3  # reconnected with the new token

@@ -58,6 +58,14 @@ def test_feedback_kinds_are_checked() -> None:
     assert info.value.code == "bad_field"
 
 
+@pytest.mark.parametrize("kind", ["action_done", "action_failed"])
+def test_a_client_cannot_report_how_an_action_went(kind: str) -> None:
+    # Only the actions stage knows whether a click's action was done; a client's claim would be counted.
+    with pytest.raises(ProtocolError) as info:
+        parse_client_message('{"type":"feedback","turn":1,"kind":"%s","value":"add_to_cart"}' % kind)
+    assert info.value.code == "not_allowed"
+
+
 @pytest.mark.parametrize(
     ("raw", "code"),
     [
@@ -74,6 +82,10 @@ def test_feedback_kinds_are_checked() -> None:
         ('{"type":"hello","token":"t","after_seq":{"x":1}}', "bad_field"),
         ('{"type":"hello","token":"t","after_seq":[1]}', "bad_field"),
         ('{"type":"hello"}', "bad_field"),
+        ('{"type":"hello","token":"t","after_seq":{"²":1}}', "bad_field"),  # "²".isdigit(), int("²") fails
+        ('{"type":"hello","token":"t","after_seq":{"٣":1}}', "bad_field"),  # Arabic-Indic three
+        ("[" * 8000 + "]" * 8000, "bad_json"),  # RecursionError in the parser
+        ('{"type":"ask","text":"hi","x":' + "[" * 8000 + "]" * 8000 + "}", "bad_json"),
     ],
 )
 def test_malformed_messages_say_what_is_wrong(raw: str, code: str) -> None:

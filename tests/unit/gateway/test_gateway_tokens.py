@@ -29,6 +29,22 @@ def test_a_token_grants_its_user_and_conversation() -> None:
     assert session == issued
 
 
+def test_an_expired_token_stays_renewable_for_the_grace_period_only() -> None:
+    clock = Clock()
+    signer = SessionSigner(SECRET, ttl_s=60, clock=clock, renew_grace_s=3600)
+    token, issued = signer.issue("u-1", "c-1")
+    clock.now += 60 + 3599
+    with pytest.raises(InvalidTokenError, match="expired"):
+        signer.verify(token)  # a socket never takes it
+    assert signer.renewable(token) == issued
+    clock.now += 1
+    with pytest.raises(InvalidTokenError, match="too long ago"):
+        signer.renewable(token)
+    other, _ = SessionSigner("o" * 32, ttl_s=60, clock=clock, renew_grace_s=3600).issue("u-1", "c-1")
+    with pytest.raises(InvalidTokenError, match="signature"):
+        signer.renewable(other)
+
+
 def test_a_token_expires_after_its_ttl() -> None:
     clock = Clock()
     signer = SessionSigner(SECRET, ttl_s=60, clock=clock)
