@@ -22,7 +22,7 @@ import pytest
 from pipeline.config import Settings
 from pipeline.messages import UserTurn
 from tests.browser.conftest import ARTIFACTS, running_gateway
-from tests.browser.shop import GRINDER, KETTLE, KETTLE_PRICE_CENTS, answer_payloads, open_shop, set_price
+from tests.browser.shop import KETTLE, KETTLE_PRICE_CENTS, answer_payloads, open_shop, set_price
 from tests.browser.test_web_chat import TIMEOUT_S, ScriptedAnswerer, Step, next_request
 
 pytestmark = pytest.mark.kafka

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -72,7 +73,11 @@ class _Consumer:
     def __init__(self, config: dict[str, Any]) -> None:
         self._pending: Iterator[_Message] = iter(self.messages)
 
-    def subscribe(self, topics: list[str]) -> None: ...
+    def list_topics(self, topic: str, timeout: float) -> Any:
+        described = SimpleNamespace(error=None, partitions={0: None})
+        return SimpleNamespace(topics={topic: described})
+
+    def assign(self, partitions: list[Any]) -> None: ...
 
     def poll(self, timeout_s: float) -> _Message | None:
         return next(self._pending, None)
