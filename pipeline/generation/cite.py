@@ -6,6 +6,11 @@ sentences was supported (the guard dropped them all), the passage sharing most w
 (else the best-ranked one) stands alone; when the evidence holds no passage either, the system says
 it is not sure. The passage is quoted whole from the evidence (markup brackets stripped), never
 rewritten.
+
+When everything the model kept says it is not sure, a passage introduced as "A customer says that ..."
+reads as a contradiction ("I'm not sure: the reviews don't say. A customer says that mine has two
+outlets."): the model found no answer, but the closest passage may hold one. The lead then says what
+the passage is, the closest thing found, and leaves the judging to the shopper (`CLOSEST_LEADS`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Sequence
 
 from pipeline.generation.guard import AnswerGuard
 from pipeline.generation.prompt import clean
-from pipeline.generation.support import Support, content_terms
+from pipeline.generation.support import ABSTENTION, Support, content_terms
 from pipeline.messages import EvidenceBundle, EvidenceItem
 
 CITED_INTENTS = frozenset({"product_question"})
@@ -25,6 +30,14 @@ _LEADS = {
     "description": "The product page says:",
     "attribute": "The product page lists",
 }
+CLOSEST_LEADS = {
+    "review": "The closest I found is from a customer:",
+    "qa": "The closest I found is from a customer:",
+    "bullet": "The closest I found is on the product page:",
+    "description": "The closest I found is on the product page:",
+    "attribute": "The closest I found is on the product page, which lists",
+}
+"""The leads after an answer whose every kept sentence abstains."""
 NOT_FOUND = "I'm not sure: the product page and its reviews don't say."
 MAX_PASSAGE_CHARS = 400
 _ALREADY_SAID = 0.8
@@ -52,7 +65,8 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     if chosen is None:
         chosen = max(statable, key=lambda n: bundle.items[n].score)
     shown = set(content_terms(" ".join(j.sentence for j in guard.kept)))
-    quote = _quote(bundle.items[chosen])
+    abstained = bool(guard.kept) and all(ABSTENTION.search(j.sentence.lower()) for j in guard.kept)
+    quote = _quote(bundle.items[chosen], CLOSEST_LEADS if abstained else _LEADS)
     quoted = set(content_terms(quote))
     if quoted and len(quoted & shown) / len(quoted) >= _ALREADY_SAID:
         return None
@@ -70,7 +84,8 @@ def _backing(guard: AnswerGuard, statable: Sequence[int]) -> int | None:
 
 def model_part(answer: str) -> str:
     """An answer's text without the evidence the system stated after it (for `aisle eval answers`)."""
-    cuts = [answer.find(lead) for lead in (*set(_LEADS.values()), NOT_FOUND) if lead in answer]
+    leads = {*_LEADS.values(), *CLOSEST_LEADS.values(), NOT_FOUND}
+    cuts = [answer.find(lead) for lead in leads if lead in answer]
     return answer[: min(cuts)].strip() if cuts else answer.strip()
 
 
@@ -87,11 +102,11 @@ def _passage(item: EvidenceItem) -> str:
     return text.strip()
 
 
-def _quote(item: EvidenceItem) -> str:
+def _quote(item: EvidenceItem, leads: dict[str, str]) -> str:
     text = _shorten(_passage(item))
     if text and text[-1] not in ".!?":
         text += "."
-    return f"{_LEADS[item.source]} {text}"
+    return f"{leads[item.source]} {text}"
 
 
 def _shorten(text: str) -> str:

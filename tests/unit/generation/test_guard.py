@@ -1,6 +1,6 @@
 """The grounding guard, its support judge and the stated evidence: pure, on text a model could write."""
 
-from pipeline.generation.cite import NOT_FOUND, citation, support_for
+from pipeline.generation.cite import NOT_FOUND, citation, model_part, support_for
 from pipeline.generation.guard import AnswerGuard
 from pipeline.generation.support import Support, content_terms, numbers
 from pipeline.messages import EvidenceBundle, EvidenceItem, Plan, UserTurn
@@ -114,6 +114,20 @@ def test_no_citation_when_the_answer_already_quotes_it_or_for_other_intents() ->
     assert citation(b, guard) is None
     search = bundle(MIC, intent="product_search")
     assert citation(search, AnswerGuard(support_for(search))) is None
+
+
+def test_after_an_answer_that_only_abstains_the_passage_is_stated_as_the_closest_found() -> None:
+    b = bundle(MIC, text="does it need phantom power?")
+    guard = AnswerGuard(support_for(b))
+    assert run(guard, ["I'm not sure: the product page and reviews don't say."]).strip()
+    stated = citation(b, guard)
+    assert stated == "The closest I found is from a customer: yes, it runs on 48v phantom power."
+    assert model_part(f"I'm not sure: the product page and reviews don't say. {stated}") == \
+        "I'm not sure: the product page and reviews don't say."
+    # A supported claim beside the abstention keeps the plain lead: the passage backs the claim.
+    guard = AnswerGuard(support_for(b))
+    run(guard, ["Yes, it needs phantom power.", " I'm not sure about batteries."])
+    assert citation(b, guard) == "A customer says that yes, it runs on 48v phantom power."
 
 
 def test_not_sure_when_there_is_no_passage_to_state() -> None:
