@@ -38,7 +38,7 @@ FAUST_PARTITIONS = 4  # tests/integration/faust_app.py PARTITIONS
 _READY_LINE = "[^Worker]: Ready"
 _WORKER_READY_TIMEOUT_S = 90.0
 _WORKER_STOP_TIMEOUT_S = 60.0
-_WAIT_TIMEOUT_S = 45.0
+_WAIT_TIMEOUT_S = 120.0
 # find_spec, not an import: faust's import-time warnings would trip filterwarnings=error here.
 _FAUST_MISSING = importlib.util.find_spec("faust") is None
 
@@ -151,7 +151,8 @@ async def test_aiokafka_admin_topics_and_group_offsets(kafka_bootstrap: str) -> 
         async with admin_client(kafka_bootstrap) as admin:
             response = await admin.create_topics([NewTopic(topic, 3, 1)])
             assert [(t[0], t[1]) for t in response.topic_errors] == [(topic, 0)]
-            assert await partition_counts(admin, [topic]) == {topic: 3}
+            # create_topics answers before every broker's metadata has the topic: wait for it.
+            await wait_for("the new topic's metadata", lambda: partition_counts(admin, [topic]), {topic: 3})
 
             producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
             await producer.start()
