@@ -17,7 +17,6 @@ shape, same phases (no Kafka): the baseline a Python websocket process reaches o
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -33,11 +32,9 @@ from typing import Any
 import httpx
 
 from bench import BenchmarkSkipped
-from bench.runtime import cpu_seconds
-from pipeline.admin import apply_topics
+from bench._shared import cpu_seconds, fresh_topics
 from pipeline.config import Settings
 from pipeline.errors import AisleError
-from pipeline.topics import load_topics
 
 TIERS = (100, 500, 1000)
 RATE_PER_SOCKET = 4.0
@@ -154,9 +151,7 @@ def _measure(server: subprocess.Popen[str], url: str, sockets: int, spec: dict[s
 
 
 def bench_gateway(base: Settings, sockets: int) -> dict[str, Any]:
-    settings = dataclasses.replace(base, topic_prefix=f"bench-gw-{uuid.uuid4().hex[:8]}.")
-    apply_topics(settings, [s for s in load_topics(settings.default_partitions)
-                            if s.name in {"requests", "frames", "feedback"}])
+    settings = fresh_topics(base, ("requests", "frames", "feedback"), prefix="bench-gw")
     overrides = json.dumps({"topic_prefix": settings.topic_prefix, "session_secret": "bench-" + uuid.uuid4().hex,
                             "kafka_bootstrap_servers": settings.kafka_bootstrap_servers})
     port = _free_port()

@@ -1,8 +1,9 @@
 """Hydrate + render: overhead per token chunk, and frames per second through one worker of each.
 
-    per_chunk     the hydrate and render stage objects called in-process on a realistic answer
-                  (30-character chunks, a card, a comparison, reviews, suggestions) against the real
-                  SQLite store and catalog: milliseconds per chunk, p50/p99 (store lookups included)
+    per_chunk     the hydrate and render stages chained in-process (pipeline/runtime/chain.py) on a
+                  realistic answer (30-character chunks, a card, a comparison, reviews, suggestions)
+                  against the real SQLite store and catalog: milliseconds per chunk, p50/p99 (store
+                  lookups included)
     workers       a backlog of answers on `tokens`, one hydrate and one render StageWorker on the broker:
                   hydrated frames per second out of render
 
@@ -12,7 +13,6 @@ Needs the broker and an ingested store (`aisle ingest`).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 import uuid
 from typing import Any
@@ -20,16 +20,17 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench import BenchmarkSkipped
+from bench._shared import fresh_topics
 from pipeline import codec
-from pipeline.admin import apply_topics
 from pipeline.catalog import PRODUCTS_FILE, read_products
 from pipeline.config import Settings
-from pipeline.messages import Frame, TokenChunk
+from pipeline.messages import TokenChunk
+from pipeline.runtime.chain import chain, running
 from pipeline.runtime.worker import StageWorker
 from pipeline.stages.hydrate import HydrateStage
 from pipeline.stages.render import RenderStage
 from pipeline.stats import percentile
-from pipeline.topics import load_topics
+from pipeline.topics import FRAMES
 
 CHUNK_CHARS = 30
 TURNS_IN_PROCESS = 50
@@ -68,29 +69,22 @@ def _workload(settings: Settings, turns: int) -> list[list[TokenChunk]]:
 
 
 async def bench_per_chunk(settings: Settings) -> dict[str, float]:
-    hydrate, render = HydrateStage(settings), RenderStage(settings)
-    await hydrate.start()
     timings: list[float] = []
     frames = 0
-    try:
+    async with running([HydrateStage(settings), RenderStage(settings)]) as stages:
         for answer in _workload(settings, TURNS_IN_PROCESS):
             for chunk in answer:
                 start = time.perf_counter()
-                async for out in hydrate.process(chunk):
-                    frame: Frame = out.value
-                    async for _ in render.process(frame):
+                async for out in chain(stages, chunk):
+                    if out.topic == FRAMES:
                         frames += 1
                 timings.append((time.perf_counter() - start) * 1000)
-    finally:
-        await hydrate.stop()
     return {"chunks": float(len(timings)), "frames": float(frames),
             "p50_ms": percentile(timings, 50), "p99_ms": percentile(timings, 99)}
 
 
 async def bench_workers(base: Settings) -> dict[str, float]:
-    settings = dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
-    apply_topics(settings, [s for s in load_topics(settings.default_partitions)
-                            if s.name in {"tokens", "hydrated", "frames", "responses", "conversation-state", "dead-letters"}])
+    settings = fresh_topics(base, ("tokens", "hydrated", "frames", "responses", "conversation-state", "dead-letters"))
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=5)
     await producer.start()
     chunks = 0

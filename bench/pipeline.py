@@ -5,7 +5,8 @@ For 1, 8 and 32 concurrent conversations, in one run against one LLM server:
     direct     each prompt streamed straight from the vLLM server (LlmClient)
     pipeline   a UserTurn produced to `requests`; plan (rules planner, so the planner's own model time
                is excluded; it is measured by `python -m pipeline.eval.planner`), retrieve and generate
-               run as workers in this process; TTFT is request sent -> first TokenChunk on `tokens`
+               run as workers in this process (built as `aisle worker` builds them,
+               pipeline/runtime/chain.py); TTFT is request sent -> first TokenChunk on `tokens`
 
 N concurrent conversations is a closed loop, as serving benchmarks count concurrency (vLLM's
 `--max-concurrency`): N clients, each asking its next question as soon as its answer has ended. Their
@@ -56,7 +57,6 @@ import contextlib
 import dataclasses
 import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,8 +65,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import BenchmarkSkipped
+from bench._shared import fresh_topics
 from pipeline import codec
-from pipeline.admin import apply_topics
 from pipeline.config import Settings
 from pipeline.generation.cite import support_for
 from pipeline.generation.direct import DIRECT_MODEL
@@ -76,12 +76,9 @@ from pipeline.llm.client import LlmClient
 from pipeline.llm.router import ModelRouter
 from pipeline.messages import EvidenceBundle, TokenChunk, UserTurn
 from pipeline.runtime.affinity import pin_this_process
+from pipeline.runtime.chain import build_stages
 from pipeline.runtime.worker import StageWorker
-from pipeline.stages.generate import GenerateStage
-from pipeline.stages.plan import build as build_plan
-from pipeline.stages import retrieve
 from pipeline.stats import percentile
-from pipeline.topics import load_topics
 
 CONCURRENCY = (1, 8, 32)
 TURNS = {1: 16, 8: 6, 32: 2}
@@ -185,8 +182,8 @@ class PipelineRig:
     and `evidence` that resolves each question when its last chunk arrives."""
 
     def __init__(self, settings: Settings, products: list[str]) -> None:
-        self.settings = dataclasses.replace(settings, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.",
-                                            generate_max_tokens=MAX_TOKENS, generate_grammar=False,
+        # Topics of its own are created on entering (`fresh_topics`).
+        self.settings = dataclasses.replace(settings, generate_max_tokens=MAX_TOKENS, generate_grammar=False,
                                             planner_mode="rules")
         self.products = products
         self.bundles: dict[int, EvidenceBundle] = {}
@@ -202,13 +199,9 @@ class PipelineRig:
         self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> PipelineRig:
-        s = self.settings
-        apply_topics(s, [t for t in load_topics(s.default_partitions)
-                         if t.name in {"requests", "plans", "evidence", "tokens", "dead-letters", "conversation-state",
-                                       "user-memory", "alert-registry"}])
-        # Without the alert registry: the benchmark's turns never act on alerts.
-        workers = [StageWorker(build_plan(s), s), StageWorker(retrieve.build(s, follow_registry=False), s),
-                   StageWorker(GenerateStage(s), s)]
+        s = self.settings = fresh_topics(self.settings, ("requests", "plans", "evidence", "tokens", "dead-letters",
+                                                         "conversation-state", "user-memory", "alert-registry"))
+        workers = [StageWorker(stage, s) for stage in build_stages(s, ("plan", "retrieve", "generate"))]
         self._workers = [asyncio.create_task(w.run(self._stop)) for w in workers]
         while not all(w.ready for w in workers):  # models loaded, partitions assigned
             self._raise_if_a_worker_died()

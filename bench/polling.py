@@ -24,7 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.runtime import cpu_seconds
+from bench._shared import cpu_seconds
 from pipeline.config import Settings
 from pipeline.runtime.affinity import pin_this_process
 from pipeline.stats import percentile

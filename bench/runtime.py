@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import time
-import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench._shared import fresh_topics
 from pipeline import codec
-from pipeline.admin import apply_topics
 from pipeline.config import Settings
 from pipeline.messages import TokenChunk, UserTurn
 from pipeline.runtime.worker import StageWorker
 from pipeline.stages.base import Output
 from pipeline.stats import percentile
-from pipeline.topics import load_topics
 
 HOP_RATE_PER_S = 1_000
 HOP_MESSAGES = 5_000
@@ -42,12 +38,6 @@ ISOLATION_SLEEP_S = 5.0
 
 def _now_ns() -> int:
     return time.time_ns()
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) the process has used so far, from /proc; raises OSError once it is gone."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _PassThrough:
@@ -70,9 +60,7 @@ class _PassThrough:
 
 
 def _bench_settings(base: Settings) -> Settings:
-    settings = dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
-    apply_topics(settings, [s for s in load_topics(settings.default_partitions) if s.name in {"requests", "tokens", "dead-letters"}])
-    return settings
+    return fresh_topics(base, ("requests", "tokens", "dead-letters"))
 
 
 async def _consumer(settings: Settings, topic: str) -> AIOKafkaConsumer:

@@ -1,8 +1,10 @@
 """The Avro contracts in schemas/, parsed once, looked up by name or by fingerprint.
 
-Each `schemas/<Name>.avsc` holds one top-level record (`aisle.<Name>`). A file may refer to a named
-type defined in another file (Plan.avsc refers to `aisle.UserTurn`); the registry expands every
-reference, so each entry is self-contained and its fingerprint covers the whole record.
+Each `schemas/<Name>.avsc` holds one top-level record (`aisle.<Name>`). A file may refer to another
+file's record by its full name (Plan.avsc refers to `aisle.UserTurn`); fastavro's named-schema loading
+(`load_schema` over a repository of the files) inlines each reference at its first use, so every entry
+is self-contained and its fingerprint covers the whole record. Only a file's top-level record can be
+referred to from another file; a record nested inside a file is that file's own.
 
 Fingerprints are CRC-64-AVRO of the Parsing Canonical Form, as the Avro specification defines them
 (the same number the `avro` package and the Java library compute); single-object encoding puts it
@@ -29,8 +31,9 @@ from types import MappingProxyType
 from typing import Any
 
 import fastavro
+from fastavro.repository.base import AbstractSchemaRepository, SchemaRepositoryError
+from fastavro.schema import UnknownType, load_schema, to_parsing_canonical_form
 from fastavro.schema import fingerprint as _fingerprint_hex
-from fastavro.schema import to_parsing_canonical_form
 from fastavro.utils import generate_many
 
 from pipeline.errors import ContractError, SchemaCompatibilityError
@@ -38,9 +41,6 @@ from pipeline.errors import ContractError, SchemaCompatibilityError
 NAMESPACE = "aisle"
 HISTORY_DIR = "history"
 FINGERPRINT_ALGORITHM = "CRC-64-AVRO"
-
-_NAMED_KINDS = frozenset({"record", "enum", "fixed", "error"})
-_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,11 +154,10 @@ def registry_from_texts(current: Mapping[str, str], history: Iterable[str] = ())
 
     Raises ContractError as load_registry does.
     """
-    documents = {file: _load_json(file, text) for file, text in current.items()}
-    definitions: dict[str, dict[str, Any]] = {}
-    for file, document in documents.items():
-        _collect_definitions(document, NAMESPACE, definitions, file)
-    schemas = [_build(file, _expand(doc, definitions, file), True) for file, doc in documents.items()]
+    files = _SchemaFiles()
+    for file, text in current.items():
+        files.add(file, _load_json(file, text))
+    schemas = [_build(file, files.expanded(name, file), True) for name, file in files.names.items()]
     old = [_build("history", _load_json("history", text), False) for text in history]
     return SchemaRegistry(schemas, old)
 
@@ -226,73 +225,46 @@ def _load_json(file: str, text: str) -> dict[str, Any]:
     return document
 
 
-def _collect_definitions(
-    node: Any, namespace: str, into: dict[str, dict[str, Any]], file: str
-) -> None:
-    """Record every named type in `node` by full name (to expand references from other files)."""
-    if isinstance(node, list):
-        for branch in node:
-            _collect_definitions(branch, namespace, into, file)
-        return
-    if not isinstance(node, dict):
-        return
-    kind = node.get("type")
-    if kind in _NAMED_KINDS:
-        name = full_name(str(node.get("name")), node.get("namespace", namespace))
-        if name in into:
-            raise ContractError(f"{file}: {name} is already defined in another schema file")
-        into[name] = node
-        namespace = name.rpartition(".")[0]
-        for field in node.get("fields", []):
-            _collect_definitions(field.get("type"), namespace, into, file)
-    elif kind == "array":
-        _collect_definitions(node.get("items"), namespace, into, file)
-    elif kind == "map":
-        _collect_definitions(node.get("values"), namespace, into, file)
-    else:
-        _collect_definitions(kind, namespace, into, file)
+class _SchemaFiles(AbstractSchemaRepository):
+    """The current schema files as a fastavro schema repository: each top-level record by full name."""
 
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        """Full name to the file defining it, in the order added."""
+        self._documents: dict[str, dict[str, Any]] = {}
 
-def _expand(document: dict[str, Any], definitions: Mapping[str, dict[str, Any]], file: str) -> Any:
-    """`document` with each named type defined in full at its first use, by name after that."""
-    seen: set[str] = set()
+    def add(self, file: str, document: dict[str, Any]) -> None:
+        document = dict(document)
+        if "." not in str(document.get("name")):
+            document.setdefault("namespace", NAMESPACE)
+        name = full_name(str(document.get("name")), document.get("namespace"))
+        if name in self.names:
+            raise ContractError(f"{file}: {name} is already defined in another schema file ({self.names[name]})")
+        self.names[name] = file
+        self._documents[name] = document
 
-    def walk(node: Any, namespace: str) -> Any:
-        if isinstance(node, str):
-            if node in _PRIMITIVES:
-                return node
-            name = full_name(node, namespace)
-            if name in seen:
-                return name
-            if name not in definitions:
-                raise ContractError(f"{file}: unknown type {node!r}")
-            return walk(definitions[name], namespace)
-        if isinstance(node, list):
-            return [walk(branch, namespace) for branch in node]
-        if not isinstance(node, dict):
-            raise ContractError(f"{file}: not a schema: {node!r}")
-        node = copy.copy(node)
-        kind = node.get("type")
-        if kind in _NAMED_KINDS:
-            name = full_name(str(node["name"]), node.get("namespace", namespace))
-            if name in seen:
-                return name
-            seen.add(name)
-            # Written with its full name, so it reads the same wherever it is inlined.
-            node.pop("namespace", None)
-            node["name"] = name
-            inner = name.rpartition(".")[0]
-            if "fields" in node:
-                node["fields"] = [{**f, "type": walk(f.get("type"), inner)} for f in node["fields"]]
-        elif kind == "array":
-            node["items"] = walk(node.get("items"), namespace)
-        elif kind == "map":
-            node["values"] = walk(node.get("values"), namespace)
-        else:
-            node["type"] = walk(kind, namespace)
-        return node
+    def load(self, name: str) -> dict[str, Any]:
+        """fastavro's lookup of a name it met unresolved; a copy, as fastavro edits what it injects."""
+        if name not in self._documents:
+            raise SchemaRepositoryError(f"no schema file defines {name}")
+        return copy.deepcopy(self._documents[name])
 
-    return walk(document, NAMESPACE)
+    def expanded(self, name: str, file: str) -> dict[str, Any]:
+        """The record `name`, every reference to another file's record inlined at its first use.
+
+        Raises ContractError for an unknown type or an invalid schema.
+        """
+        try:
+            # A fresh named-type table per schema: each one is self-contained.
+            parsed = load_schema(name, repo=self, named_schemas={})
+        except UnknownType as exc:
+            raise ContractError(f"{file}: unknown type {exc.name!r}") from exc
+        except Exception as exc:  # fastavro raises SchemaParseException, ValueError, KeyError...
+            raise ContractError(f"{file}: not a valid Avro schema: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise ContractError(f"{file}: a schema file must hold one record schema")
+        # Without fastavro's own markers (`__fastavro_parsed`, `__named_schemas`) it is plain Avro JSON.
+        return {key: value for key, value in parsed.items() if not key.startswith("__")}
 
 
 def _build(file: str, definition: dict[str, Any], current: bool) -> Schema:

@@ -1,8 +1,8 @@
 """Two ways to get the pipeline's answers to eval questions, each giving one TurnOutcome per turn.
 
 - `run_direct`: the five stages built as the workers build them and chained in this process (plan ->
-  retrieve -> generate -> hydrate -> render), one turn at a time. No broker; needs the store, the index
-  and the models under AISLE_HOME, and the LLM server.
+  retrieve -> generate -> hydrate -> render, pipeline/runtime/chain.py), one turn at a time. No broker;
+  needs the store, the index and the models under AISLE_HOME, and the LLM server.
 - `run_through_kafka`: the running workers, fed by the replay engine (one conversation per question,
   all sent at once, `concurrency` turns in flight), with frames, responses and evidence collected.
 """
@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 
 from pipeline.config import Settings
 from pipeline.errors import AisleError
-from pipeline.messages import EvidenceBundle, Frame, Plan, TokenChunk, TurnResponse, UserTurn
+from pipeline.messages import EvidenceBundle, Frame, TurnResponse, UserTurn
 from pipeline.replay.replayer import ReplayOptions, Replayer
 from pipeline.replay.traffic import ASK, Traffic, TrafficEvent
-from pipeline.runtime.service import load_stage_factory
+from pipeline.runtime.chain import ANSWER_STAGES, build_stages, chain, running
 from pipeline.stages.base import Stage
+from pipeline.topics import FRAMES
 
 log = logging.getLogger(__name__)
 
 TurnProgress = Callable[[int, int], None]
-STAGE_ORDER = ("plan", "retrieve", "generate", "hydrate", "render")
 
 
 @dataclass(frozen=True)
@@ -55,47 +55,31 @@ class TurnOutcome:
 async def run_direct(settings: Settings, turns: Sequence[UserTurn],
                      progress: TurnProgress | None = None) -> dict[str, TurnOutcome]:
     """Answer each turn with the stages in this process; keyed by conversation id."""
-    stages: list[Stage] = []
-    try:
-        for name in STAGE_ORDER:
-            stage = load_stage_factory(name)(settings)
-            await stage.start()
-            stages.append(stage)
+    async with running(build_stages(settings, ANSWER_STAGES)) as stages:
         outcomes: dict[str, TurnOutcome] = {}
         for done, turn in enumerate(turns, start=1):
             outcomes[turn.conversation_id] = await _direct_turn(stages, turn)
             if progress is not None:
                 progress(done, len(turns))
         return outcomes
-    finally:
-        for stage in reversed(stages):
-            await stage.stop()
 
 
 async def _direct_turn(stages: Sequence[Stage], turn: UserTurn) -> TurnOutcome:
-    plan_stage, retrieve, generate, hydrate, render = stages
     started = time.monotonic()
     frames: list[Frame] = []
     response: TurnResponse | None = None
     evidence: EvidenceBundle | None = None
     first_text: float | None = None
     try:
-        plans = [o.value async for o in plan_stage.process(turn) if isinstance(o.value, Plan)]
-        for plan in plans:
-            bundles = [o.value async for o in retrieve.process(plan) if isinstance(o.value, EvidenceBundle)]
-            for bundle in bundles:
-                evidence = bundle
-                async for chunk in generate.process(bundle):
-                    if not isinstance(chunk.value, TokenChunk):
-                        continue
-                    async for hydrated in hydrate.process(chunk.value):
-                        async for out in render.process(hydrated.value):
-                            if out.topic == "frames" and isinstance(out.value, Frame):
-                                frames.append(out.value)
-                                if first_text is None and out.value.type == "text" and out.value.text:
-                                    first_text = time.monotonic() - started
-                            elif isinstance(out.value, TurnResponse):
-                                response = out.value
+        async for out in chain(stages, turn):
+            if isinstance(out.value, EvidenceBundle):
+                evidence = out.value
+            elif out.topic == FRAMES and isinstance(out.value, Frame):
+                frames.append(out.value)
+                if first_text is None and out.value.type == "text" and out.value.text:
+                    first_text = time.monotonic() - started
+            elif isinstance(out.value, TurnResponse):
+                response = out.value
     except AisleError as exc:
         log.warning("eval: %s failed: %s", turn.conversation_id, exc)
         return TurnOutcome(frames, response, evidence, time.monotonic() - started, first_text,

@@ -5,10 +5,10 @@ product pages, WANDS searches, review-summary requests, hand-written comparison 
 price-history / advice / out-of-scope requests with their conversation history), the first `limit` of
 each intent. Each is answered by the real cores, in this process, one conversation per request:
 
-    plan_turn (the plan stage's planner and settings) -> the retrieve stage (the embedded index the
-    `aisle ingest` run built) -> the generate stage (prompt, grammar, the LLM server at Settings.llm_url,
-    streamed) -> TurnHydration (the store lookups, then the hydrate core: incremental parser, grounding
-    guard, suggestions)
+    plan_turn (the plan stage's planner and settings, with the request's history) -> then chained
+    (pipeline/runtime/chain.py): the retrieve stage (the embedded index the `aisle ingest` run built)
+    -> the generate stage (prompt, grammar, the LLM server at Settings.llm_url, streamed) -> the
+    hydrate stage (incremental parser, grounding guard, store lookups, suggestions)
 
 Requests go out as replayed traffic (client "replay", a run id), so no cart, order or alert is changed.
 The model is scored on what the LLM itself streamed; pipeline/eval/markup_scoring.py has the rates
@@ -38,10 +38,12 @@ from pipeline.planner import intents as I
 from pipeline.planner.embedding import IntentEmbeddings
 from pipeline.planner.llm_planner import JsonLlm
 from pipeline.planner.planner import PlannerOptions, plan_turn
+from pipeline.runtime.chain import chain, running
 from pipeline.stages.base import Stage
 from pipeline.stages.generate import GenerateStage
-from pipeline.stages.hydrate import TurnHydration
 from pipeline.stages import retrieve as retrieve_stage
+from pipeline.stages.hydrate import HydrateStage, TurnHydration
+from pipeline.topics import HYDRATED
 from pipeline.store.pages import CatalogPages, StoreWithPages
 from pipeline.store.sqlite import open_store
 
@@ -86,18 +88,16 @@ async def run_markup_eval(settings: Settings, options: MarkupEvalOptions,
         llm = await default_llm(settings, stack) if planner_options.mode != "rules" else None
         embed = default_embed(settings, stack) if settings.planner_embeddings else None
         embeddings = await IntentEmbeddings.load(embed) if embed is not None else None
-        stages: list[Stage] = []
-        # Built without the alert registry the retrieve worker follows on Kafka: replayed turns never
-        # act, so no broker is needed.
-        client = _RecordingClient(settings)
-        stack.push_async_callback(client.aclose)
-        for stage in (retrieve_stage.build(settings, follow_registry=False), GenerateStage(settings, client)):
-            await stage.start()
-            stack.push_async_callback(stage.stop)
-            stages.append(stage)
         store = await open_store(settings)
         stack.push_async_callback(store.close)
         reader: CatalogReader = StoreWithPages(store, CatalogPages.from_catalog(read_catalog(settings.shared_data)))
+        client = _RecordingClient(settings)
+        stack.push_async_callback(client.aclose)
+        # Retrieve is built without the alert registry its worker follows on Kafka: replayed turns never
+        # act, so no broker is needed. Hydrate opens the same store file, as the answers re-hydrated alone
+        # below read it.
+        stages = await stack.enter_async_context(running([
+            retrieve_stage.build(settings, follow_registry=False), GenerateStage(settings, client), HydrateStage(settings)]))
         gate = asyncio.Semaphore(max(1, options.concurrency))
         finished = 0
 
@@ -150,7 +150,6 @@ class _RecordingClient(LlmClient):
 
 async def _answer(index: int, item: Item, settings: Settings, planner_options: PlannerOptions, llm: JsonLlm | None,
                   embeddings: IntentEmbeddings | None, stages: Sequence[Stage], reader: CatalogReader) -> MarkupAnswer:
-    retrieve, generate = stages
     conversation = f"{RUN_ID}-{index}"
     turn_no = len(item.history)
     request = UserTurn(conversation, turn_no, 0, RUN_ID, item.text, item.page_product_id, client="replay",
@@ -165,25 +164,23 @@ async def _answer(index: int, item: Item, settings: Settings, planner_options: P
     frames: list[Frame] = []
     model: str | None = None
     timeout_s = settings.hydrate_lookup_timeout_ms / 1000
+    last: TokenChunk | None = None
+    streamed: list[str] = []
+    _streamed.set(streamed)
     try:
         plan = (await plan_turn(request, history, llm=llm, embeddings=embeddings, options=planner_options)).plan
         bundle = None
-        async for out in retrieve.process(plan):
+        async for out in chain(stages, plan):
             if isinstance(out.value, EvidenceBundle):
                 bundle = out.value
+            elif isinstance(out.value, TokenChunk):
+                raw.append(out.value.text)
+                model = out.value.model or model
+                last = out.value
+            elif out.topic == HYDRATED and isinstance(out.value, Frame):
+                frames.append(out.value)
         if bundle is None:
             raise StageError("the retrieve stage gave no evidence bundle")
-        hydration = TurnHydration(conversation, turn_no, reader, timeout_s)
-        last: TokenChunk | None = None
-        streamed: list[str] = []
-        _streamed.set(streamed)
-        async for out in generate.process(bundle):
-            chunk = out.value
-            if isinstance(chunk, TokenChunk):
-                raw.append(chunk.text)
-                model = chunk.model or model
-                frames += await hydration.on_chunk(chunk)
-                last = chunk
     except AisleError as exc:
         return MarkupAnswer(plan, "".join(raw), frames, model, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
     seconds = time.monotonic() - started

@@ -34,6 +34,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from pipeline.alerts.notify import alert_record_message
 from pipeline.errors import ContractError
 from pipeline.gateway.account_actions import PanelChange, panel_change
@@ -148,25 +150,26 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
 
 
 def frame_json(frame: Frame) -> str:
-    """The JSON text a client receives for a frame. A payload that is not a JSON object becomes {}."""
-    try:
-        payload: Any = json.loads(frame.payload) if frame.payload else {}
-    except ValueError:
-        payload = {}
-    if not isinstance(payload, dict):
-        payload = {}
-    return json.dumps(
+    """The JSON text a client receives for a frame. A payload that is not a JSON object becomes {}.
+
+    The payload is spliced in as the encoded text hydrate wrote (`orjson.Fragment`), not parsed and
+    encoded again: every producer of `frames` writes it with `markup.payloads.to_json` or `json.dumps`
+    of a dict. The check here is the cheap one, that it is braced: it keeps an empty payload or an
+    array out of the client's message, not an object that is malformed inside.
+    """
+    payload = frame.payload
+    if not (payload.startswith("{") and payload.endswith("}")):
+        payload = "{}"
+    return orjson.dumps(
         {
             "type": frame.type,
             "conversation_id": frame.conversation_id,
             "turn": frame.turn,
             "seq": frame.seq,
             "text": frame.text,
-            "payload": payload,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+            "payload": orjson.Fragment(payload),
+        }
+    ).decode()
 
 
 def alert_json(alert: Alert) -> str:

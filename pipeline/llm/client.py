@@ -6,9 +6,13 @@
                 ...
 
 Timeouts (from Settings): `llm_connect_timeout_s` to open a connection, `llm_first_token_timeout_s`
-from sending a request to its first streamed chunk (queueing and prefill live here), and
-`llm_token_timeout_s` for the longest gap between two chunks after that. Time the caller spends
+from sending a request to its first streamed event (queueing and prefill live here), and
+`llm_token_timeout_s` for the longest gap between two events after that. The deadlines are on events,
+not bytes: a server that sends only keep-alive comments still times out. Time the caller spends
 between chunks does not count.
+
+The stream is `text/event-stream`, read with httpx-sse (lines split anywhere by the network, `\r\n`,
+comments); a reply with another content type is a DependencyError.
 
 Retries: a request that fails before its first chunk reached the caller (connection refused, 5xx, 429,
 first-token timeout) is tried again up to `llm_retries` times, with `llm_retry_backoff_ms` doubling each
@@ -35,10 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from httpx_sse import EventSource, SSEError
 
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
-from pipeline.llm._sse import SseDecoder
 
 
 class LlmRejectedError(DependencyError):
@@ -230,23 +234,26 @@ class LlmClient:
             raise DependencyError(f"LLM at {request.url} unreachable: {exc!r}") from exc
         try:
             await _raise_for_status(response)
-            decoder = SseDecoder()
-            received = response.aiter_bytes()
             started = False
-            while True:
-                deadline = loop.time() + self._token_timeout_s if started else first_deadline
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        data = await anext(received)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError as exc:
-                    limit = self._token_timeout_s if started else self._first_token_timeout_s
-                    what = "next token" if started else "first token"
-                    raise DependencyError(f"LLM stream stalled: no {what} within {limit} s") from exc
-                except httpx.HTTPError as exc:
-                    raise DependencyError(f"LLM stream broke: {exc!r}") from exc
-                for event in decoder.feed(data):
+            async with aclosing(EventSource(response).aiter_sse()) as events:
+                while True:
+                    # One deadline per event: the budget is for the next token, not the next bytes.
+                    deadline = loop.time() + self._token_timeout_s if started else first_deadline
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            event = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError as exc:
+                        limit = self._token_timeout_s if started else self._first_token_timeout_s
+                        what = "next token" if started else "first token"
+                        raise DependencyError(f"LLM stream stalled: no {what} within {limit} s") from exc
+                    except SSEError as exc:
+                        raise DependencyError(f"LLM at {request.url} did not stream events: {exc}") from exc
+                    except httpx.HTTPError as exc:
+                        raise DependencyError(f"LLM stream broke: {exc!r}") from exc
+                    if not event.data:
+                        continue  # an event without data (a lone `event:` or `id:` field) carries no token
                     if event.data == "[DONE]":
                         return
                     chunk = _parse_chunk(event.data)

@@ -49,7 +49,7 @@ from pipeline.markup.payloads import (
     LinkPayload,
     Payload,
     SuggestionsPayload,
-    shown_product_ids,
+    payload_product_ids,
     to_json,
 )
 from pipeline.markup.resolve import Fetched, Read
@@ -285,7 +285,7 @@ class TurnHydrator:
     def _frame(self, kind: str, text: str, payload: Payload | None) -> Frame:
         frame = Frame(self.conversation_id, self.turn, self._next_seq, kind, text, to_json(payload))
         self._next_seq += 1
-        for pid in shown_product_ids(frame):
+        for pid in payload_product_ids(payload):
             if pid not in self.products_shown:
                 self.products_shown.append(pid)
         return frame

@@ -1,18 +1,19 @@
 """The JSON payload of each frame type, as frozen dataclasses (docs/markup.md, "Frames").
 
 A Frame's `payload` is `to_json(<one of these>)`: keys sorted, no spaces, so the same content always
-gives the same bytes (replayed turns produce identical frames). Money is integer cents with an ISO
+gives the same bytes (replayed turns produce identical frames). It is encoded once, by hydrate, with
+orjson; render reads each frame's payload at most once and the gateway splices it into the client's
+message unparsed (pipeline/gateway/protocol.py). Money is integer cents with an ISO
 currency; days are ISO dates (UTC). A value the store does not have is null, never a guess.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.messages import Frame
+import orjson
 
 PAYLOAD_VERSION = 1
 
@@ -210,17 +211,36 @@ def to_json(payload: Payload | None) -> str:
     """The canonical JSON text of a payload; `{}` for None."""
     if payload is None:
         return "{}"
-    return json.dumps(dataclasses.asdict(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # orjson writes a dataclass's fields in declaration order even with OPT_SORT_KEYS; handing it each
+    # dataclass as its field dict (no deep copy, unlike dataclasses.asdict) gets the keys sorted.
+    options = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+    return orjson.dumps(payload, default=_fields, option=options).decode()
+
+
+def _fields(value: object) -> dict[str, Any]:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return vars(value)
+    raise TypeError(f"{type(value).__name__} is not a payload field")
 
 
 _SHOWING = frozenset({"text", "card", "carousel", "compare", "reviews", "price_history"})
+_SHOWING_ONE = (LinkPayload, CardPayload, ReviewsPayload, PriceHistoryPayload)
 
 
-def shown_product_ids(frame: Frame) -> list[str]:
-    """The products a frame shows: cards, carousels, tables, reviews, charts and links (not actions)."""
-    if frame.type not in _SHOWING:
+def payload_product_ids(payload: Payload | None) -> list[str]:
+    """The products a payload shows (cards, carousels, tables, reviews, charts and links; not actions),
+    read from the dataclass: what hydrate needs without decoding the JSON it just encoded."""
+    if isinstance(payload, _SHOWING_ONE):
+        return [payload.product_id]
+    if isinstance(payload, (CarouselPayload, ComparePayload)):
+        return list(payload.product_ids)
+    return []
+
+
+def shown_product_ids(frame_type: str, data: dict[str, Any]) -> list[str]:
+    """The products a frame shows, from its decoded payload (`from_json(frame.payload)`)."""
+    if frame_type not in _SHOWING:
         return []
-    data = from_json(frame.payload)
     ids = data.get("product_ids")
     if isinstance(ids, list):
         return [pid for pid in ids if isinstance(pid, str)]
@@ -230,8 +250,10 @@ def shown_product_ids(frame: Frame) -> list[str]:
 
 def from_json(payload: str) -> dict[str, Any]:
     """Decode a frame payload to plain JSON values; `{}` when it is not a JSON object."""
+    if payload == "{}":
+        return {}  # a plain text frame: most frames of a turn
     try:
-        value = json.loads(payload)
-    except ValueError:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from cachetools import LRUCache
 
@@ -69,6 +70,8 @@ class TurnRenderer:
         self.products_shown: list[str] = []
         self.directives: list[str] = []
         self.model: str | None = None
+        self.facts: dict[str, Any] = {}
+        """The turn's facts from the `done` frame's payload (its `context`): the TurnContext's source."""
         self._text: list[str] = []
         self._seen: set[int] = set()
         self._next_seq = 0
@@ -133,29 +136,30 @@ class TurnRenderer:
         return FinishedTurn(response, state)
 
     def _take(self, frame: Frame) -> None:
+        # Each payload is decoded once, here (a plain text frame's `{}` not at all).
+        data = from_json(frame.payload)
         if frame.type == "text":
             self._text.append(frame.text)
-        for pid in shown_product_ids(frame):
+        for pid in shown_product_ids(frame.type, data):
             if pid not in self.products_shown:
                 self.products_shown.append(pid)
-        if frame.type not in _NOT_DIRECTIVES:
-            self.directives.append(directive_descriptor(frame))
-        elif frame.type == "text" and frame.payload != "{}":
-            self.directives.append(directive_descriptor(frame))
+        if frame.type not in _NOT_DIRECTIVES or (frame.type == "text" and data):
+            self.directives.append(directive_descriptor(frame.type, data))
         if frame.type == "done":
-            model = from_json(frame.payload).get("model")
+            model = data.get("model")
             self.model = model if isinstance(model, str) else None
+            facts = data.get("context")
+            self.facts = facts if isinstance(facts, dict) else {}
             self.finished = True
 
 
-def directive_descriptor(frame: Frame) -> str:
-    """A short record of a shown directive: "card:B07X", "compare:B07X,B08Y", "link:B07X",
-    "action:price_alert:B07X", "suggestions"."""
-    data = from_json(frame.payload)
-    if frame.type == "action":
+def directive_descriptor(frame_type: str, data: dict[str, Any]) -> str:
+    """A short record of a shown directive from its frame type and decoded payload: "card:B07X",
+    "compare:B07X,B08Y", "link:B07X", "action:price_alert:B07X", "suggestions"."""
+    if frame_type == "action":
         return f"action:{data.get('type', '')}:{data.get('product_id', '')}"
-    kind = "link" if frame.type == "text" else frame.type
-    ids = shown_product_ids(frame)
+    kind = "link" if frame_type == "text" else frame_type
+    ids = shown_product_ids(frame_type, data)
     return f"{kind}:{','.join(ids)}" if ids else kind
 
 
@@ -199,17 +203,14 @@ class RenderStage:
         for frame in renderer.on_frame(message):
             yield Output(topics.FRAMES, conversation, frame)
         if renderer.finished and not was_finished:
-            done = renderer.finish(_context(message), self._states.get(conversation), now_ms())
+            done = renderer.finish(_context(renderer.facts), self._states.get(conversation), now_ms())
             self._states[conversation] = done.state
             yield Output(topics.RESPONSES, conversation, done.response)
             yield Output(topics.CONVERSATION_STATE, conversation, done.state)
 
 
-def _context(done: Frame) -> TurnContext:
+def _context(facts: dict[str, Any]) -> TurnContext:
     """The turn's facts, carried from generate's final chunk through hydrate's `done` payload."""
-    facts = from_json(done.payload).get("context") or {}
-    if not isinstance(facts, dict):
-        facts = {}
     return TurnContext(
         user_id=str(facts.get("user_id", "")),
         question=str(facts.get("question", "")),

@@ -99,11 +99,21 @@ def test_text_at_the_limit_is_accepted() -> None:
     assert isinstance(message, Ask) and len(message.text) == MAX_TEXT_CHARS
 
 
-def test_frame_json_parses_payload_and_survives_a_bad_one() -> None:
+def test_frame_json_passes_the_payload_through_and_survives_a_bad_one() -> None:
     good = json.loads(frame_json(Frame("c", 1, 2, "card", payload='{"title":"<b>x</b>"}')))
     assert good == {"type": "card", "conversation_id": "c", "turn": 1, "seq": 2, "text": "", "payload": {"title": "<b>x</b>"}}
     assert json.loads(frame_json(Frame("c", 1, 3, "card", payload="[not json")))["payload"] == {}
     assert json.loads(frame_json(Frame("c", 1, 4, "card", payload="[1]")))["payload"] == {}
+    assert json.loads(frame_json(Frame("c", 1, 5, "card", payload="")))["payload"] == {}
+
+
+def test_frame_json_splices_the_encoded_payload_unparsed() -> None:
+    # The payload's own text, spacing and key order included, is what the client gets: no decode and
+    # re-encode on the gateway's hot path. Text outside it is encoded as UTF-8, not \u escapes.
+    payload = '{"z": 1, "a": "été"}'
+    text = frame_json(Frame("c", 1, 2, "card", text="prix: 3 €", payload=payload))
+    assert text.endswith(f',"payload":{payload}}}')
+    assert '"text":"prix: 3 €"' in text
 
 
 def test_alert_json_is_an_alert_frame_of_the_alerts_conversation_without_a_seq() -> None:

@@ -257,3 +257,50 @@ async def test_malformed_event_before_any_token_is_retried() -> None:
         chunks = await collect(client)
     assert "".join(c.text for c in chunks) == "Hello"
     assert len(server.bodies) == 2
+
+
+# ---- the event stream as servers really send it (parsed by httpx-sse) -------------------------------
+
+WIRE = (
+    ": keep-alive comment\r\n"
+    + f"data: {json.dumps(delta('héllo €'), ensure_ascii=False)}\r\n\r\n"
+    + "event: lonely\n\n"  # an event without data carries no token
+    + f"id: 7\ndata: {json.dumps(delta(' wörld'), ensure_ascii=False)}\r\r"
+    + f"data: {json.dumps(delta('', finish='stop'))}\n\n"
+    + "data: [DONE]\n\n"
+).encode()
+
+
+async def test_any_split_of_the_wire_gives_the_same_text() -> None:
+    # Splits inside a line, between "\r" and "\n", and inside multi-byte UTF-8 characters.
+    for cut in range(1, len(WIRE)):
+        server = Server(streaming(ScriptedStream([WIRE[:cut], WIRE[cut:]])))
+        async with make_client(server) as client:
+            chunks = await collect(client)
+        assert [c.text for c in chunks] == ["héllo €", " wörld", ""], cut
+        assert chunks[-1].finish_reason == "stop"
+
+
+async def test_keep_alive_comments_are_not_tokens() -> None:
+    # The per-token deadline is on events: bytes that carry no token must not keep a stalled stream open.
+    pings = [b": ping\n\n" if i % 2 == 0 else 0.03 for i in range(20)]
+    stream = ScriptedStream([sse(delta("Hel")), *pings, sse(delta("lo"), "[DONE]")])
+    server = Server(streaming(stream))
+    received: list[str] = []
+    async with make_client(server) as client:
+        with pytest.raises(DependencyError, match="next token within 0.1 s"):
+            async with aclosing(client.stream_chat(MESSAGES, model="m")) as chunks:
+                async for chunk in chunks:
+                    received.append(chunk.text)
+    assert received == ["Hel"]
+    assert stream.closed
+
+
+async def test_a_reply_that_is_not_an_event_stream_fails_clearly() -> None:
+    # e.g. a proxy that answers 200 with a JSON body: a retriable DependencyError, not a parse of nothing.
+    plain = lambda: httpx.Response(200, json={"choices": []})  # noqa: E731
+    server = Server(plain)
+    async with make_client(server, llm_retries=0) as client:
+        with pytest.raises(DependencyError, match="did not stream events") as caught:
+            await collect(client)
+    assert caught.value.retriable
