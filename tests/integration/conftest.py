@@ -56,14 +56,7 @@ async def running_dataflow(kafka_settings: Settings, tmp_path: Path, products: S
     # A short answer keeps the suite fast; a test that needs the whole answer says so in `overrides`.
     fields: dict[str, Any] = {"generate_max_tokens": 48, "planner_deadline_ms": 2_000, **overrides}
     settings = dataclasses.replace(kafka_settings, home=tmp_path, **fields)
-    store = await open_store(settings)
-    await load_catalog(store, products)
-    await store.close()
-    embedder = Embedder(models)
-    index = PassageIndex.open(settings, embedder)
-    await index.upsert(list(catalog_passages(products)))
-    index.close()
-    embedder.close()
+    await load_store_and_index(settings, products)
 
     stop = asyncio.Event()
     workers = [StageWorker(load_stage_factory(name)(settings), settings)
@@ -74,3 +67,16 @@ async def running_dataflow(kafka_settings: Settings, tmp_path: Path, products: S
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def load_store_and_index(settings: Settings, products: Sequence[Product]) -> None:
+    """The store and the passage index under `settings.home` for `products`, closed again, so that
+    workers (in this process or others) can open them; the models must be in <home>/models."""
+    store = await open_store(settings)
+    await load_catalog(store, products)
+    await store.close()
+    embedder = Embedder(settings.home / "models")
+    index = PassageIndex.open(settings, embedder)
+    await index.upsert(list(catalog_passages(products)))
+    index.close()
+    embedder.close()
