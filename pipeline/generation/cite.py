@@ -3,9 +3,15 @@
 For a question about a product, the answer ends with the passage that supports what the model said,
 named by its source: "A customer says that ...", "The product page says: ...". When none of the model's
 sentences was supported (the guard dropped them all), the passage sharing most words with the question
-(else the best-ranked one) stands alone; when the evidence holds no passage either, the system says
-it is not sure. The passage is quoted whole from the evidence (markup brackets stripped), never
-rewritten.
+stands alone; when the evidence holds no passage on the question either, the system says it is not
+sure. The passage is quoted whole from the evidence (markup brackets stripped), never rewritten.
+
+A stated passage is on the question's topic: it shares one of the question's content words other than
+the product's own name (`topic_terms`). Without that rule a kettle's "how many cups?" got a review
+about resetting the kettle (it shares "kettle" with the model's sentence), and "does it have an auto
+shut off?" got "The product page lists warranty description: 1-year warranty." (the best-ranked
+passage). A passage off the topic tells the shopper nothing and looks like proof; no passage is better.
+Only a question with no words of its own ("tell me about it") takes the best-ranked passage.
 
 When everything the model kept says it is not sure, a passage introduced as "A customer says that ..."
 reads as a contradiction ("I'm not sure: the reviews don't say. A customer says that mine has two
@@ -21,6 +27,7 @@ from pipeline.generation.guard import AnswerGuard
 from pipeline.generation.prompt import clean
 from pipeline.generation.support import ABSTENTION, Support, content_terms
 from pipeline.messages import EvidenceBundle, EvidenceItem
+from pipeline.retrieval.passages import PRODUCT, summary_title
 
 CITED_INTENTS = frozenset({"product_question"})
 _LEADS = {
@@ -57,12 +64,15 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     if bundle.plan.intent not in CITED_INTENTS:
         return None
     statable = [n for n, item in enumerate(bundle.items) if item.source in _LEADS]
+    topic = topic_terms(bundle)
+    if topic:
+        statable = [n for n in statable if guard.support.passages[n] & topic]
     if not statable:
         return None if guard.kept else NOT_FOUND
     chosen = _backing(guard, statable)
-    if chosen is None:  # nothing the model said stands: the passage closest to the question, else the top one
-        chosen = guard.support.best_passage(content_terms(bundle.plan.request.text), among=statable)
-    if chosen is None:
+    if chosen is None:  # nothing the model said stands: the passage closest to the question
+        chosen = guard.support.best_passage(sorted(topic), among=statable)
+    if chosen is None:  # a question with no words of its own: the best-ranked passage
         chosen = max(statable, key=lambda n: bundle.items[n].score)
     shown = set(content_terms(" ".join(j.sentence for j in guard.kept)))
     abstained = bool(guard.kept) and all(ABSTENTION.search(j.sentence.lower()) for j in guard.kept)
@@ -71,6 +81,14 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     if quoted and len(quoted & shown) / len(quoted) >= _ALREADY_SAID:
         return None
     return quote
+
+
+def topic_terms(bundle: EvidenceBundle) -> frozenset[str]:
+    """The question's content words, less the words of the evidence's product titles: "does this kettle
+    shut off?" is about shutting off, and every passage of the kettle's page names the kettle."""
+    names = {term for item in bundle.items if item.source == PRODUCT
+             for term in content_terms(summary_title(item.text))}
+    return frozenset(content_terms(bundle.plan.request.text)) - names
 
 
 def _backing(guard: AnswerGuard, statable: Sequence[int]) -> int | None:

@@ -48,7 +48,7 @@ _DISCOURSE = frozenset(
     customer customers reviewer reviewers buyer buyers people user users owner owners say says said
     mention mentions mentioned according page product item one ones also overall seem seems think
     would could may might can really quite well like note however sure based information
-    question questions answer answers reason
+    question questions answer answers reason tell
     first second third last former latter both option
     """.split()
 )

@@ -116,6 +116,11 @@ def product_summary(page: ProductPage) -> str:
     return ". ".join(part for part in parts if part)
 
 
+def summary_title(summary: str) -> str:
+    """The title a `product` passage's text opens with (the inverse of `product_summary`'s first part)."""
+    return summary.split(". ", 1)[0]
+
+
 def passages_for(
     page: ProductPage,
     category: str | None = None,

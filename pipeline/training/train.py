@@ -45,7 +45,7 @@ from pipeline.training.merge import merge
 
 IGNORE = -100
 """Label of a token the loss skips (the prompt, padding)."""
-_RUN_FIELDS = ("epochs", "max_examples", "mix", "rank", "alpha", "dropout", "lr", "max_length", "batch", "seed", "warmup_steps")
+_RUN_FIELDS = ("epochs", "max_examples", "mix", "pair", "rank", "alpha", "dropout", "lr", "max_length", "batch", "seed", "warmup_steps")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ class TrainOptions:
     """Quotas per kind, "kind=N,kind=N" (docs/training.md, "The mix"): the first N examples of each named
     kind in file order, the others left out; overrides --max-examples. Empty: a proportional sample.
     On a CPU budget this spends the examples on what the model does worst rather than in proportion."""
+    pair: str = ""
+    """With a mix, "a:b": every example of kind a taken brings in first the example of kind b with the same
+    `ref` (within b's quota). "not_sure:grounded_answer" shows the model each unanswerable question also
+    answered from the snippet that answers it, so that it learns to tell the two apart."""
     rank: int = 16
     alpha: int = 32
     dropout: float = 0.05
@@ -93,33 +97,62 @@ def parse_mix(text: str) -> dict[str, int]:
     return quotas
 
 
-def read_examples(path: Path, max_examples: int = 0, mix: str = "") -> list[dict[str, Any]]:
+def parse_pair(text: str) -> tuple[str, str] | None:
+    """ "a:b" as (a, b); "" as None. Raises ConfigError on anything else."""
+    if not text.strip():
+        return None
+    first, sep, second = (part.strip() for part in text.partition(":"))
+    if not sep or not first or not second or first == second:
+        raise ConfigError(f"--pair wants kind:kind, not {text!r}")
+    return first, second
+
+
+def read_examples(path: Path, max_examples: int = 0, mix: str = "", pair: str = "") -> list[dict[str, Any]]:
     """The first `max_examples` examples of a train.jsonl (0: all), or with a `mix` the first N of each
-    kind it names, in file order. Raises ConfigError."""
+    kind it names, in file order (with a `pair`, the partners of the first kind's examples come first
+    within the second kind's quota). Raises ConfigError."""
     quotas = parse_mix(mix)
-    taken: dict[str, int] = {kind: 0 for kind in quotas}
-    out: list[dict[str, Any]] = []
+    pairing = parse_pair(pair)
+    if pairing and not all(kind in quotas for kind in pairing):
+        raise ConfigError(f"--pair {pair!r} names a kind the --mix does not")
     try:
         with path.open(encoding="utf-8") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                if quotas:
-                    kind = row.get("kind", "")
-                    if taken.get(kind, 0) >= quotas.get(kind, 0):
-                        continue
-                    taken[kind] += 1
-                out.append(row)
-                if quotas and taken == quotas:
-                    break
-                if not quotas and 0 < max_examples <= len(out):
-                    break
+            rows = [json.loads(line) for line in lines if line.strip()]
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read training data {path}: {exc}") from exc
+    if not quotas:
+        out = rows[:max_examples] if max_examples > 0 else rows
+    else:
+        out = [rows[i] for i in sorted(_mix_indices(rows, quotas, pairing))]
     if not out:
         raise ConfigError(f"no training examples in {path}")
     return out
+
+
+def _mix_indices(rows: Sequence[dict[str, Any]], quotas: dict[str, int],
+                 pairing: tuple[str, str] | None) -> set[int]:
+    """Indices of the rows a mix takes: the first N of each kind, the pairs' partners first."""
+    chosen: set[int] = set()
+    taken = dict.fromkeys(quotas, 0)
+
+    def take(index: int) -> None:
+        chosen.add(index)
+        taken[rows[index].get("kind", "")] += 1
+
+    if pairing:
+        first, second = pairing
+        leading = [i for i, r in enumerate(rows) if r.get("kind") == first][: quotas[first]]
+        for index in leading:
+            take(index)
+        wanted = {rows[i].get("ref") for i in leading}
+        for index, row in enumerate(rows):
+            if row.get("kind") == second and row.get("ref") in wanted and taken[second] < quotas[second]:
+                take(index)
+    for index, row in enumerate(rows):
+        kind = row.get("kind", "")
+        if index not in chosen and taken.get(kind, 0) < quotas.get(kind, 0):
+            take(index)
+    return chosen
 
 
 def assistant_labels(prompt_ids: Sequence[int], full_ids: Sequence[int], end_id: int) -> tuple[list[int], list[int]]:
@@ -192,7 +225,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
-    rows = read_examples(options.data, options.max_examples, options.mix)
+    rows = read_examples(options.data, options.max_examples, options.mix, options.pair)
     data_sha = hashlib.sha256("\n".join(json.dumps(r, sort_keys=True) for r in rows).encode()).hexdigest()
     key = run_key(options, data_sha)
     options.out.mkdir(parents=True, exist_ok=True)
@@ -342,7 +375,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, loss.jsonl, adapter/")
     for name, kind in (("epochs", int), ("max_examples", int), ("rank", int), ("alpha", int), ("dropout", float),
                        ("lr", float), ("max_length", int), ("batch", int), ("seed", int), ("warmup_steps", int),
-                       ("save_every", int), ("max_steps", int), ("micro_tokens", int), ("mix", str)):
+                       ("save_every", int), ("max_steps", int), ("micro_tokens", int), ("mix", str),
+                       ("pair", str)):
         run.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(defaults, name),
                          help=f"default {getattr(defaults, name)}")
     merge_cmd = commands.add_parser("merge", help="merge an adapter into the base: a plain model folder")

@@ -108,7 +108,7 @@ def test_citation_stands_alone_when_nothing_the_model_said_is_supported() -> Non
 
 
 def test_no_citation_when_the_answer_already_quotes_it_or_for_other_intents() -> None:
-    b = bundle(MIC)
+    b = bundle(MIC, text="does it pick up handling noise?")
     guard = AnswerGuard(support_for(b))
     run(guard, ["It picks up a lot of handling noise when held in the hand."])
     assert citation(b, guard) is None
@@ -128,6 +128,46 @@ def test_after_an_answer_that_only_abstains_the_passage_is_stated_as_the_closest
     guard = AnswerGuard(support_for(b))
     run(guard, ["Yes, it needs phantom power.", " I'm not sure about batteries."])
     assert citation(b, guard) == "A customer says that yes, it runs on 48v phantom power."
+
+
+# B000ES7I8A's page, as retrieve gives it for a question on the page (shared/data/catalog).
+KETTLE = [
+    EvidenceItem("product", "Hamilton Beach Cool-Touch 8-Cup Cordless Electric Kettle", 1.0, "B000ES7I8A", "p"),
+    EvidenceItem("attribute", "warranty description: 1-year warranty", 0.9, "B000ES7I8A", "a1"),
+    EvidenceItem("review", "just take the kettle off the base to cool down, unplug the base from the recepticle "
+                 "for a moment, then plug it in again to reset it.", 0.8, "B000ES7I8A", "r1"),
+    EvidenceItem("review", "fun to watch the blue light and bubbles of water boiling - so say the older gentlemen "
+                 "in our family.", 0.7, "B000ES7I8A", "r2"),
+    EvidenceItem("description", "hamilton beach kettles feature a stay-cool handle and drip-free spout that makes "
+                 "pouring easy.", 0.6, "B000ES7I8A", "d1"),
+]
+
+
+def test_a_passage_off_the_questions_topic_is_never_stated() -> None:
+    # The model's sentence is backed by the title; no passage is about cups, so none is stated (the
+    # reset review shares "kettle" with the sentence, which named the product, not the topic).
+    b = bundle(KETTLE, text="how many cups does this kettle hold?")
+    guard = AnswerGuard(support_for(b))
+    assert run(guard, ["The Hamilton Beach kettle holds 8 cups."]) == "The Hamilton Beach kettle holds 8 cups."
+    assert citation(b, guard) is None
+    # Nothing the model said stands and nothing is on the topic: not sure, not the warranty.
+    b = bundle(KETTLE, text="does it have an auto shut off?")
+    guard = AnswerGuard(support_for(b))
+    assert run(guard, ["Yes, it has an automatic shut-off after 30 seconds."]) == ""
+    assert citation(b, guard) == NOT_FOUND
+    # A passage on the topic is still stated, whatever its rank.
+    b = bundle(KETTLE, text="is the handle hot when it boils?")
+    guard = AnswerGuard(support_for(b))
+    run(guard, ["No, the handle stays cool."])
+    assert citation(b, guard) == ("The product page says: hamilton beach kettles feature a stay-cool handle and "
+                                  "drip-free spout that makes pouring easy.")
+
+
+def test_a_question_with_no_words_of_its_own_states_the_best_ranked_passage() -> None:
+    b = bundle(KETTLE, text="tell me about this kettle")
+    guard = AnswerGuard(support_for(b))
+    assert run(guard, ["It is a unicorn saddle."]) == ""
+    assert citation(b, guard) == "The product page lists warranty description: 1-year warranty."
 
 
 def test_not_sure_when_there_is_no_passage_to_state() -> None:

@@ -96,3 +96,18 @@ def test_read_examples_takes_the_first_n_of_each_kind_in_the_mix(tmp_path: Path)
     assert [r["n"] for r in read_examples(path, mix="b=9, c=1")] == [1, 3, 5, 6]
     with pytest.raises(ConfigError):
         read_examples(path, mix="a=two")
+
+
+def test_a_pair_brings_in_the_partner_with_the_same_ref_first(tmp_path: Path) -> None:
+    path = tmp_path / "train.jsonl"
+    rows = [("answer", "q1"), ("answer", "q2"), ("unsure", "q3"), ("answer", "q3"), ("unsure", "q4"), ("answer", "q4")]
+    path.write_text("".join(json.dumps({"n": n, "kind": k, "ref": r}) + "\n" for n, (k, r) in enumerate(rows)))
+    # without the pair, the first two answers; with it, the answers to the two unsure questions, in file order
+    assert [r["n"] for r in read_examples(path, mix="answer=2,unsure=2")] == [0, 1, 2, 4]
+    assert [r["n"] for r in read_examples(path, mix="answer=2,unsure=2", pair="unsure:answer")] == [2, 3, 4, 5]
+    # a partner counts against its kind's quota; the quota's rest is filled in file order
+    assert [r["n"] for r in read_examples(path, mix="answer=3,unsure=1", pair="unsure:answer")] == [0, 1, 2, 3]
+    with pytest.raises(ConfigError):
+        read_examples(path, mix="answer=2", pair="unsure:answer")
+    with pytest.raises(ConfigError):
+        read_examples(path, mix="answer=2,unsure=1", pair="unsure")
