@@ -45,6 +45,7 @@ def row_fields(outcome: TurnOutcome, references: Sequence[str]) -> dict[str, Any
         "answer_chars": len(text),
         "guard_kept": counts.get("guard_kept", 0),
         "guard_unsupported": counts.get("guard_unsupported", 0),
+        "guard_contradicted": counts.get("guard_contradicted", 0),
         "looped": counts.get("guard_loop", 0) > 0,
     }
     if references:
@@ -60,7 +61,8 @@ def block(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     rows = [r for r in rows if "answer_chars" in r]
     with_ref = [r for r in rows if "rouge_l_model" in r]
     kept = sum(int(r["guard_kept"]) for r in rows)
-    dropped = sum(int(r["guard_unsupported"]) for r in rows)
+    contradicted = sum(int(r.get("guard_contradicted", 0)) for r in rows)
+    dropped = sum(int(r["guard_unsupported"]) for r in rows) + contradicted
     return {
         "rouge_l_model": _round(mean([float(r["rouge_l_model"]) for r in with_ref])),
         "rouge_l_top_passage": _round(mean([float(r["rouge_l_top_passage"]) for r in with_ref])),
@@ -68,6 +70,7 @@ def block(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "with_reference": len(with_ref),
         "sentences_kept": kept,
         "sentences_dropped": dropped,
+        "sentences_contradicted": contradicted,
         "dropped_share": _round(dropped / (kept + dropped)) if kept + dropped else None,
         "looped": sum(bool(r["looped"]) for r in rows),
         "answer_chars_mean": _round(mean([float(r["answer_chars"]) for r in rows])),

@@ -27,7 +27,7 @@ from pipeline.generation.guard import AnswerGuard
 from pipeline.generation.prompt import clean
 from pipeline.generation.support import ABSTENTION, Support, content_terms
 from pipeline.messages import EvidenceBundle, EvidenceItem
-from pipeline.retrieval.passages import PRODUCT, summary_title
+from pipeline.retrieval.passages import PRODUCT, qa_answer, summary_title
 
 CITED_INTENTS = frozenset({"product_question"})
 _LEADS = {
@@ -115,9 +115,7 @@ def statable_passage(bundle: EvidenceBundle) -> str | None:
 
 def _passage(item: EvidenceItem) -> str:
     text = clean(item.text)
-    if item.source == "qa" and " answer: " in text:
-        text = text.split(" answer: ", 1)[1]
-    return text.strip()
+    return (qa_answer(text) or text).strip()
 
 
 def _quote(item: EvidenceItem, leads: dict[str, str]) -> str:

@@ -57,9 +57,9 @@ class AnswerGuard:
     stopped: bool = False
     """A loop was found: the caller should stop the model; feed() returns nothing more."""
     counts: Counter[str] = field(default_factory=Counter)
-    """kept, unsupported (sentences dropped), repeated (a near-copy of an earlier sentence or one going
-    round in circles, dropped), question (the model asking back, dropped), loop (the answer was
-    ended), repeated_directive."""
+    """kept; unsupported and contradicted (sentences dropped); repeated (a near-copy of an earlier
+    sentence or one going round in circles, dropped); question (the model asking back, dropped); loop
+    (the answer was ended); repeated_directive."""
     judged: list[Judged] = field(default_factory=list)
     _parser: MarkupParser = field(default_factory=MarkupParser)
     _pending: str = ""
@@ -145,7 +145,7 @@ class AnswerGuard:
         verdict = self.support.judge(sentence)
         self.judged.append(Judged(sentence, verdict))
         if not verdict.supported:
-            self.counts["unsupported"] += 1
+            self.counts["contradicted" if verdict.contradicts is not None else "unsupported"] += 1
             return []
         self.counts["kept"] += 1
         return [self._spaced(sentence)]

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
+from pipeline.retrieval.passages import qa_answer
+
 DEFAULT_THRESHOLD = 0.5
 """Share of content words that must be supported. Above balanced accuracy's best (0.3) on purpose: a
 sentence wrongly dropped still leaves the stated evidence, one wrongly shown misleads (`aisle eval guard`)."""
@@ -64,6 +66,13 @@ _STOP = _stopwords()
 # the ignored set so "No, it is not" needs a "no"/"not" somewhere in the evidence or question.
 _IGNORED = (_STOP | _DISCOURSE) - {"no", "not", "nor"}
 _VERDICTS = frozenset({"yes", "no", "not", "nor"})
+_OPENING_VERDICT = re.compile(r"^\W*(yes|no)\b")
+
+
+def opening_verdict(text: str) -> str | None:
+    """"yes" or "no" when a text opens with it ("No, it only takes 120 V."), else None."""
+    found = _OPENING_VERDICT.match(text.lower())
+    return found.group(1) if found else None
 
 
 def stem(word: str) -> str:
@@ -99,6 +108,8 @@ class Verdict:
     passage: int | None
     """Index of the passage sharing the most content words with the sentence; None when none shares any."""
     unsupported_numbers: tuple[str, ...] = ()
+    contradicts: int | None = None
+    """A community answer on the same terms that opens with the opposite verdict (see `judge`)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,8 @@ class Support:
     threshold: float = DEFAULT_THRESHOLD
     context: frozenset[str] = frozenset()
     """Content words of the context alone (the question, the shopper's facts)."""
+    verdicts: tuple[str | None, ...] = ()
+    """Per passage: the yes or no a community answer opens with, else None."""
 
     @classmethod
     def from_texts(cls, passages: Sequence[str], context: Iterable[str] = (),
@@ -120,7 +133,8 @@ class Support:
         said = frozenset().union(*(content_terms(text) for text in context))
         vocabulary = frozenset().union(*per_passage, said)
         known = frozenset().union(*(numbers(text) for text in [*passages, *context]))
-        return cls(per_passage, vocabulary, known, threshold, said)
+        verdicts = tuple(opening_verdict(answer) if (answer := qa_answer(text)) else None for text in passages)
+        return cls(per_passage, vocabulary, known, threshold, said, verdicts)
 
     def judge(self, sentence: str) -> Verdict:
         terms = content_terms(sentence)
@@ -135,7 +149,20 @@ class Support:
             supported = False  # "The answer is no.": a bare verdict, nothing to check it by
         if not supported and len(sentence.split()) <= MAX_ABSTENTION_WORDS and ABSTENTION.search(sentence.lower()):
             return Verdict(True, 1.0, None)
-        return Verdict(supported, score, self.best_passage(terms), missing_numbers)
+        contradicts = self._contradiction(sentence, terms) if supported else None
+        return Verdict(supported and contradicts is None, score, self.best_passage(terms), missing_numbers,
+                       contradicts)
+
+    def _contradiction(self, sentence: str, terms: Sequence[str]) -> int | None:
+        """The community answer a yes/no sentence turns around, if any. Word overlap cannot tell "Yes, it
+        runs on 220 V" from the answer "no, it can only be used in a 120v socket": every word is there.
+        The closest community answer that opens with a verdict settles it."""
+        said = opening_verdict(sentence)
+        if said is None:
+            return None
+        answered = [n for n, verdict in enumerate(self.verdicts) if verdict is not None]
+        closest = self.best_passage(terms, among=answered)
+        return closest if closest is not None and self.verdicts[closest] != said else None
 
     def best_passage(self, terms: Sequence[str], among: Iterable[int] | None = None) -> int | None:
         """The passage (of `among`, default all) sharing the most of `terms`; None when none shares any."""

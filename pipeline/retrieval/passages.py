@@ -106,6 +106,13 @@ def qa_text(question: str, answer: str) -> str:
     return f"question: {question.strip()} answer: {answer.strip()}"
 
 
+def qa_answer(text: str) -> str | None:
+    """The answer part of a `qa_text` passage; None for a passage of another kind."""
+    if not text.startswith("question: ") or " answer: " not in text:
+        return None
+    return text.split(" answer: ", 1)[1]
+
+
 def product_summary(page: ProductPage) -> str:
     """Title, key attributes and the first bullets: the text of the product's `product` passage."""
     parts = [page.title.strip()]

@@ -132,6 +132,8 @@ def test_after_an_answer_that_only_abstains_the_passage_is_stated_as_the_closest
 
 # B000ES7I8A's page, as retrieve gives it for a question on the page (shared/data/catalog).
 KETTLE = [
+    EvidenceItem("qa", "question: can it operate from 220v electrical socket? answer: no, it can only be used in a "
+                 "120v socket here in the us.", 0.95, "B000ES7I8A", "q1"),
     EvidenceItem("product", "Hamilton Beach Cool-Touch 8-Cup Cordless Electric Kettle", 1.0, "B000ES7I8A", "p"),
     EvidenceItem("attribute", "warranty description: 1-year warranty", 0.9, "B000ES7I8A", "a1"),
     EvidenceItem("review", "just take the kettle off the base to cool down, unplug the base from the recepticle "
@@ -163,11 +165,25 @@ def test_a_passage_off_the_questions_topic_is_never_stated() -> None:
                                   "drip-free spout that makes pouring easy.")
 
 
+def test_a_yes_or_no_that_turns_a_community_answer_around_is_dropped() -> None:
+    b = bundle(KETTLE, text="can I use it in the UK on 220v?")
+    guard = AnswerGuard(support_for(b))
+    # Every word and number is in the evidence; the community answer says the opposite.
+    assert run(guard, ["Yes, it can operate from a 220v socket."]) == ""
+    assert guard.counts == {"contradicted": 1}
+    assert guard.judged[0].verdict.contradicts == 0
+    guard = AnswerGuard(support_for(b))
+    assert run(guard, ["No, it only works on a 120v socket."]) == "No, it only works on a 120v socket."
+    # A sentence without a verdict, or a verdict on what no community answer is about, is judged as before.
+    assert support_for(b).judge("It works on a 120v socket.").supported
+    assert support_for(b).judge("Yes, the handle stays cool.").contradicts is None
+
+
 def test_a_question_with_no_words_of_its_own_states_the_best_ranked_passage() -> None:
     b = bundle(KETTLE, text="tell me about this kettle")
     guard = AnswerGuard(support_for(b))
     assert run(guard, ["It is a unicorn saddle."]) == ""
-    assert citation(b, guard) == "The product page lists warranty description: 1-year warranty."
+    assert citation(b, guard) == "A customer says that no, it can only be used in a 120v socket here in the us."
 
 
 def test_not_sure_when_there_is_no_passage_to_state() -> None:
