@@ -7,7 +7,7 @@
     produce SETTINGS IDS RATE S1 S2  frames to `frames`: RATE per socket for S1 s, then flat out for S2 s
 
 Every frame's text starts with its send time (time.time_ns(), 19 digits) and a phase letter
-(S steady, F flood), padded to ~30 characters like a coalesced chunk from the generate stage. The load
+(S steady, F flood), padded to ~30 characters like a chunk from the generate stage. The load
 client buckets what it receives by phase: count, first and last arrival, and send-to-arrival latency.
 """
 

@@ -4,7 +4,7 @@ Four processes per tier (bench/_gateway_procs.py): the gateway under uvicorn (uv
 holding N sockets (each with its own session and conversation), a producer writing ~30-character
 text frames to `frames` keyed by conversation (as render does), and the broker. Two phases per tier:
 
-    steady  4 frames/s per socket (a coalesced answer streaming to every socket at once) for 6 s:
+    steady  4 frames/s per socket (an answer streaming to every socket at once) for 6 s:
             delivered frames/s and send-to-arrival latency p50/p99 (producer -> Kafka -> gateway -> socket)
     flood   the producer flat out for 5 s: frames/s delivered (wall clock), and frames per CPU-second of
             the gateway process, which is its per-process capacity when it is not the only thing

@@ -1,9 +1,8 @@
 """The clocks, in milliseconds: one place that reads the time, so every stamp agrees on how.
 
 `now_ms` is the wall clock every record's `*_ms` field holds: it is comparable across processes and
-machines, which the broker hops and the store's timestamps need. `monotonic_ms` measures intervals
-inside one process (a coalescer's flush wait), where a wall-clock step must not count. Cores take
-a `Clock` argument defaulting to `now_ms`, so tests pass a fixed one.
+machines, which the broker hops and the store's timestamps need. Cores take a `Clock` argument
+defaulting to `now_ms`, so tests pass a fixed one.
 """
 
 from __future__ import annotations
@@ -18,8 +17,3 @@ Clock = Callable[[], int]
 def now_ms() -> int:
     """Wall-clock milliseconds since the Unix epoch."""
     return time.time_ns() // 1_000_000
-
-
-def monotonic_ms() -> float:
-    """Milliseconds on the monotonic clock: only differences between two readings mean anything."""
-    return time.monotonic() * 1000

@@ -124,10 +124,6 @@ class Settings:
     """AISLE_PLANNER_MODE: rules (never ask the LLM), auto (the LLM within the deadline, else rules) or llm (wait for it). Rules by default: on CPU the 135M model misses the 300 ms deadline and is less accurate (docs/planner.md)."""
     planner_embeddings: bool = False
     """AISLE_PLANNER_EMBEDDINGS: where rules are silent, pick the intent by MiniLM similarity (needs `make models`)."""
-    generate_flush_ms: int = 30
-    """AISLE_GENERATE_FLUSH_MS: a token chunk is sent once its first token has waited this long (an answer's very first text is sent at once)."""
-    generate_flush_chars: int = 32
-    """AISLE_GENERATE_FLUSH_CHARS: ... or once it holds this many characters."""
     generate_max_tokens: int = 200
     """AISLE_GENERATE_MAX_TOKENS: longest answer, in tokens."""
     hydrate_lookup_timeout_ms: int = 200

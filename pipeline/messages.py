@@ -95,7 +95,7 @@ class EvidenceBundle:
 
 @dataclass(frozen=True)
 class TokenChunk:
-    """A few coalesced tokens of the streamed answer: topic `tokens`."""
+    """A piece of the streamed answer (a judged sentence, a directive, or text the system states): topic `tokens`."""
 
     conversation_id: str
     turn: int

@@ -1,1 +1,1 @@
-"""The generate stage's pure parts: the prompt, token coalescing, and the degraded answer."""
+"""The generate stage's pure parts: the prompt, the grounding guard, the stated evidence, and the degraded answer."""

@@ -1,23 +1,25 @@
 """The generate stage: evidence bundle in, the streamed answer out as token chunks.
 
-Core parts are pure and live in pipeline/generation/ (prompt, coalescing, degraded answer); this
-module binds them to the LLM client. Answers are decoded greedily (temperature 0, fixed seed): after
-a worker restart the replayed turn streams the same text, and hydrate drops what it already has by
-character offset, so the shopper sees each word once.
+Core parts are pure and live in pipeline/generation/ (prompt, grounding guard, stated evidence,
+degraded answer); this module binds them to the LLM client. Answers are decoded greedily (temperature
+0, fixed seed): after a worker restart the replayed turn streams the same text, and hydrate drops what
+it already has by character offset, so the shopper sees each word once.
+
+The model's tokens go straight into the guard, and each piece it releases (a judged sentence, a
+directive) is one chunk. The guard already gathers tokens into sentences, so there is nothing left to
+batch; a coalescer in front of it (there was one, flushing every 30 ms) only delayed the token that
+ends a sentence, and with it the first text a shopper sees.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from pipeline import topics
-from pipeline.clock import monotonic_ms
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
-from pipeline.generation.coalesce import Coalescer
 from pipeline.generation.direct import DIRECT_MODEL, direct_answer, stated_lead
 from pipeline.generation.cite import citation, support_for
 from pipeline.generation.fallback import SHOWN_ABOVE, SILENT, degraded_answer
@@ -31,7 +33,6 @@ from pipeline.messages import EvidenceBundle, TokenChunk
 from pipeline.stages.base import Output
 
 _SEED = 0
-_END = object()
 
 
 @dataclass
@@ -121,7 +122,7 @@ class GenerateStage:
         yield turn.chunk("", final=True, context=_context(message, PROMPT_VERSION, guard))
 
     async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncGenerator[str, None]:
-        """Coalesced pieces of the answer, flushed by size or age (Coalescer)."""
+        """The model's text as it streams, token by token."""
         if self._client is None:
             raise DependencyError("the generate stage was not started")
         constraint = Grammar(build_gbnf(turn.grounded)) if self.settings.generate_grammar else None
@@ -129,44 +130,10 @@ class GenerateStage:
             build_messages(bundle, examples=wants_examples(turn.model)), model=turn.model, max_tokens=self.settings.generate_max_tokens,
             temperature=0.0, constraint=constraint, seed=_SEED,
         )
-        # Tokens are read by a separate task into a queue, so a flush can happen on time even while the
-        # model is between tokens (cancelling a pending __anext__ would close the stream).
-        queue: asyncio.Queue[object] = asyncio.Queue()
-
-        async def pump() -> None:
-            try:
-                async with contextlib.aclosing(stream) as chunks:
-                    async for piece in chunks:
-                        await queue.put(piece.text)
-                await queue.put(_END)
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer below
-                await queue.put(exc)
-                raise
-
-        reader = asyncio.create_task(pump())
-        coalescer = Coalescer(self.settings.generate_flush_chars, self.settings.generate_flush_ms)
-        try:
-            while True:
-                wait_ms = coalescer.wait_ms(monotonic_ms())
-                try:
-                    item = await asyncio.wait_for(queue.get(), None if wait_ms is None else wait_ms / 1000)
-                except asyncio.TimeoutError:
-                    if (due := coalescer.flush()) is not None:
-                        yield due
-                    continue
-                if item is _END:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                if isinstance(item, str) and (ready := coalescer.add(item, monotonic_ms())) is not None:
-                    yield ready
-            if (rest := coalescer.flush()) is not None:
-                yield rest
-        finally:
-            if not reader.done():
-                reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, DependencyError):
-                await reader
+        async with contextlib.aclosing(stream) as chunks:
+            async for piece in chunks:
+                if piece.text:
+                    yield piece.text
 
 
 def visible_text(answer: str) -> bool:

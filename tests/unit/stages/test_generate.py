@@ -41,7 +41,7 @@ async def run(stage: GenerateStage, bundle: EvidenceBundle) -> list[TokenChunk]:
 
 async def test_chunks_carry_contiguous_seq_and_offsets_and_a_final_marker() -> None:
     llm = FakeLlm(["It ", "is ", "very ", "quiet. ", '<product id="B0AAAAAAAA"/>'])
-    stage = GenerateStage(Settings(generate_flush_chars=8, generate_flush_ms=1_000), client=llm)  # type: ignore[arg-type]
+    stage = GenerateStage(Settings(), client=llm)  # type: ignore[arg-type]
     chunks = await run(stage, evidence())
     assert [c.seq for c in chunks] == list(range(len(chunks)))
     assert "".join(c.text for c in chunks) == 'It is very quiet. <product id="B0AAAAAAAA"/>'
@@ -67,10 +67,10 @@ class GatedLlm(FakeLlm):
 
 
 async def test_a_finished_sentence_is_sent_while_the_model_is_still_writing() -> None:
-    # flush_chars is never reached: only the coalescer's age flush can release the first sentence,
-    # and the model writes no more until the test has received it.
+    # The model writes no more until the test has received the first sentence: it must go out the
+    # moment the guard has judged it, with no batching of tokens in between.
     llm = GatedLlm()
-    stage = GenerateStage(Settings(generate_flush_chars=1_000, generate_flush_ms=10), client=llm)  # type: ignore[arg-type]
+    stage = GenerateStage(Settings(), client=llm)  # type: ignore[arg-type]
     texts: list[str] = []
 
     async def consume() -> None:
@@ -84,7 +84,7 @@ async def test_a_finished_sentence_is_sent_while_the_model_is_still_writing() ->
 
 async def test_llm_failure_gives_a_degraded_answer_and_an_error() -> None:
     llm = FakeLlm(["Partial ", "answer"], fail_after=1)
-    stage = GenerateStage(Settings(generate_flush_chars=1), client=llm)  # type: ignore[arg-type]
+    stage = GenerateStage(Settings(), client=llm)  # type: ignore[arg-type]
     chunks = await run(stage, evidence())
     text = "".join(c.text for c in chunks)
     # The unfinished sentence was never judged, so it is not shown.
@@ -145,7 +145,7 @@ async def test_an_answer_cut_inside_a_directive_is_closed_before_the_evidence() 
 
 async def test_unsupported_sentences_are_dropped_loops_stopped_and_counted() -> None:
     llm = FakeLlm(["It boils water in two minutes. ", "It is very quiet. ", "It is very quiet. ", "Never shown."])
-    chunks = await run(GenerateStage(Settings(generate_flush_chars=1), client=llm), evidence())  # type: ignore[arg-type]
+    chunks = await run(GenerateStage(Settings(), client=llm), evidence())  # type: ignore[arg-type]
     assert "".join(c.text for c in chunks) == "It is very quiet."
     context = chunks[-1].context
     assert (context["guard_kept"], context["guard_unsupported"], context["guard_loop"]) == ("1", "1", "1")
