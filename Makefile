@@ -53,7 +53,7 @@ test-chaos: $(VENV)/.installed kafka-jars  ## every fault test: a broker restart
 test-unit: $(VENV)/.installed  ## only the tests that need no broker
 	$(PY) -m pytest tests/unit -q
 
-test-wheel: $(VENV)/.installed  ## build the wheel, install it in a fresh venv, serve / from it (about 30 s)
+test-wheel: $(VENV)/.installed  ## build the wheel, install it in a fresh venv, serve / and load the contracts from it (about 30 s)
 	$(PY) -m pytest tests/packaging -q
 
 typecheck: $(VENV)/.installed  ## mypy --strict over the package

@@ -14,7 +14,8 @@ Old versions: `schemas/history/<Name>/<fingerprint hex>.avsc` keeps every versio
 current, expanded and self-contained (`python -m pipeline.schemas freeze` writes it; a test fails
 while the current version is missing). Data written with any of them decodes by the fingerprint
 in its header, resolved to the current schema. We keep them as files rather than reading git
-history at run time, because a deployed worker has no git checkout.
+history at run time, because a deployed worker has no git checkout; the wheel carries them with the
+current schemas (pipeline/contracts.py says where both are read from).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from fastavro.schema import UnknownType, load_schema, to_parsing_canonical_form
 from fastavro.schema import fingerprint as _fingerprint_hex
 from fastavro.utils import generate_many
 
+from pipeline.contracts import SCHEMAS_DIR
 from pipeline.errors import ContractError, SchemaCompatibilityError
 
 NAMESPACE = "aisle"
@@ -164,8 +166,8 @@ def registry_from_texts(current: Mapping[str, str], history: Iterable[str] = ())
 
 @lru_cache(maxsize=1)
 def default_registry() -> SchemaRegistry:
-    """The registry of the repository's schemas/ folder, built on first use."""
-    return load_registry(Path(__file__).resolve().parent.parent / "schemas")
+    """The registry of the contracts' schemas/ folder (pipeline/contracts.py), built on first use."""
+    return load_registry(SCHEMAS_DIR)
 
 
 def check_readable(old: Schema, new: Schema, samples: int = 25) -> None:

@@ -10,9 +10,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.contracts import TOPICS_FILE
 from pipeline.errors import ConfigError
 
-DEFAULT_TOPICS_FILE = Path(__file__).resolve().parent.parent / "topics" / "topics.toml"
 _CLEANUP_POLICIES = {"delete", "compact"}
 
 # The declared names, for code that names a topic (a stage's `input_topic` and `output_topics`, the
@@ -58,7 +58,7 @@ class TopicSpec:
         return config
 
 
-def load_topics(default_partitions: int, path: Path = DEFAULT_TOPICS_FILE) -> list[TopicSpec]:
+def load_topics(default_partitions: int, path: Path = TOPICS_FILE) -> list[TopicSpec]:
     """Parse the declarations; raises ConfigError on a missing field or an unknown policy."""
     try:
         raw = tomllib.loads(path.read_text())

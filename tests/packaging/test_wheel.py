@@ -1,5 +1,6 @@
-"""The built wheel works: installed into a fresh virtual environment, it serves the web chat at `/`
-and carries the files the package reads from beside its code (pyproject's package-data).
+"""The built wheel works: installed into a fresh virtual environment, it serves the web chat at `/`,
+carries the files the package reads from beside its code (pyproject's package-data), and reads its
+contracts (schemas/ with its history, topics/topics.toml) from the copy it carries.
 
 The wheel is built from a copy of this checkout's files (tracked and untracked, not ignored: no stale
 build/ folder can lend it a file) with `pip wheel` (without build isolation when the running
@@ -7,7 +8,7 @@ environment has a new enough setuptools, as `make setup` installs, so no index i
 installed with --no-deps; its dependencies come from the running environment's site-packages,
 added to the new environment as a plain path (no .pth processing, so an editable install of this
 checkout stays out of it). The check runs in the new environment's interpreter from an empty folder
-and asserts that `pipeline` was imported from the wheel, not from this checkout.
+and asserts that `pipeline` and its contracts were read from the wheel, not from this checkout.
 """
 
 from __future__ import annotations
@@ -24,28 +25,39 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.schemas import load_registry
+from pipeline.topics import load_topics
+
 pytestmark = [pytest.mark.slow, pytest.mark.packaging]
 REPO = Path(__file__).resolve().parents[2]
 
 # Runs inside the new environment: serves `/` and `/static/chat.js` in-process (Starlette's test
-# client, no lifespan, so no broker) and reports what it found.
+# client, no lifespan, so no broker), loads the contracts the way the workers do (the default codec's
+# registry, the default topic file) and reports what it found.
 CHECK = """
 import json, sys
 from importlib.resources import files
 from starlette.testclient import TestClient
 import pipeline
+from pipeline import contracts
+from pipeline.codec import default_codec
 from pipeline.config import Settings
 from pipeline.gateway.app import create_app
+from pipeline.topics import load_topics
 
 client = TestClient(create_app(Settings.from_env({"AISLE_SESSION_SECRET": "wheel-test-secret-0123456789abcdef"})))
 index, script = client.get("/"), client.get("/static/chat.js")
 stopwords = files("pipeline.retrieval").joinpath("english_stopwords.txt")
+registry = default_codec().registry
 print(json.dumps({
     "package": pipeline.__file__,
     "index": [index.status_code, index.headers.get("content-type", ""), index.text],
     "script": [script.status_code, len(script.content)],
     "stopwords": stopwords.read_text(encoding="utf-8").split() if stopwords.is_file() else None,
     "needs": [p.name for p in files("pipeline.eval").joinpath("data").iterdir()],
+    "contracts": [str(contracts.SCHEMAS_DIR), str(contracts.TOPICS_FILE)],
+    "schemas": {s.name: [f"{v.fingerprint:016x}" for v in registry.versions(s.name)] for s in registry},
+    "topics": [[t.name, t.key, t.value, t.cleanup] for t in load_topics(1)],
 }))
 """
 
@@ -107,3 +119,13 @@ def test_the_installed_wheel_serves_the_web_chat_and_carries_its_data(installed:
     assert found["script"] == [200, (REPO / "pipeline" / "gateway" / "static" / "chat.js").stat().st_size]
     assert found["stopwords"] == (REPO / "pipeline" / "retrieval" / "english_stopwords.txt").read_text().split()
     assert sorted(found["needs"]) == sorted(p.name for p in (REPO / "pipeline" / "eval" / "data").glob("*.jsonl"))
+    env_root = installed.parent.parent
+    assert all(Path(path).is_relative_to(env_root) for path in found["contracts"]), f"contracts from {found['contracts']}"
+    expected = load_registry(REPO / "schemas")
+    assert found["schemas"] == {
+        s.name: [f"{v.fingerprint:016x}" for v in expected.versions(s.name)] for s in expected
+    }, "the installed registry differs from schemas/ and schemas/history/"
+    assert any(len(versions) > 1 for versions in found["schemas"].values()), "no schema has a version in history"
+    assert found["topics"] == [
+        [t.name, t.key, t.value, t.cleanup] for t in load_topics(1, REPO / "topics" / "topics.toml")
+    ]
