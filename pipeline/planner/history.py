@@ -90,7 +90,8 @@ def resolve(text: str, page_product_id: str | None, history: ConversationState |
     Precedence: ids typed in the text; ordinals ("the second one", "#2", "the first two") into the
     most recent list shown that is long enough; group references ("both", "the cheaper one") to all of
     the most recent list's products. A list is a turn that showed two or more: after "which one is the
-    cheapest?" answered with one card, "compare the first two" still means the carousel before it. A
+    cheapest?" answered with one card, "compare the first two" still means the carousel before it.
+    With no list, a group reference means the one product the last turn showed (when there is no page). A
     singular pronoun ("it", "this") to the page's product, else to the last turn's product when it
     showed exactly one; else the page's product when there is one. An ambiguous "it" (several products
     shown, no page) resolves to nothing rather than to a guess.
@@ -106,8 +107,11 @@ def resolve(text: str, page_product_id: str | None, history: ConversationState |
     if picked:
         return _with(base, picked, "ordinal")
     listed = _latest_list(recent, 2)
-    if listed and _GROUP.search(lowered):
-        return _with(base, list(listed[:MAX_REFERENCED]), "group")
+    if _GROUP.search(lowered):
+        if listed:
+            return _with(base, list(listed[:MAX_REFERENCED]), "group")
+        if len(last) == 1 and not base.page_product_id:
+            return _with(base, [last[0]], "group")  # "which one is the cheapest?" after one card
     if _SINGULAR.search(lowered):
         if base.page_product_id:
             return _with(base, [base.page_product_id], "page")

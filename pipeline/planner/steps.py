@@ -67,8 +67,9 @@ def build_steps(
             RetrievalStep("reviews", query, ids, {}, EVIDENCE_LIMIT),
         ]
     if intent == I.COMPARISON:
-        if len(ids) >= 2 and (quality := asked_quality(query)) is not None:
-            # "Which one is the cheapest?" of products already shown: the store decides (choose.py).
+        if ids and (quality := asked_quality(query)) is not None:
+            # "Which one is the cheapest?" of products already shown (one card: that one): the store
+            # decides (choose.py)
             return [RetrievalStep("choice", query, ids, {"quality": quality}, len(ids))]
         if not ids and (against := _against_others(query)) is not None:
             # "Compare the Rode NTG2 with other microphones": the named product, and the closest of its kind

@@ -68,7 +68,9 @@ def short_title(title: str) -> str:
 
 def choose(quality: str, products: Sequence[ProductFacts]) -> Choice | None:
     """The pick and its stated reason; None when the store lacks the value for the products."""
-    if len(products) < 2:
+    if len(products) == 1:
+        return _only_one(quality, products[0])
+    if not products:
         return None
     group = f"of the {_COUNT_WORDS.get(len(products), str(len(products)))}"
     if quality in ("cheapest", "priciest"):
@@ -101,4 +103,21 @@ def choose(quality: str, products: Sequence[ProductFacts]) -> Choice | None:
         names = " and the ".join(short_title(p.title) for p in stocked)
         verb = "is" if len(stocked) == 1 else "are"
         return Choice([p.product_id for p in stocked], f"Only the {names} {verb} in stock {group}.")
+    return None
+
+
+def _only_one(quality: str, product: ProductFacts) -> Choice | None:
+    """"Which one is the cheapest?" after one card: the one, with the value asked about. A search for
+    candidates instead (what the planner did before) compared products nobody had asked about."""
+    lead = f"There is only one to choose from: the {short_title(product.title)}"
+    if quality in ("cheapest", "priciest") and product.price_cents is not None:
+        label = " (simulated price)" if product.price_simulated else ""
+        return Choice([product.product_id], f"{lead}, at {format_money(product.price_cents, product.currency)}{label}.")
+    if quality == "best_rated" and product.rating is not None and product.rating_count > 0:
+        label = " (simulated)" if product.rating_simulated else ""
+        return Choice([product.product_id], f"{lead}, rated {product.rating:.1f} stars from "
+                                            f"{product.rating_count} ratings{label}.")
+    if quality == "in_stock" and product.in_stock is not None:
+        state = "in stock" if product.in_stock else "out of stock right now"
+        return Choice([product.product_id], f"{lead}, and it is {state}.")
     return None

@@ -95,6 +95,16 @@ async def test_which_one_is_cheapest_asks_the_store_to_choose() -> None:
     assert compared.intent == I.COMPARISON and compared.resolved_product_ids == SHOWN[:2]
 
 
+async def test_which_one_is_cheapest_after_one_card_asks_the_store_about_that_one() -> None:
+    # "I need a quiet blender" (one card), "which one is the cheapest?": not a catalog search for the words
+    # "which one is the cheapest", which compared four products nobody had asked about.
+    result = await plan("which one is the cheapest?", None, history([SHOWN[0]]))
+    assert result.resolved_product_ids == [SHOWN[0]]
+    assert [(s.source, s.product_ids) for s in result.steps] == [("choice", [SHOWN[0]])]
+    # On a product page with nothing shown, the page's product, as before.
+    assert (await plan("which one is the cheapest?", "B0PAGE0000", None)).resolved_product_ids == ["B0PAGE0000"]
+
+
 def test_group_and_pronoun_references() -> None:
     assert resolve("which is cheaper?", None, history(SHOWN)).resolved == SHOWN
     assert resolve("is it waterproof?", None, history(SHOWN[:1])).resolved == SHOWN[:1]

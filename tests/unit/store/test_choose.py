@@ -37,7 +37,17 @@ def test_best_rated_and_stock() -> None:
 def test_no_pick_without_the_stores_values_or_with_one_product() -> None:
     unpriced = ProductFacts("B3", "Mystery")
     assert choose("cheapest", [FEEDER, unpriced]) is None
-    assert choose("cheapest", [FEEDER]) is None
+    assert choose("cheapest", [unpriced]) is None and choose("cheapest", []) is None
+
+
+def test_one_product_is_the_only_choice_with_the_value_asked_about() -> None:
+    only = choose("cheapest", [FEEDER])
+    assert only is not None and only.product_ids == ["B1"]
+    assert only.sentence == "There is only one to choose from: the OurPets Interactive Feeder, at $12.99 (simulated price)."
+    rated = choose("best_rated", [FEEDER])
+    assert rated is not None and rated.sentence.endswith("rated 4.1 stars from 80 ratings (simulated).")
+    stocked = choose("in_stock", [FEEDER])
+    assert stocked is not None and stocked.sentence.endswith("and it is in stock.")
     assert short_title("Acme Kettle, 1.7 l (steel)") == "Acme Kettle"
     # Cut at six words, a name never ends on a word that leads into the rest.
     assert short_title("FURminator Long Hair deShedding Tool for Medium Dogs") == "FURminator Long Hair deShedding Tool"
