@@ -131,6 +131,16 @@ def cheapest_of_previous(outcome: TurnOutcome, earlier: Sequence[TurnOutcome]) -
     return None if price in outcome.answer_text else f"the answer does not name the price {price}"
 
 
+def picks_only_from_previous(outcome: TurnOutcome, earlier: Sequence[TurnOutcome]) -> str | None:
+    """Shows at least one product, every one of them shown by the previous turn, and no table: a pick
+    among what was shown, not a search for the request's words."""
+    before = set(shown(earlier[-1])) if earlier else set()
+    ids = shown(outcome)
+    if not ids or not set(ids) <= before:
+        return f"showed {ids}, not a pick among the previous turn's {sorted(before)}"
+    return None if not payloads(outcome, "compare") else "a comparison table instead of a pick"
+
+
 def compares_first_two_of_previous(outcome: TurnOutcome, earlier: Sequence[TurnOutcome]) -> str | None:
     """A table of the first two products of the most recent list shown (a turn that showed two or more:
     a single card in between, such as the answer to "which one is the cheapest?", is not a list)."""

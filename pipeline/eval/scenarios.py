@@ -59,6 +59,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         Ask("show me dog feeders", (c.intent_is("product_search"), c.shows_at_least(2))),
         Ask("which one is the cheapest?", (c.intent_is("comparison"), c.stated_by_system, c.cheapest_of_previous)),
     )),
+    Scenario("cheapest_after_one_card", "'which one is the cheapest?' after one card is about that card", (
+        Ask("I need a quiet blender for smoothies", (c.shows_at_least(1),)),
+        Ask("which one is the cheapest?", (c.stated_by_system, c.picks_only_from_previous)),
+    )),
     Scenario("compare_first_two", "'compare the first two' shows a table of exactly those", (
         Ask("show me dog feeders", (c.shows_at_least(2),)),
         Ask("compare the first two", (c.intent_is("comparison"), c.compares_first_two_of_previous)),

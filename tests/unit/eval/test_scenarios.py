@@ -36,6 +36,13 @@ def test_cheapest_of_previous_needs_the_cheapest_card_and_its_price() -> None:
     assert "cheapest of" in (c.cheapest_of_previous(wrong, [shown]) or "")
 
 
+def test_a_pick_after_one_card_shows_only_what_was_shown_and_no_table() -> None:
+    one = outcome("A blender.", shown=["B1"], extra=[card("B1", 15999)])
+    assert c.picks_only_from_previous(outcome("There is only one to choose from.", shown=["B1"]), [one]) is None
+    assert "not a pick" in (c.picks_only_from_previous(outcome("Side by side.", shown=["B7", "B8"]), [one]) or "")
+    assert "not a pick" in (c.picks_only_from_previous(outcome("Nothing.", shown=[]), [one]) or "")
+
+
 def test_judge_reports_each_failing_check_and_missing_turns() -> None:
     scenario = Scenario("s", "what", (Ask("hi", (c.intent_is("out_of_scope"), c.stated_by_system)), Ask("again")))
     result = judge(scenario, [outcome("Sunny.", intent="out_of_scope"), None])
