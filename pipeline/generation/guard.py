@@ -42,6 +42,8 @@ _CIRCULAR = 0.6
 """Distinct share of a sentence's content words at or below which it only goes round in circles."""
 _NEAR = 0.8
 """Content words shared (Jaccard) above which a sentence only repeats an earlier one."""
+_ONE_PER_ANSWER = frozenset({"compare", "carousel", "reviews", "price-history"})
+"""Blocks an answer shows at most once, whatever their ids."""
 
 
 @dataclass
@@ -67,6 +69,7 @@ class AnswerGuard:
     _seen: set[str] = field(default_factory=set)
     _said: list[set[str]] = field(default_factory=list)
     _shown_any: bool = False
+    _blocks: set[str] = field(default_factory=set)
 
     @property
     def kept(self) -> list[Judged]:
@@ -150,9 +153,21 @@ class AnswerGuard:
         self.counts["kept"] += 1
         return [self._spaced(sentence)]
 
+    def after_lead(self, lead: str) -> None:
+        """The system stated `lead` before the model's text: a directive the model repeats from it is
+        dropped, and so is a second block of a kind the lead opened with (one table, carousel, review box
+        or chart per answer). Without this a comparison showed its table twice, the lead's and the
+        model's."""
+        parser = MarkupParser()
+        for event in [*parser.feed(lead), *parser.finish()]:
+            if isinstance(event, Directive):
+                self._seen.add(event.markup())
+                if event.name in _ONE_PER_ANSWER:
+                    self._blocks.add(event.name)
+
     def _directive(self, directive: Directive) -> list[str]:
         markup = directive.markup()
-        if markup in self._seen:
+        if markup in self._seen or directive.name in self._blocks:
             self.counts["repeated_directive"] += 1
             return []
         self._seen.add(markup)

@@ -91,9 +91,10 @@ class GenerateStage:
             yield turn.chunk(stated)
             yield turn.chunk("", final=True, context=_context(message))
             return
-        if (lead := stated_lead(message, grounded)) is not None:
-            yield turn.chunk(lead, stated=True)
         guard = AnswerGuard(support_for(message))
+        if (lead := stated_lead(message, grounded)) is not None:
+            guard.after_lead(lead)
+            yield turn.chunk(lead, stated=True)
         shown: list[str] = []
         try:
             async with contextlib.aclosing(self._stream(message, turn)) as pieces:

@@ -213,3 +213,15 @@ async def test_a_search_whose_words_were_all_dropped_says_the_carousel_is_the_an
                        EvidenceBundle("c1", 0, 0, plan, items))
     assert "".join(c.text for c in chunks) == (
         '<carousel ids="B0AAAAAAAA,B0BBBBBBBB"/>  These are the closest matches in the catalog.')
+
+
+async def test_a_comparison_shows_its_table_once_when_the_model_writes_it_again() -> None:
+    llm = FakeLlm(['<compare ids="B0BBBBBBBB,B0AAAAAAAA"/>', " The first is quiet."])
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "compare them"), "comparison", [],
+                resolved_product_ids=["B0AAAAAAAA", "B0BBBBBBBB"])
+    items = [EvidenceItem("product", "Quiet fan", 1.0, "B0AAAAAAAA"), EvidenceItem("product", "Loud fan", 0.9, "B0BBBBBBBB"),
+             EvidenceItem("review", "the first is quiet", 0.8, "B0AAAAAAAA")]
+    chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, items))  # type: ignore[arg-type]
+    text = "".join(c.text for c in chunks)
+    assert text.count("<compare") == 1 and text.startswith('<compare ids="B0AAAAAAAA,B0BBBBBBBB"/>')
+    assert chunks[-1].context["guard_repeated_directive"] == "1"
