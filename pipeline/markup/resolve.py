@@ -42,7 +42,15 @@ MAX_COMPARE_ATTRS = 8
 MAX_ASPECTS = 8
 """Counted aspects a `reviews` payload carries (most mentioned first)."""
 DEFAULT_COMPARE_ATTRS = 5
-"""Attributes shown when `<compare>` names none: those most of the products share."""
+"""Page attributes shown when `<compare>` names none: those most of the products share, after the
+store's price and rating, which every comparison shows first."""
+_CATALOG_BOOKKEEPING = frozenset({
+    "binding", "part_number", "model_number", "is_heat_sensitive", "cpsia_cautionary_statement", "street_date",
+    "size_map", "specification_met", "long_term_storage_information", "country_as_labeled", "platform",
+    "hardware_platform", "target_audience", "unit_count",
+})
+"""Page attributes that tell a shopper nothing when comparing ("binding: miscellaneous" on two dog
+feeders was a whole table once): left out of the default rows, still shown when asked for by name."""
 
 class CatalogReader(Protocol):
     """What hydrate reads. Unknown ids give None or empty results; errors may raise anything."""
@@ -205,9 +213,10 @@ def _default_attrs(pages: Sequence[Product | None]) -> list[str]:
     counts: dict[str, int] = {}
     for page in pages:
         for name in dict.fromkeys(a.name for a in (page.attributes if page else ()) if a.value.strip()):
-            counts[name] = counts.get(name, 0) + 1
+            if name not in _CATALOG_BOOKKEEPING:
+                counts[name] = counts.get(name, 0) + 1
     shared = sorted((n for n in counts if counts[n] >= 2), key=lambda n: (-counts[n], n))
-    return [" ".join(_norm(n)) for n in shared[:DEFAULT_COMPARE_ATTRS]]
+    return ["price", "rating", *(" ".join(_norm(n)) for n in shared[:DEFAULT_COMPARE_ATTRS])]
 
 
 def compare(fetched: Fetched, pids: Sequence[str], attrs: Sequence[str]) -> ComparePayload | None:

@@ -43,9 +43,9 @@ class FakeReader:
         self.pages = {
             A: Product(A, "Title A", attributes=(Attribute("item_weight", "0.18 kilograms (0.4 pounds)"),
                                                  Attribute("battery_life", "10 hours"),
-                                                 Attribute("color", "red"))),
+                                                 Attribute("color", "red"), Attribute("binding", "miscellaneous"))),
             B: Product(B, "Title B", attributes=(Attribute("item_package_weight", "1 pounds"),
-                                                 Attribute("color", "blue"))),
+                                                 Attribute("color", "blue"), Attribute("binding", "miscellaneous"))),
         }
         self.reviews = {A: ["Works great and the battery is excellent.", "The lid broke after a week.",
                             "It is blue.", "Not good at all, very flimsy."]}
@@ -181,11 +181,14 @@ async def test_compare_reads_real_attributes_and_leaves_missing_ones_null() -> N
     assert table["simulated"] is True
 
 
-async def test_compare_without_attrs_uses_shared_attributes_and_needs_two_products() -> None:
+async def test_compare_without_attrs_shows_price_rating_and_shared_attributes_and_needs_two_products() -> None:
     frames = await hydrate(chunks(f'<compare ids="{A},{B}"/><compare ids="{A},{C}"/>'))
     tables = of_type(frames, "compare")
     assert len(tables) == 1  # C is not grounded: one product left, no table
-    assert payload(tables[0])["attrs"] == ["color"]
+    table = payload(tables[0])
+    assert table["attrs"] == ["price", "rating", "color"]  # "binding", shared too, is catalog bookkeeping
+    rows = {row["attr"]: row for row in table["rows"]}
+    assert rows["price"]["sources"] == ["store.offer", "store.offer"] and all(rows["price"]["values"])
 
 
 async def test_reviews_extract_pros_cons_and_carry_the_rating() -> None:
