@@ -125,6 +125,13 @@ def write_report() -> None:
 
 
 def main(argv: list[str]) -> int:
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(f"usage: python -m bench [NAME ...]\n\nbenchmarks, in report order: {' '.join(BENCHMARKS)}\n"
+              f"(none named: all of them). Results: {RESULTS_DIR}/<name>.json and {REPORT}.")
+        return 0
+    if unknown := [name for name in argv if name not in BENCHMARKS]:
+        print(f"bench: no benchmark named {', '.join(unknown)}; there are: {' '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
     names = argv or [n for n in BENCHMARKS if importlib.util.find_spec(f"bench.{n}") is not None]
     for name in names:
         print(f"bench: {name} ...", flush=True)
