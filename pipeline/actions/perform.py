@@ -30,6 +30,7 @@ from pipeline.errors import ContractError, NotFoundError, StoreConflictError
 from pipeline.messages import AlertRule
 from pipeline.store.base import Store
 from pipeline.store.records import Cart
+from pipeline.store.sentences import delivery_phrase
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ async def _perform(command: Command, origin: Origin, store: Store, registry: Ale
         if not orders:
             return Outcome("order_status", True, "You have no orders yet.", {"orders": []})
         lines = [f"Order {o.order_id}: {o.status}, {format_money(o.total_cents, o.currency)}, "
-                 f"delivery in {o.delivery_days} days from placing" for o in orders]
+                 f"{delivery_phrase(o.delivery_days)} from placing" for o in orders]
         return Outcome("order_status", True, "Your latest orders: " + "; ".join(lines) + ".",
                        {"orders": [{"order_id": o.order_id, "status": o.status, "total_cents": o.total_cents} for o in orders]})
     if isinstance(command, ListAlerts):

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.money import format_money
+from pipeline.store.sentences import delivery_phrase
 
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 LOW_WINDOWS_DAYS = (30, 90)
@@ -157,7 +158,7 @@ def card_panel(card: Mapping[str, Any]) -> Panel:
         body.append("\n" + availability, style="green" if availability == "In stock" else "red")
         days = _num(card.get("delivery_days"))
         if days is not None:
-            body.append(f" · delivery in {days:g} days")
+            body.append(f" · {delivery_phrase(days)}")
     rating = _rating(card.get("rating"))
     if rating:
         body.append("\n" + rating)

@@ -20,7 +20,7 @@ from pipeline.messages import EvidenceItem, Plan, RetrievalStep
 from pipeline.money import format_money
 from pipeline.store.choose import ProductFacts, choose
 from pipeline.store.records import Cart, Offer, Order, PricePoint, RatingSummary, StoreProduct
-from pipeline.store.sentences import offer_sentence, price_history_sentence
+from pipeline.store.sentences import delivery_phrase, offer_sentence, price_history_sentence
 
 STORE_SOURCES = ("offers", "choice", "price_history", "cart", "orders")
 """The step sources the store answers."""
@@ -132,7 +132,7 @@ def _orders(user_id: str, orders: Sequence[Order]) -> list[EvidenceItem]:
         return [EvidenceItem("order", "no orders found for this account", 1.0, None, f"orders:{user_id}")]
     return [
         EvidenceItem("order", f"order {o.order_id}: {o.status}, {len(o.lines)} item(s), total "
-                     f"{format_money(o.total_cents, o.currency)}, delivery in {o.delivery_days} days",
+                     f"{format_money(o.total_cents, o.currency)}, {delivery_phrase(o.delivery_days)}",
                      1.0, o.lines[0].product_id if o.lines else None, f"order:{o.order_id}")
         for o in orders
     ]

@@ -14,10 +14,15 @@ from pipeline.money import format_money
 from pipeline.store.records import Offer, PricePoint
 
 
+def delivery_phrase(days: float) -> str:
+    """"delivery in 1 day", "delivery in 3 days"."""
+    return f"delivery in {days:g} day{'' if days == 1 else 's'}"
+
+
 def offer_sentence(title: str, offer: Offer) -> str:
     """"Acme Kettle: $19.99 (simulated price), in stock, delivery in 3 days"."""
     stock = "in stock" if offer.in_stock else "out of stock"
-    delivery = f", delivery in {offer.delivery_days} days" if offer.delivery_days is not None else ""
+    delivery = f", {delivery_phrase(offer.delivery_days)}" if offer.delivery_days is not None else ""
     label = " (simulated price)" if offer.simulated else ""
     return f"{title}: {format_money(offer.price_cents, offer.currency)}{label}, {stock}{delivery}"
 

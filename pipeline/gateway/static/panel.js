@@ -138,7 +138,7 @@ window.AisleYou = (function () {
         li.appendChild(el("span", "badge", str(o.status).replace(/_/g, " ") || "unknown"));
         const placed = num(o.placed_at_ms) !== null ? new Date(o.placed_at_ms).toLocaleDateString() : "";
         li.appendChild(el("span", "muted", money(o.total_cents, o.currency) + (placed ? " · placed " + placed : "")
-          + (num(o.delivery_days) !== null ? " · delivery in " + o.delivery_days + " days" : "")));
+          + (num(o.delivery_days) !== null ? " · " + R.delivery(o.delivery_days) : "")));
         const what = arr(o.lines).map(obj).map(function (l) { return (num(l.quantity) || 1) + " × " + (str(l.title) || str(l.product_id)); });
         if (what.length) li.appendChild(el("span", "you-lines", what.join(", ")));
         ul.appendChild(li);

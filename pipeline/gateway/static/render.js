@@ -20,6 +20,8 @@ window.AisleRender = (function () {
     return node;
   }
   function str(v) { return typeof v === "string" ? v : ""; }
+  // "delivery in 1 day", "delivery in 3 days" (pipeline/store/sentences.py `delivery_phrase` says it the same way).
+  function delivery(days) { return "delivery in " + days + (days === 1 ? " day" : " days"); }
   function num(v) { return typeof v === "number" && isFinite(v) ? v : null; }
   function arr(v) { return Array.isArray(v) ? v : []; }
   function obj(v) { return v && typeof v === "object" && !Array.isArray(v) ? v : {}; }
@@ -63,7 +65,7 @@ window.AisleRender = (function () {
     }
     if (c.simulated) box.appendChild(el("span", "badge", "simulated price"));
     const availability = { in_stock: "In stock", out_of_stock: "Out of stock" }[str(c.availability)];
-    if (availability) box.appendChild(el("div", "muted stock", availability + (num(c.delivery_days) !== null ? " · delivery in " + c.delivery_days + " days" : "")));
+    if (availability) box.appendChild(el("div", "muted stock", availability + (num(c.delivery_days) !== null ? " · " + delivery(c.delivery_days) : "")));
   }
 
   function ratingLine(rating) {
@@ -206,7 +208,7 @@ window.AisleRender = (function () {
   }
 
   return {
-    el: el, svg: svg, str: str, num: num, arr: arr, obj: obj, money: money, button: button, opener: opener,
+    el: el, svg: svg, str: str, num: num, delivery: delivery, arr: arr, obj: obj, money: money, button: button, opener: opener,
     offerLines: offerLines, ratingLine: ratingLine, card: card, cardRow: cardRow, compareTable: compareTable,
     reviewSummary: reviewSummary, priceChart: priceChart,
   };
