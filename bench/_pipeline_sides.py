@@ -30,6 +30,7 @@ from pipeline.llm.client import LlmClient
 from pipeline.llm.router import ModelRouter
 from pipeline.messages import EvidenceBundle, TokenChunk, UserTurn
 from pipeline.runtime.chain import build_stages
+from pipeline.runtime.headers import hop_name, hops, stage_durations_ms
 from pipeline.runtime.worker import StageWorker
 from pipeline.stats import percentile
 
@@ -51,6 +52,11 @@ class Answer:
     shown_ms: float | None = None
     """Direct only: when the grounding guard, fed this stream, would first release something (the end of
     the first supported sentence, or a directive). The pipeline's TTFT is that moment plus its own cost."""
+    stages_ms: dict[str, float] = field(default_factory=dict)
+    """Pipeline only: where the first text's milliseconds went, from its hop headers
+    (runtime/headers.py): `plan.wait` (request produced -> plan received it), `plan`, `retrieve.wait`,
+    `retrieve`, `generate.wait`, `generate` (evidence in -> first text out: vLLM's prefill and the
+    guard's hold are inside it) and `tokens.wait` (first text produced -> read here)."""
 
 
 @dataclass
@@ -77,6 +83,7 @@ class _Pending:
     done: asyncio.Future[Answer]
     first_at: float | None = None
     chars: int = 0
+    stages_ms: dict[str, float] = field(default_factory=dict)
 
 
 class PipelineRig:
@@ -136,7 +143,9 @@ class PipelineRig:
         self._pending[conv] = pending
         self._question_of[conv] = k
         turn = UserTurn(conv, 0, 0, "bench", question, page_product_id=product)
-        await self._producer.send(self.settings.topic("requests"), codec.encode(turn), key=conv.encode())
+        # As the gateway stamps requests, so the first chunk's headers time the whole path.
+        sent = [(hop_name("bench", "out"), str(time.time_ns() // 1_000_000).encode())]
+        await self._producer.send(self.settings.topic("requests"), codec.encode(turn), key=conv.encode(), headers=sent)
         return await asyncio.wait_for(pending.done, ANSWER_TIMEOUT_S)
 
     async def _read(self) -> None:
@@ -146,9 +155,9 @@ class PipelineRig:
             for records in (await self._reader.getmany(timeout_ms=100)).values():
                 now = time.monotonic()
                 for record in records:
-                    self._take(codec.decode(record.value), now)
+                    self._take(codec.decode(record.value), now, record.headers)
 
-    def _take(self, message: Any, now: float) -> None:
+    def _take(self, message: Any, now: float, headers: Any = None) -> None:
         if isinstance(message, EvidenceBundle):
             self.bundles[self._question_of[message.conversation_id]] = message
             self.planner_ms.append(message.plan.planner_ms)
@@ -159,11 +168,13 @@ class PipelineRig:
         if message.model != DIRECT_MODEL:  # text the system added is not the model's
             if message.text and pending.first_at is None:
                 pending.first_at = now
+                pending.stages_ms = _stages(headers)
             pending.chars += len(message.text)
         if message.final and not pending.done.done():
             ttft = None if pending.first_at is None else (pending.first_at - pending.sent_at) * 1000
             question = self._question_of[message.conversation_id]
-            pending.done.set_result(Answer(question, ttft, pending.chars, now - pending.sent_at))
+            pending.done.set_result(Answer(question, ttft, pending.chars, now - pending.sent_at,
+                                           stages_ms=pending.stages_ms))
             del self._pending[message.conversation_id]
 
     def _raise_if_a_worker_died(self) -> None:
@@ -171,6 +182,16 @@ class PipelineRig:
             if task.done():
                 task.result()  # a worker that died (e.g. a missing topic) ends the run with its error
                 raise RuntimeError("a stage worker stopped during the benchmark")
+
+
+def _stages(headers: Any) -> dict[str, float]:
+    """Per stage, time inside it and waiting before it, for one record's hop headers; the last hop is
+    the wait from generate's produce to this reader (epoch milliseconds, so 1 ms resolution)."""
+    times = hops(headers)
+    stages = stage_durations_ms(times)
+    if "generate:out" in times:
+        stages["tokens.wait"] = float(time.time_ns() // 1_000_000 - times["generate:out"])
+    return stages
 
 
 class Direct:

@@ -69,7 +69,7 @@ from pipeline.runtime.affinity import pin_this_process
 from pipeline.stats import percentile
 
 # Answer is re-exported: paired_overhead takes a list of them.
-__all__ = ["TARGETS", "Answer", "overhead_interval", "paired_overhead", "run", "run_async"]
+__all__ = ["TARGETS", "Answer", "overhead_interval", "paired_overhead", "run", "run_async", "stage_medians"]
 
 CONCURRENCY = (1, 8, 32)
 TURNS = {1: 16, 8: 6, 32: 2}
@@ -179,7 +179,24 @@ def _compare(pipeline: Side, direct: Side, planner_ms: list[float]) -> dict[str,
             "paired_shown": dict(zip(("overhead_p50_ms", "ci95_low_ms", "ci95_high_ms"),
                                      paired_overhead(pipeline.answers, direct.answers,
                                                      direct_ms=lambda a: a.shown_ms))),
-            "throughput_ratio": p["chars_per_s"] / d["chars_per_s"] if d["chars_per_s"] else 0.0}
+            "throughput_ratio": p["chars_per_s"] / d["chars_per_s"] if d["chars_per_s"] else 0.0,
+            "stages_p50_ms": stage_medians(pipeline.answers, direct.answers)}
+
+
+def stage_medians(pipeline: list[Answer], direct: list[Answer]) -> dict[str, float]:
+    """Where the pipeline's first text spent its time: per stage and per hop, the median over answers
+    (hop headers, 1 ms resolution), and `generate_over_shown`: the median over questions of generate's
+    span (evidence in -> first text out) minus the direct stream's shown moment for the same prompt,
+    i.e. what generate itself adds around vLLM and the guard."""
+    spans: dict[str, list[float]] = {}
+    for answer in pipeline:
+        for name, ms in answer.stages_ms.items():
+            spans.setdefault(name, []).append(ms)
+    medians = {name: percentile(values, 50) for name, values in sorted(spans.items())}
+    as_generate = [dataclasses.replace(a, ttft_ms=a.stages_ms["generate"]) for a in pipeline if "generate" in a.stages_ms]
+    if as_generate:
+        medians["generate_over_shown"] = paired_overhead(as_generate, direct, direct_ms=lambda a: a.shown_ms)[0]
+    return medians
 
 
 async def _concurrency(n: int, rig: PipelineRig, direct: Direct) -> dict[str, Any]:
