@@ -17,7 +17,9 @@ TRAIN_CPUS ?=
 # Training shares the machine: it runs niced, and on the cores TRAIN_CPUS names when set.
 TRAIN_PREFIX := nice -n 10 $(if $(TRAIN_CPUS),taskset -c $(TRAIN_CPUS))
 
-.PHONY: train-data train train-merge train-deps
+SHIP_TO ?= infra/vllm/aisle-shop-135m
+
+.PHONY: train-data train train-merge train-deps train-ship
 
 # --no-deps: peft's requirements are all in the venv already, and a plain install would pull triton
 # back in (install.sh removes it: unused on CPU).
@@ -38,6 +40,9 @@ train: train-data $(PEFT_STAMP) $(LLM_MODEL_STAMP)  ## LoRA fine-tune of SmolLM2
 train-merge: $(PEFT_STAMP)  ## merge the trained adapter into the base: $(AISLE_HOME)/training/model
 	$(TRAIN_PREFIX) $(VLLM_PY) -m pipeline.training.train merge --base $(LLM_MODEL_DIR) \
 		--adapter $(TRAIN_RUN)/adapter --out $(TRAIN_MODEL)
+
+train-ship: $(PEFT_STAMP)  ## cast a run's adapter to bfloat16 and copy it, its options and loss curve to SHIP_TO (default: the shipped model)
+	$(VLLM_PY) -m pipeline.training.train ship --run $(TRAIN_RUN) --out $(SHIP_TO)
 
 # ---- The shipped model: the committed adapter merged into the base (no training on a fresh machine) ----
 # infra/vllm/aisle-shop-135m holds the adapter `make train` produced, with its model card; merging takes

@@ -42,6 +42,7 @@ from typing import Any
 from pipeline.errors import AisleError, ConfigError
 from pipeline.training._checkpoints import publish_adapter, resume, save_checkpoint, trim_loss_curve
 from pipeline.training.merge import merge
+from pipeline.training.ship import ship
 
 IGNORE = -100
 """Label of a token the loss skips (the prompt, padding)."""
@@ -384,6 +385,10 @@ def _parser() -> argparse.ArgumentParser:
     merge_cmd.add_argument("--adapter", type=Path, required=True)
     merge_cmd.add_argument("--out", type=Path, required=True)
     merge_cmd.add_argument("--dtype", default="bfloat16", choices=("bfloat16", "float16", "float32"))
+    ship_cmd = commands.add_parser("ship", help="a run's adapter in bfloat16, with its options and loss curve, "
+                                                "as infra/vllm/aisle-shop-135m holds it")
+    ship_cmd.add_argument("--run", type=Path, required=True, help="the run folder (`run --out`)")
+    ship_cmd.add_argument("--out", type=Path, required=True)
     return parser
 
 
@@ -392,6 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "merge":
             print(f"merged model: {merge(args.base, args.adapter, args.out, args.dtype)}")
+            return 0
+        if args.command == "ship":
+            print(f"shipped adapter: {ship(args.run, args.out)}")
             return 0
         values = {k: v for k, v in vars(args).items() if k != "command"}
         summary = train(TrainOptions(**values))
