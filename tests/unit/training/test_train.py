@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.training._checkpoints import latest_checkpoint
-from pipeline.training.train import (IGNORE, TrainOptions, assistant_labels, length_batches, lr_factor, micro_batches,
-                                     read_examples, run_key)
+from pipeline.training.selection import read_examples
+from pipeline.training.train import IGNORE, TrainOptions, assistant_labels, length_batches, lr_factor, micro_batches, run_key
 
 END = 2  # <|im_end|>
 
