@@ -168,7 +168,7 @@ class PipelineRig:
         if message.model != DIRECT_MODEL:  # text the system added is not the model's
             if message.text and pending.first_at is None:
                 pending.first_at = now
-                pending.stages_ms = _stages(headers)
+                pending.stages_ms = hop_spans(headers)
             pending.chars += len(message.text)
         if message.final and not pending.done.done():
             ttft = None if pending.first_at is None else (pending.first_at - pending.sent_at) * 1000
@@ -184,7 +184,7 @@ class PipelineRig:
                 raise RuntimeError("a stage worker stopped during the benchmark")
 
 
-def _stages(headers: Any) -> dict[str, float]:
+def hop_spans(headers: Any) -> dict[str, float]:
     """Per stage, time inside it and waiting before it, for one record's hop headers; the last hop is
     the wait from generate's produce to this reader (epoch milliseconds, so 1 ms resolution)."""
     times = hops(headers)

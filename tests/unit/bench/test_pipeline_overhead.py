@@ -58,14 +58,14 @@ def test_the_shown_overhead_pairs_the_pipeline_with_the_guarded_direct_moment() 
 
 
 def test_stage_medians_split_the_first_text_by_hop_and_pair_generate_with_the_direct_shown_moment() -> None:
-    from bench._pipeline_sides import _stages
+    from bench._pipeline_sides import hop_spans
     from bench.pipeline import stage_medians
     from pipeline.runtime.headers import carry, hop_name
 
     sent = [(hop_name("bench", "out"), b"1000")]
     headers = carry(carry(carry(sent, "plan", in_ms=1002, out_ms=1003), "retrieve", in_ms=1005, out_ms=1012),
                     "generate", in_ms=1014, out_ms=1214)
-    stages = _stages(headers)
+    stages = hop_spans(headers)
     assert {k: stages[k] for k in ("plan.wait", "plan", "retrieve.wait", "retrieve", "generate.wait", "generate")} == {
         "plan.wait": 2.0, "plan": 1.0, "retrieve.wait": 2.0, "retrieve": 7.0, "generate.wait": 2.0, "generate": 200.0}
     assert stages["tokens.wait"] > 0  # read "now", long after the epoch-second 1.2 it was produced at
