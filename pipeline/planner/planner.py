@@ -28,6 +28,7 @@ from pipeline.planner.embedding import IntentEmbeddings
 from pipeline.planner.filters import Filters, extract
 from pipeline.planner.history import Context, resolve
 from pipeline.planner.steps import build_steps
+from pipeline.store.choose import asked_quality
 
 MODES = ("auto", "rules", "llm")
 MAX_RULES_CHARS = 1000
@@ -182,7 +183,8 @@ def _empty(reason: str) -> _Draft:
 def _outcome(request: UserTurn, started: float, clock: Callable[[], float], draft: _Draft, fallback: str | None,
              model: str | None) -> PlanOutcome:
     steps = build_steps(draft.intent, draft.query, draft.product_ids, draft.filters, draft.cart,
-                        rules.order_id(draft.query) if draft.intent == I.ORDER_STATUS else None, draft.account)
+                        rules.order_id(draft.query) if draft.intent == I.ORDER_STATUS else None, draft.account,
+                        asked_quality(request.text))
     plan = Plan(
         conversation_id=request.conversation_id,
         turn=request.turn,

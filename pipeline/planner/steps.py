@@ -48,9 +48,13 @@ def build_steps(
     cart: CartRequest | None = None,
     order_id: str | None = None,
     account: AccountRequest | None = None,
+    asked: str | None = None,
 ) -> list[RetrievalStep]:
     """The steps for `intent`, in priority order. `product_ids` are already resolved and allowed.
-    Raises StageError for an intent not in pipeline.planner.intents.INTENTS."""
+    `asked` is the quality the shopper's own words pick by (store/choose.asked_quality of the request):
+    the filters may have taken those words out of `query` ("best rated" is also a rating filter);
+    without it, the query's. Raises StageError for an intent not in pipeline.planner.intents.INTENTS."""
+    quality = asked or asked_quality(query)
     query = query_text(query)
     ids = list(product_ids)
     search_filters = filters.as_step_filters()
@@ -67,7 +71,7 @@ def build_steps(
             RetrievalStep("reviews", query, ids, {}, EVIDENCE_LIMIT),
         ]
     if intent == I.COMPARISON:
-        if ids and (quality := asked_quality(query)) is not None:
+        if ids and quality is not None:
             # "Which one is the cheapest?" of products already shown (one card: that one): the store
             # decides (choose.py)
             return [RetrievalStep("choice", query, ids, {"quality": quality}, len(ids))]

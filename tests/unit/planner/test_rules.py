@@ -95,6 +95,14 @@ async def test_which_one_is_cheapest_asks_the_store_to_choose() -> None:
     assert compared.intent == I.COMPARISON and compared.resolved_product_ids == SHOWN[:2]
 
 
+async def test_which_one_is_best_rated_asks_the_store_though_best_rated_is_also_a_filter() -> None:
+    # The rating filter takes "best rated" out of the query ("which one is ?"): the model then compared
+    # all four and wrote "The 250 blender and 8.8 oz espresso is the best rated."
+    for question in ("which one is best rated?", "which is the highest rated?"):
+        result = await plan(question, None, history(SHOWN))
+        assert [(s.source, s.filters) for s in result.steps] == [("choice", {"quality": "best_rated"})], question
+
+
 async def test_which_one_is_cheapest_after_one_card_asks_the_store_about_that_one() -> None:
     # "I need a quiet blender" (one card), "which one is the cheapest?": not a catalog search for the words
     # "which one is the cheapest", which compared four products nobody had asked about.
