@@ -70,6 +70,7 @@ class AnswerGuard:
     _said: list[set[str]] = field(default_factory=list)
     _shown_any: bool = False
     _blocks: set[str] = field(default_factory=set)
+    _lead_ids: set[str] = field(default_factory=set)
 
     @property
     def kept(self) -> list[Judged]:
@@ -156,18 +157,21 @@ class AnswerGuard:
     def after_lead(self, lead: str) -> None:
         """The system stated `lead` before the model's text: a directive the model repeats from it is
         dropped, and so is a second block of a kind the lead opened with (one table, carousel, review box
-        or chart per answer). Without this a comparison showed its table twice, the lead's and the
-        model's."""
+        or chart per answer), and so is a card of a product the lead's table or carousel shows. Without
+        this a comparison showed its table twice, the lead's and the model's, and "compare the first two"
+        showed the table, then the second product's card under it."""
         parser = MarkupParser()
         for event in [*parser.feed(lead), *parser.finish()]:
             if isinstance(event, Directive):
                 self._seen.add(event.markup())
                 if event.name in _ONE_PER_ANSWER:
                     self._blocks.add(event.name)
+                self._lead_ids.update(i.strip() for i in event.attrs.get("ids", "").split(",") if i.strip())
 
     def _directive(self, directive: Directive) -> list[str]:
         markup = directive.markup()
-        if markup in self._seen or directive.name in self._blocks:
+        shown_in_lead = directive.name == "product" and directive.attrs.get("id") in self._lead_ids
+        if markup in self._seen or directive.name in self._blocks or shown_in_lead:
             self.counts["repeated_directive"] += 1
             return []
         self._seen.add(markup)

@@ -62,10 +62,12 @@ def test_guard_streams_whole_sentences_and_directives_in_place() -> None:
 def test_after_a_lead_the_model_repeats_no_directive_and_no_second_block_of_its_kind() -> None:
     guard = AnswerGuard(support_for(bundle(MIC)))
     guard.after_lead('<compare ids="B0MIC00001,B0MIC00002"/> ')
-    shown = run(guard, ['<compare ids="B0MIC00002,B0MIC00001"/> <product id="B0MIC00001"/> It picks up handling noise.'])
-    # The table was the lead's: the model's own, ids in another order, is dropped; a card is not a block.
-    assert shown == '<product id="B0MIC00001"/> It picks up handling noise.'
-    assert guard.counts["repeated_directive"] == 1
+    shown = run(guard, ['<compare ids="B0MIC00002,B0MIC00001"/> <product id="B0MIC00001"/> '
+                        '<product id="B0MIC00009"/> It picks up handling noise.'])
+    # The table was the lead's: the model's own, ids in another order, is dropped, and so is the card of a
+    # product the table shows; a card of another product is not.
+    assert shown == '<product id="B0MIC00009"/> It picks up handling noise.'
+    assert guard.counts["repeated_directive"] == 2
     guard = AnswerGuard(support_for(bundle(MIC)))
     guard.after_lead('<product id="B0MIC00001"/> ')
     assert run(guard, ['<product id="B0MIC00001"/>It picks up handling noise.']) == "It picks up handling noise."
