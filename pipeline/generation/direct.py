@@ -1,6 +1,6 @@
 """Answers, or the start of one, the system states itself, without the model: what an action did,
 what memory holds, which of the products shown is the cheapest / best rated / in stock (the store's
-pick, pipeline/store/choose.py), a decline for requests outside shopping, and the lowest recent prices for "has this
+pick, pipeline/store/choose.py; "compare them" gets the table and both), a decline for requests outside shopping, and the lowest recent prices for "has this
 been cheaper?".
 
 A 135M model paraphrasing "Added 2 × Acme Kettle to your cart. Your cart: 3 items, $54.97." gets
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pipeline.generation.prompt import clean
 from pipeline.messages import EvidenceBundle
-from pipeline.planner.intents import OUT_OF_SCOPE
+from pipeline.planner.intents import COMPARISON, OUT_OF_SCOPE
 
 DIRECT_SOURCES = frozenset({"action", "memory", "choice"})
 MAX_COMPARED = 4
@@ -45,6 +45,9 @@ def direct_answer(bundle: EvidenceBundle, grounded: list[str]) -> str | None:
     text = " ".join(clean(item.text) for item in items if item.text)
     allowed = set(grounded)
     cards = list(dict.fromkeys(item.product_id for item in items if item.product_id and item.product_id in allowed))
+    if bundle.plan.intent == COMPARISON and 2 <= len(cards) <= MAX_COMPARED:
+        # "compare them", "which ones are in stock": the products side by side, the store's verdict under them.
+        return f"<compare ids=\"{','.join(cards)}\"/> {text}"
     return text + "".join(f" <product id=\"{product_id}\"/>" for product_id in cards)
 
 

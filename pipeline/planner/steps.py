@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 
 from pipeline.errors import StageError
+from pipeline.generation.support import content_terms
 from pipeline.messages import RetrievalStep
 from pipeline.planner import intents as I
 from pipeline.planner.filters import Filters
 from pipeline.planner.need import search_terms
 from pipeline.planner.rules import AccountRequest, CartRequest
-from pipeline.store.choose import asked_quality
+from pipeline.store.choose import OVERVIEW, asked_quality
 
 SEARCH_LIMIT = 10
 """Products a search step returns."""
@@ -38,6 +39,17 @@ def query_text(text: str) -> str:
         return collapsed
     cut = collapsed[:MAX_QUERY_CHARS]
     return cut.rsplit(" ", 1)[0] if " " in cut else cut
+
+
+_COMPARING = frozenset(content_terms(
+    "compare comparison compared two three four difference differences differ better versus vs side between"))
+_PRODUCT_ID = re.compile(r"b0[0-9a-z]{8}")
+
+
+def plain_comparison(query: str) -> bool:
+    """Whether a comparison asks nothing beyond comparing: "compare the first two", "how do they
+    compare?", "which is better?"; not "which one is lighter?" or "which is better for travel?"."""
+    return all(term in _COMPARING or _PRODUCT_ID.fullmatch(term) for term in content_terms(query))
 
 
 def build_steps(
@@ -83,7 +95,12 @@ def build_steps(
         if len(ids) < 2:
             # Fewer than two known products: find candidates to compare, with their offers.
             return [RetrievalStep("products", query, ids, search_filters, 5), RetrievalStep("offers", query, ids, {}, 5)]
+        # "Compare them" asks nothing in particular: the store states which is the cheapest and which the
+        # best rated (choose.overview) under the table. "Which one is lighter?" is the model's to answer
+        # from the evidence; the other steps are that evidence.
+        overview = [RetrievalStep("choice", "", ids, {"quality": OVERVIEW}, len(ids))] if plain_comparison(query) else []
         return [
+            *overview,
             RetrievalStep("products", "", ids, {}, len(ids)),
             RetrievalStep("offers", "", ids, {}, len(ids)),
             RetrievalStep("reviews", query, ids, {}, 4 * len(ids)),

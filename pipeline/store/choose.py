@@ -25,6 +25,9 @@ _ASKED = (
     ("in_stock", re.compile(r"\b(in stock|available|availability)\b")),
 )
 QUALITIES = tuple(name for name, _ in _ASKED)
+OVERVIEW = "overview"
+"""Not asked for in words: the planner's quality for "compare them", which states the cheapest and the
+best rated of the products compared (`overview`)."""
 _COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 _TITLE_WORDS = 6
 _DANGLING = frozenset({"for", "with", "and", "or", "of", "to", "in", "on", "by", "the", "a", "an", "&", "+", "from", "at"})
@@ -68,28 +71,24 @@ def short_title(title: str) -> str:
 
 def choose(quality: str, products: Sequence[ProductFacts]) -> Choice | None:
     """The pick and its stated reason; None when the store lacks the value for the products."""
+    if quality == OVERVIEW:
+        return overview(products)
     if len(products) == 1:
         return _only_one(quality, products[0])
     if not products:
         return None
-    group = f"of the {_COUNT_WORDS.get(len(products), str(len(products)))}"
+    group = _group(products)
     if quality in ("cheapest", "priciest"):
-        priced = [p for p in products if p.price_cents is not None]
-        if len(priced) < 2:
+        pick = _by_price(products, cheapest=quality == "cheapest")
+        if pick is None:
             return None
-        pick = (min if quality == "cheapest" else max)(priced, key=lambda p: (p.price_cents, p.product_id))
         word = "cheapest" if quality == "cheapest" else "most expensive"
-        label = " (simulated price)" if pick.price_simulated else ""
-        price = format_money(pick.price_cents or 0, pick.currency)
-        return Choice([pick.product_id], f"The {short_title(pick.title)} is the {word} {group} at {price}{label}.")
+        return Choice([pick.product_id], f"The {short_title(pick.title)} is the {word} {group} at {_price(pick)}.")
     if quality == "best_rated":
-        rated = [p for p in products if p.rating is not None and p.rating_count > 0]
-        if not rated:
+        pick = _best_rated(products)
+        if pick is None:
             return None
-        pick = max(rated, key=lambda p: (p.rating or 0.0, p.rating_count, p.product_id))
-        label = " (simulated)" if pick.rating_simulated else ""
-        return Choice([pick.product_id], f"The {short_title(pick.title)} is the best rated {group}, "
-                                         f"{pick.rating:.1f} stars from {pick.rating_count} ratings{label}.")
+        return Choice([pick.product_id], f"The {short_title(pick.title)} is the best rated {group}, {_rating(pick)}.")
     if quality == "in_stock":
         known = [p for p in products if p.in_stock is not None]
         stocked = [p for p in known if p.in_stock]
@@ -106,17 +105,65 @@ def choose(quality: str, products: Sequence[ProductFacts]) -> Choice | None:
     return None
 
 
+def overview(products: Sequence[ProductFacts]) -> Choice | None:
+    """"Compare the first two": which of them is the cheapest and which the best rated, in one sentence,
+    every product kept (the table shows them all). None for fewer than two products, or when the store
+    knows neither value: the model answers then. A 135M model asked to compare wrote "The first product
+    is a 200 blender and 250 blender." under the table."""
+    if len(products) < 2:
+        return None
+    group = _group(products)
+    cheapest, best = _by_price(products, cheapest=True), _best_rated(products)
+    if cheapest is None and best is None:
+        return None
+    ids = [p.product_id for p in products]
+    if cheapest is not None and best is not None and cheapest.product_id == best.product_id:
+        return Choice(ids, f"The {short_title(cheapest.title)} is both the cheapest {group}, at {_price(cheapest)}, "
+                           f"and the best rated, {_rating(best)}.")
+    clauses = []
+    if cheapest is not None:
+        clauses.append(f"the {short_title(cheapest.title)} is the cheapest {group} at {_price(cheapest)}")
+    if best is not None:
+        clauses.append(f"the {short_title(best.title)} is the best rated{'' if clauses else ' ' + group}, {_rating(best)}")
+    sentence = "; ".join(clauses)
+    return Choice(ids, sentence[:1].upper() + sentence[1:] + ".")
+
+
+def _group(products: Sequence[ProductFacts]) -> str:
+    return f"of the {_COUNT_WORDS.get(len(products), str(len(products)))}"
+
+
+def _by_price(products: Sequence[ProductFacts], *, cheapest: bool) -> ProductFacts | None:
+    """The cheapest (or dearest) of the priced products; None when fewer than two have a price."""
+    priced = [p for p in products if p.price_cents is not None]
+    if len(priced) < 2:
+        return None
+    return (min if cheapest else max)(priced, key=lambda p: (p.price_cents, p.product_id))
+
+
+def _best_rated(products: Sequence[ProductFacts]) -> ProductFacts | None:
+    rated = [p for p in products if p.rating is not None and p.rating_count > 0]
+    return max(rated, key=lambda p: (p.rating or 0.0, p.rating_count, p.product_id)) if rated else None
+
+
+def _price(product: ProductFacts) -> str:
+    label = " (simulated price)" if product.price_simulated else ""
+    return f"{format_money(product.price_cents or 0, product.currency)}{label}"
+
+
+def _rating(product: ProductFacts) -> str:
+    label = " (simulated)" if product.rating_simulated else ""
+    return f"{product.rating or 0.0:.1f} stars from {product.rating_count} ratings{label}"
+
+
 def _only_one(quality: str, product: ProductFacts) -> Choice | None:
     """"Which one is the cheapest?" after one card: the one, with the value asked about. A search for
     candidates instead (what the planner did before) compared products nobody had asked about."""
     lead = f"There is only one to choose from: the {short_title(product.title)}"
     if quality in ("cheapest", "priciest") and product.price_cents is not None:
-        label = " (simulated price)" if product.price_simulated else ""
-        return Choice([product.product_id], f"{lead}, at {format_money(product.price_cents, product.currency)}{label}.")
+        return Choice([product.product_id], f"{lead}, at {_price(product)}.")
     if quality == "best_rated" and product.rating is not None and product.rating_count > 0:
-        label = " (simulated)" if product.rating_simulated else ""
-        return Choice([product.product_id], f"{lead}, rated {product.rating:.1f} stars from "
-                                            f"{product.rating_count} ratings{label}.")
+        return Choice([product.product_id], f"{lead}, rated {_rating(product)}.")
     if quality == "in_stock" and product.in_stock is not None:
         state = "in stock" if product.in_stock else "out of stock right now"
         return Choice([product.product_id], f"{lead}, and it is {state}.")

@@ -139,6 +139,15 @@ async def test_comparison_of_the_shown_products() -> None:
     assert all(s.product_ids == SHOWN for s in result.steps)
 
 
+async def test_a_comparison_that_asks_nothing_more_gets_the_stores_overview() -> None:
+    for question in ("compare them", "how do the first and second ones compare?", "which is better?"):
+        result = await plan(question, None, history(SHOWN))
+        assert result.intent == I.COMPARISON, question
+        assert (result.steps[0].source, result.steps[0].filters) == ("choice", {"quality": "overview"}), question
+    travel = await plan("which is better for travel?", None, history(SHOWN))
+    assert "choice" not in {s.source for s in travel.steps}
+
+
 async def test_cart_add_resolves_the_product_and_caps_the_quantity() -> None:
     result = await plan("add 50 of the second one to my cart", None, history(SHOWN))
     cart = result.steps[0]

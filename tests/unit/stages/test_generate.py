@@ -188,6 +188,18 @@ async def test_which_one_is_cheapest_is_the_stores_pick_stated_with_its_card() -
     assert llm.requests == []
 
 
+async def test_compare_them_is_the_table_with_the_stores_overview_under_it_and_no_model() -> None:
+    llm = FakeLlm(["The first product is a 200 blender and 250 blender."])
+    ids = ["B0AAAAAAAA", "B0BBBBBBBB"]
+    plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "compare the first two"), "comparison", [], resolved_product_ids=ids)
+    overview = [EvidenceItem("choice", "The A is the cheapest of the two at $9.00; the B is the best rated, 4.0 stars.", 1.0, ids[0]),
+                EvidenceItem("choice", "", 1.0, ids[1])]
+    chunks = await run(GenerateStage(Settings(), client=llm), EvidenceBundle("c1", 0, 0, plan, overview))  # type: ignore[arg-type]
+    assert "".join(c.text for c in chunks) == (
+        '<compare ids="B0AAAAAAAA,B0BBBBBBBB"/> The A is the cheapest of the two at $9.00; the B is the best rated, 4.0 stars.')
+    assert llm.requests == []
+
+
 async def test_a_request_outside_shopping_is_declined_by_the_system() -> None:
     llm = FakeLlm(["Sunny, 22 degrees."])
     plan = Plan("c1", 0, 0, UserTurn("c1", 0, 0, "u", "what's the weather in Paris tomorrow?"), "out_of_scope", [])

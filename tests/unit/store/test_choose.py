@@ -51,3 +51,20 @@ def test_one_product_is_the_only_choice_with_the_value_asked_about() -> None:
     assert short_title("Acme Kettle, 1.7 l (steel)") == "Acme Kettle"
     # Cut at six words, a name never ends on a word that leads into the rest.
     assert short_title("FURminator Long Hair deShedding Tool for Medium Dogs") == "FURminator Long Hair deShedding Tool"
+
+
+def test_an_overview_states_the_cheapest_and_the_best_rated_and_keeps_every_product() -> None:
+    both = choose("overview", [BOWL, FEEDER])
+    assert both is not None and both.product_ids == ["B2", "B1"]
+    assert both.sentence == ("The OurPets Interactive Feeder is the cheapest of the two at $12.99 (simulated price); "
+                             "the Acme Steel Dog Bowl is the best rated, 4.6 stars from 12 ratings.")
+    better_feeder = ProductFacts("B1", FEEDER.title, price_cents=1299, rating=4.8, rating_count=80)
+    one = choose("overview", [BOWL, better_feeder])
+    assert one is not None and one.sentence == (
+        "The OurPets Interactive Feeder is both the cheapest of the two, at $12.99 (simulated price), and the best "
+        "rated, 4.8 stars from 80 ratings (simulated).")
+    unknown = ProductFacts("B3", "Mystery")
+    rated_only = choose("overview", [FEEDER, unknown])
+    assert rated_only is not None and rated_only.sentence.startswith("The OurPets Interactive Feeder is the best rated of the two")
+    assert choose("overview", [unknown, ProductFacts("B4", "Other")]) is None
+    assert choose("overview", [FEEDER]) is None
