@@ -63,9 +63,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         Ask("I need a quiet blender for smoothies", (c.shows_at_least(1),)),
         Ask("which one is the cheapest?", (c.stated_by_system, c.picks_only_from_previous)),
     )),
-    Scenario("compare_first_two", "'compare the first two' shows a table of exactly those", (
+    Scenario("compare_first_two", "'compare the first two' shows a table of exactly those, and the store says "
+                                  "which is the cheapest", (
         Ask("show me dog feeders", (c.shows_at_least(2),)),
-        Ask("compare the first two", (c.intent_is("comparison"), c.compares_first_two_of_previous)),
+        Ask("compare the first two", (c.intent_is("comparison"), c.compares_first_two_of_previous, c.stated_by_system,
+                                      c.says(r"cheapest of the two at \$"))),
+    )),
+    Scenario("best_rated_of_shown", "'which one is best rated?' is the store's pick among those shown", (
+        Ask("show me dog feeders", (c.shows_at_least(2),)),
+        Ask("which one is best rated?", (c.stated_by_system, c.picks_only_from_previous, c.says(r"best rated of the"))),
     )),
     Scenario("first_two_after_a_pick", "after one card is picked, 'the first two' still means the list", (
         Ask("show me dog feeders", (c.shows_at_least(2),)),
