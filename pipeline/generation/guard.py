@@ -157,16 +157,18 @@ class AnswerGuard:
     def after_lead(self, lead: str) -> None:
         """The system stated `lead` before the model's text: a directive the model repeats from it is
         dropped, and so is a second block of a kind the lead opened with (one table, carousel, review box
-        or chart per answer), and so is a card of a product the lead's table or carousel shows. Without
-        this a comparison showed its table twice, the lead's and the model's, and "compare the first two"
-        showed the table, then the second product's card under it."""
+        or chart per answer), and so is a card of a product the lead already shows (in its table,
+        carousel, review box or chart). Without this a comparison showed its table twice, the lead's and
+        the model's, "compare the first two" showed the second product's card under the table, and "what
+        do customers say?" the product's card under its review box."""
         parser = MarkupParser()
         for event in [*parser.feed(lead), *parser.finish()]:
             if isinstance(event, Directive):
                 self._seen.add(event.markup())
                 if event.name in _ONE_PER_ANSWER:
                     self._blocks.add(event.name)
-                self._lead_ids.update(i.strip() for i in event.attrs.get("ids", "").split(",") if i.strip())
+                ids = event.attrs.get("ids", event.attrs.get("id", ""))
+                self._lead_ids.update(i.strip() for i in ids.split(",") if i.strip())
 
     def _directive(self, directive: Directive) -> list[str]:
         markup = directive.markup()

@@ -71,6 +71,9 @@ def test_after_a_lead_the_model_repeats_no_directive_and_no_second_block_of_its_
     guard = AnswerGuard(support_for(bundle(MIC)))
     guard.after_lead('<product id="B0MIC00001"/> ')
     assert run(guard, ['<product id="B0MIC00001"/>It picks up handling noise.']) == "It picks up handling noise."
+    guard = AnswerGuard(support_for(bundle(MIC)))
+    guard.after_lead('<reviews id="B0MIC00001"/> ')
+    assert run(guard, ['<product id="B0MIC00001"/> It picks up handling noise.']) == "It picks up handling noise."
 
 
 def test_a_number_split_across_chunks_is_not_a_sentence_end() -> None:
