@@ -149,7 +149,7 @@ def suggest(turn: TurnFacts, facts: Mapping[str, ProductFacts], written: Iterabl
         if not question or question.lower() in seen:
             continue
         seen.add(question.lower())
-        if answerable(question, turn, facts):
+        if answerable(question, turn, facts) and not asks_again(question, turn):
             items.append(question)
             kept += 1
         else:
@@ -173,7 +173,8 @@ def answerable(question: str, turn: TurnFacts, facts: Mapping[str, ProductFacts]
 def candidates(turn: TurnFacts, facts: Mapping[str, ProductFacts]) -> list[str]:
     """Generated follow-ups, each answerable and about the product(s) it names; best first.
 
-    One of each kind first, then the rest; a review, price or comparison turn's own topic comes last.
+    One of each kind first, then the rest; a review, price or comparison turn's own topic comes last, and
+    not at all about the products it was about (`asks_again`).
     """
     targets = [pid for pid in turn.shown if facts.get(pid, _UNKNOWN).known][:MAX_TARGETS]
     if not targets and turn.page_known and turn.page_product_id and facts.get(turn.page_product_id, _UNKNOWN).known:
@@ -182,8 +183,18 @@ def candidates(turn: TurnFacts, facts: Mapping[str, ProductFacts]) -> list[str]:
     per_kind = [list(_kind(kind, targets, turn, facts)) for kind in _kind_order(turn.intent) if kind != topic]
     ordered = [group[0] for group in per_kind if group] + [q for group in per_kind for q in group[1:]]
     if topic is not None:
-        ordered += _kind(topic, targets, turn, facts)
+        ordered += (q for q in _kind(topic, targets, turn, facts) if not asks_again(q, turn))
     return list(dict.fromkeys(ordered))
+
+
+def asks_again(question: str, turn: TurnFacts) -> bool:
+    """Whether `question` would plan as this review, price or comparison turn did, about the same
+    products: the same answer again. After "what do customers say about this?" the follow-ups offered
+    "What do customers say about it?"."""
+    if turn.intent not in _TOPIC_OF_INTENT:
+        return False
+    plans = list(_next_turn_plans(question, turn))
+    return bool(plans) and all(intent == turn.intent and ids == list(turn.shown) for intent, ids in plans)
 
 
 # ---- the next turn, as the planner's rules would plan it -----------------------------------------

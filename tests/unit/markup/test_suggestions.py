@@ -70,11 +70,18 @@ def test_search_turn_leads_with_a_comparison_of_the_first_two() -> None:
     assert len(result.items) == MAX_SUGGESTIONS
 
 
-def test_the_turns_own_topic_comes_last() -> None:
-    items = candidates(turn([A], intent=I.REVIEW_SUMMARY), {A: facts(A)})
-    assert items[-1] == "What do customers say about it?"
-    items = candidates(turn([A], intent=I.PRICE_HISTORY), {A: facts(A)})
-    assert items[-1] == "Has it been cheaper before?"
+def test_the_turns_own_topic_comes_last_and_never_about_the_same_products() -> None:
+    both = {A: facts(A), B: facts(B)}
+    items = candidates(turn([A, B], intent=I.REVIEW_SUMMARY), both)
+    assert items[-1] == "What do customers say about the second one?"
+    items = candidates(turn([A, B], intent=I.PRICE_HISTORY), both)
+    assert items[-1] == "Has the second one been cheaper before?"
+    # One product: its reviews (or price) again would be this turn's answer again, written or generated.
+    for intent, again in ((I.REVIEW_SUMMARY, "What do customers say about it?"), (I.PRICE_HISTORY, "Has it been cheaper before?")):
+        assert again not in candidates(turn([A], intent=intent), {A: facts(A)})
+        result = suggest(turn([A], intent=intent), {A: facts(A)}, written=[again])
+        assert again not in result.items and result.written_dropped == 1
+    assert "How do the first and second ones compare?" not in candidates(turn([A, B], intent=I.COMPARISON), both)
 
 
 def test_the_attribute_just_asked_about_is_not_suggested() -> None:
