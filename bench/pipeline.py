@@ -42,6 +42,13 @@ At 32 both are reported but neither has a target: the server holds
 (p50 2.5-5 s on both sides) and its p50 moves by a few hundred ms from run to run. There the paired
 overhead comes out negative: in a closed loop against a saturated server, time a client spends in
 the pipeline before reaching vLLM is time it does not spend in vLLM's queue.
+`stages_p50_ms` says where the pipeline's first text spends its time, from the hop headers each
+stage stamps (pipeline/runtime/headers.py; the request carries `bench:out`): `plan.wait` (request
+produced -> plan consumed it), `plan`, `retrieve.wait`, `retrieve`, `generate.wait`, `generate`
+(evidence in -> first text out, vLLM and the guard's hold inside) and `tokens.wait` (first text
+produced -> read here), medians over answers at 1 ms resolution; `generate_over_shown` pairs
+generate's span with the direct stream's shown moment for the same prompt: what generate adds around
+vLLM and the guard.
 Throughput compares characters per second of answer text (the pipeline sees chunks, not tokens).
 Only the model's text counts on the pipeline side: chunks the system states itself (model `direct`:
 a review-summary or price-history lead, a closed directive, a fallback) are left out of both TTFT
