@@ -1,7 +1,7 @@
 """Answers, or the start of one, the system states itself, without the model: what an action did,
 what memory holds, which of the products shown is the cheapest / best rated / in stock (the store's
-pick, pipeline/store/choose.py; "compare them" gets the table and both), a decline for requests outside shopping, and the lowest recent prices for "has this
-been cheaper?".
+pick, pipeline/store/choose.py; "compare them" gets the table and both), a decline for requests
+outside shopping, and the lowest recent prices for "has this been cheaper?".
 
 A 135M model paraphrasing "Added 2 × Acme Kettle to your cart. Your cart: 3 items, $54.97." gets
 numbers wrong often enough to matter, and these answers have nothing to add. So when the evidence
