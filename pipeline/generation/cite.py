@@ -47,6 +47,8 @@ CLOSEST_LEADS = {
 """The leads after an answer whose every kept sentence abstains."""
 NOT_FOUND = "I'm not sure: the product page and its reviews don't say."
 MAX_PASSAGE_CHARS = 400
+_ASKING = frozenset(content_terms("need needs needed use uses used using work works come comes get gets"))
+"""Verbs of a question that say nothing of what it is about."""
 _ALREADY_SAID = 0.8
 """Share of a passage's content words the shown answer already has, above which quoting it repeats it."""
 
@@ -85,10 +87,12 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
 
 def topic_terms(bundle: EvidenceBundle) -> frozenset[str]:
     """The question's content words, less the words of the evidence's product titles: "does this kettle
-    shut off?" is about shutting off, and every passage of the kettle's page names the kettle."""
+    shut off?" is about shutting off, and every passage of the kettle's page names the kettle. Verbs any
+    question may use ("need", "use", "work") are not a topic: "does it need phantom power?" of a "Phantom
+    Powered" microphone was about "need" alone, and no passage was stated."""
     names = {term for item in bundle.items if item.source == PRODUCT
              for term in content_terms(summary_title(item.text))}
-    return frozenset(content_terms(bundle.plan.request.text)) - names
+    return frozenset(content_terms(bundle.plan.request.text)) - names - _ASKING
 
 
 def _backing(guard: AnswerGuard, statable: Sequence[int]) -> int | None:

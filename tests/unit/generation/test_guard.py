@@ -203,6 +203,19 @@ def test_a_question_with_no_words_of_its_own_states_the_best_ranked_passage() ->
     assert citation(b, guard) == "A customer says that no, it can only be used in a 120v socket here in the us."
 
 
+def test_a_question_in_the_products_own_words_is_backed_by_the_passage_on_them() -> None:
+    # "Phantom" and "power" are words of the title: what is left, "need", is no topic, and the model's
+    # supported sentence is backed by the passage that shares most of its words.
+    items = [EvidenceItem("product", "Rode NTG2 Battery or Phantom Powered Condenser Shotgun Microphone", 1.0,
+                          "B0MIC00001"),
+             EvidenceItem("review", "it runs fine on 48v phantom power from my mixer", 0.9, "B0MIC00001", "r1"),
+             EvidenceItem("review", "it picks up a lot of handling noise when held in the hand", 0.8, "B0MIC00001", "r2")]
+    b = bundle(items, text="does it need phantom power?")
+    guard = AnswerGuard(support_for(b))
+    assert run(guard, ["It runs on 48v phantom power."]) == "It runs on 48v phantom power."
+    assert citation(b, guard) == "A customer says that it runs fine on 48v phantom power from my mixer."
+
+
 def test_not_sure_when_there_is_no_passage_to_state() -> None:
     b = bundle([EvidenceItem("product", "Rode NTG2 shotgun microphone", 1.0, "B0MIC00001")])
     guard = AnswerGuard(support_for(b))
