@@ -149,7 +149,8 @@ def suggest(turn: TurnFacts, facts: Mapping[str, ProductFacts], written: Iterabl
         if not question or question.lower() in seen:
             continue
         seen.add(question.lower())
-        if answerable(question, turn, facts) and not asks_again(question, turn):
+        plans = list(_next_turn_plans(question, turn))  # planned once for both checks
+        if _answerable(question, plans, facts) and not _repeats(plans, turn):
             items.append(question)
             kept += 1
         else:
@@ -166,7 +167,10 @@ def suggest(turn: TurnFacts, facts: Mapping[str, ProductFacts], written: Iterabl
 
 def answerable(question: str, turn: TurnFacts, facts: Mapping[str, ProductFacts]) -> bool:
     """Whether every way the next turn could plan `question` gives an intent the catalog can answer."""
-    plans = list(_next_turn_plans(question, turn))
+    return _answerable(question, list(_next_turn_plans(question, turn)), facts)
+
+
+def _answerable(question: str, plans: Sequence[tuple[str, list[str]]], facts: Mapping[str, ProductFacts]) -> bool:
     return bool(plans) and all(_has_evidence(intent, ids, question, facts) for intent, ids in plans)
 
 
@@ -191,10 +195,12 @@ def asks_again(question: str, turn: TurnFacts) -> bool:
     """Whether `question` would plan as this review, price or comparison turn did, about the same
     products: the same answer again. After "what do customers say about this?" the follow-ups offered
     "What do customers say about it?"."""
-    if turn.intent not in _TOPIC_OF_INTENT:
-        return False
-    plans = list(_next_turn_plans(question, turn))
-    return bool(plans) and all(intent == turn.intent and ids == list(turn.shown) for intent, ids in plans)
+    return turn.intent in _TOPIC_OF_INTENT and _repeats(list(_next_turn_plans(question, turn)), turn)
+
+
+def _repeats(plans: Sequence[tuple[str, list[str]]], turn: TurnFacts) -> bool:
+    return (turn.intent in _TOPIC_OF_INTENT and bool(plans)
+            and all(intent == turn.intent and ids == list(turn.shown) for intent, ids in plans))
 
 
 # ---- the next turn, as the planner's rules would plan it -----------------------------------------
