@@ -152,8 +152,10 @@ def compares_first_two_of_previous(outcome: TurnOutcome, earlier: Sequence[TurnO
 
 
 def cites_evidence(outcome: TurnOutcome, earlier: Sequence[TurnOutcome]) -> str | None:
-    """A product answer ends with the passage that backs it, or says it is not sure."""
+    """A product answer ends with the passage that backs it (or, when it says the passage itself, where
+    the passage is from), or says it is not sure."""
     text = outcome.answer_text
-    if re.search(r"A customer says that|The product page (says|lists)|The closest I found|not sure", text):
+    if re.search(r"A customer says that|The product page (says|lists)|The closest I found|That is from|not sure",
+                 text):
         return None
     return f"no stated evidence: {text[:200]!r}"

@@ -17,6 +17,14 @@ When everything the model kept says it is not sure, a passage introduced as "A c
 reads as a contradiction ("I'm not sure: the reviews don't say. A customer says that mine has two
 outlets."): the model found no answer, but the closest passage may hold one. The lead then says what
 the passage is, the closest thing found, and leaves the judging to the shopper (`CLOSEST_LEADS`).
+
+The product summary (title, key attributes, first bullets) is evidence too, but a long one: when it is
+the only passage behind a kept sentence ("The kettle holds 8 cups." from "... 8-Cup Cordless Electric
+Kettle"; "it does not need phantom power" from "Battery or Phantom Powered ..."), the part of it that
+backs the sentence is stated. Without this the sentence stood with nothing to check it by.
+
+A sentence that copies a passage is not followed by the passage again; it is followed by where it came
+from (`ATTRIBUTIONS`), so a customer's words never read as the assistant's own.
 """
 
 from __future__ import annotations
@@ -45,6 +53,14 @@ CLOSEST_LEADS = {
     "attribute": "The closest I found is on the product page, which lists",
 }
 """The leads after an answer whose every kept sentence abstains."""
+ATTRIBUTIONS = {
+    "review": "That is from a customer's review.",
+    "qa": "That is from a customer's answer.",
+    "bullet": "That is from the product page.",
+    "description": "That is from the product page.",
+    "attribute": "That is from the product page.",
+}
+"""What follows an answer that already says the passage it would quote."""
 NOT_FOUND = "I'm not sure: the product page and its reviews don't say."
 MAX_PASSAGE_CHARS = 400
 _ASKING = frozenset(content_terms("need needs needed use uses used using work works come comes get gets"))
@@ -70,8 +86,10 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     if topic:
         statable = [n for n in statable if guard.support.passages[n] & topic]
     if not statable:
-        return None if guard.kept else NOT_FOUND
+        return _summary_backing(bundle, guard) if guard.kept else NOT_FOUND
     chosen = _backing(guard, statable)
+    if chosen is None and (summary := _summary_backing(bundle, guard)) is not None:
+        return summary
     if chosen is None:  # nothing the model said stands: the passage closest to the question
         chosen = guard.support.best_passage(sorted(topic), among=statable)
     if chosen is None:  # a question with no words of its own: the best-ranked passage
@@ -81,7 +99,7 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     quote = _quote(bundle.items[chosen], CLOSEST_LEADS if abstained else _LEADS)
     quoted = set(content_terms(quote))
     if quoted and len(quoted & shown) / len(quoted) >= _ALREADY_SAID:
-        return None
+        return ATTRIBUTIONS[bundle.items[chosen].source]
     return quote
 
 
@@ -104,9 +122,25 @@ def _backing(guard: AnswerGuard, statable: Sequence[int]) -> int | None:
     return None
 
 
+def _summary_backing(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
+    """The part of the product summary that backs the first kept claim sharing its words, as stated
+    evidence; None when no summary shares any. An abstention is no claim to back."""
+    summaries = [n for n, item in enumerate(bundle.items) if item.source == PRODUCT]
+    for judged in guard.kept:
+        if ABSTENTION.search(judged.sentence.lower()):
+            continue
+        terms = set(content_terms(judged.sentence))
+        best = guard.support.best_passage(sorted(terms), among=summaries)
+        if best is not None:
+            parts = clean(bundle.items[best].text).split(". ")
+            part = max(parts, key=lambda text: len(terms & set(content_terms(text))))
+            return f"{_LEADS['description']} {_ended(_shorten(part.strip()))}"
+    return None
+
+
 def model_part(answer: str) -> str:
     """An answer's text without the evidence the system stated after it (for `aisle eval answers`)."""
-    leads = {*_LEADS.values(), *CLOSEST_LEADS.values(), NOT_FOUND}
+    leads = {*_LEADS.values(), *CLOSEST_LEADS.values(), *ATTRIBUTIONS.values(), NOT_FOUND}
     cuts = [answer.find(lead) for lead in leads if lead in answer]
     return answer[: min(cuts)].strip() if cuts else answer.strip()
 
@@ -123,10 +157,11 @@ def _passage(item: EvidenceItem) -> str:
 
 
 def _quote(item: EvidenceItem, leads: dict[str, str]) -> str:
-    text = _shorten(_passage(item))
-    if text and text[-1] not in ".!?":
-        text += "."
-    return f"{leads[item.source]} {text}"
+    return f"{leads[item.source]} {_ended(_shorten(_passage(item)))}"
+
+
+def _ended(text: str) -> str:
+    return text + "." if text and text[-1] not in ".!?" else text
 
 
 def _shorten(text: str) -> str:

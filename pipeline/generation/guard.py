@@ -18,6 +18,9 @@ three times inside one sentence, or a "sentence" that runs past `max_sentence_ch
 A near-copy of an earlier sentence (80% of its content words shared), a sentence that repeats its own
 few content words, and a question (follow-ups belong in <suggest>) are dropped without ending it.
 The prompt's evidence labels ("[3] review B0...:") that a small model copies are removed.
+After a stated lead that shows the products found (a search's carousel or card), a sentence saying the
+evidence does not tell is dropped: "I'm not sure." under the chair mat the shopper asked for reads as
+if the products shown were not an answer.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pipeline.generation.support import Support, Verdict, content_terms
+from pipeline.generation.support import ABSTENTION, Support, Verdict, content_terms
 from pipeline.markup.closing import closing_suffix
 from pipeline.markup.parser import Directive, MarkupParser, Text
 
@@ -44,6 +47,8 @@ _NEAR = 0.8
 """Content words shared (Jaccard) above which a sentence only repeats an earlier one."""
 _ONE_PER_ANSWER = frozenset({"compare", "carousel", "reviews", "price-history"})
 """Blocks an answer shows at most once, whatever their ids."""
+_FOUND = frozenset({"carousel", "product"})
+"""Directives of a lead that show a search's results."""
 
 
 @dataclass
@@ -61,7 +66,8 @@ class AnswerGuard:
     counts: Counter[str] = field(default_factory=Counter)
     """kept; unsupported and contradicted (sentences dropped); repeated (a near-copy of an earlier
     sentence or one going round in circles, dropped); question (the model asking back, dropped); loop
-    (the answer was ended); repeated_directive."""
+    (the answer was ended); repeated_directive; abstained_under_found (a "not sure" under the
+    products a search found, dropped)."""
     judged: list[Judged] = field(default_factory=list)
     _parser: MarkupParser = field(default_factory=MarkupParser)
     _pending: str = ""
@@ -71,6 +77,7 @@ class AnswerGuard:
     _shown_any: bool = False
     _blocks: set[str] = field(default_factory=set)
     _lead_ids: set[str] = field(default_factory=set)
+    _lead_found: bool = False
 
     @property
     def kept(self) -> list[Judged]:
@@ -146,6 +153,9 @@ class AnswerGuard:
             self.counts["repeated"] += 1
             return []
         self._said.append(terms)
+        if self._lead_found and ABSTENTION.search(sentence.lower()):
+            self.counts["abstained_under_found"] += 1
+            return []
         verdict = self.support.judge(sentence)
         self.judged.append(Judged(sentence, verdict))
         if not verdict.supported:
@@ -167,6 +177,7 @@ class AnswerGuard:
                 self._seen.add(event.markup())
                 if event.name in _ONE_PER_ANSWER:
                     self._blocks.add(event.name)
+                self._lead_found = self._lead_found or event.name in _FOUND
                 ids = event.attrs.get("ids", event.attrs.get("id", ""))
                 self._lead_ids.update(i.strip() for i in ids.split(",") if i.strip())
 

@@ -76,6 +76,18 @@ def test_after_a_lead_the_model_repeats_no_directive_and_no_second_block_of_its_
     assert run(guard, ['<product id="B0MIC00001"/> It picks up handling noise.']) == "It picks up handling noise."
 
 
+def test_not_sure_under_the_products_a_search_found_is_dropped_but_stands_elsewhere() -> None:
+    # pair1513 answered "I need a mat for my office chair" with "I'm not sure" under the carousel.
+    search = bundle(MIC, text="I need a microphone for film", intent="product_search")
+    guard = AnswerGuard(support_for(search))
+    guard.after_lead('<carousel ids="B0MIC00001,B0MIC00002"/> ')
+    assert run(guard, ["I'm not sure. It is made for film and video."]) == "It is made for film and video."
+    assert guard.counts["abstained_under_found"] == 1
+    guard = AnswerGuard(support_for(search))
+    guard.after_lead('<reviews id="B0MIC00001"/> ')
+    assert run(guard, ["I'm not sure."]) == "I'm not sure."
+
+
 def test_a_number_split_across_chunks_is_not_a_sentence_end() -> None:
     guard = AnswerGuard(Support.from_texts(["it costs 4.99 and weighs 2 pounds"]))
     assert guard.feed("It costs 4.") == []
@@ -124,11 +136,13 @@ def test_citation_stands_alone_when_nothing_the_model_said_is_supported() -> Non
     assert citation(b, guard) == "The product page says: supercardioid polar pattern for film and video."
 
 
-def test_no_citation_when_the_answer_already_quotes_it_or_for_other_intents() -> None:
+def test_an_answer_that_already_quotes_the_passage_gets_its_source_and_other_intents_nothing() -> None:
     b = bundle(MIC, text="does it pick up handling noise?")
     guard = AnswerGuard(support_for(b))
     run(guard, ["It picks up a lot of handling noise when held in the hand."])
-    assert citation(b, guard) is None
+    assert citation(b, guard) == "That is from a customer's review."
+    assert model_part("It picks up a lot of handling noise. That is from a customer's review.") == \
+        "It picks up a lot of handling noise."
     search = bundle(MIC, intent="product_search")
     assert citation(search, AnswerGuard(support_for(search))) is None
 
@@ -163,12 +177,13 @@ KETTLE = [
 
 
 def test_a_passage_off_the_questions_topic_is_never_stated() -> None:
-    # The model's sentence is backed by the title; no passage is about cups, so none is stated (the
-    # reset review shares "kettle" with the sentence, which named the product, not the topic).
+    # The model's sentence is backed by the title; no passage is about cups, so no review is stated (the
+    # reset review shares "kettle" with the sentence, which named the product, not the topic): the
+    # title is.
     b = bundle(KETTLE, text="how many cups does this kettle hold?")
     guard = AnswerGuard(support_for(b))
     assert run(guard, ["The Hamilton Beach kettle holds 8 cups."]) == "The Hamilton Beach kettle holds 8 cups."
-    assert citation(b, guard) is None
+    assert citation(b, guard) == "The product page says: Hamilton Beach Cool-Touch 8-Cup Cordless Electric Kettle."
     # Nothing the model said stands and nothing is on the topic: not sure, not the warranty.
     b = bundle(KETTLE, text="does it have an auto shut off?")
     guard = AnswerGuard(support_for(b))
@@ -214,6 +229,24 @@ def test_a_question_in_the_products_own_words_is_backed_by_the_passage_on_them()
     guard = AnswerGuard(support_for(b))
     assert run(guard, ["It runs on 48v phantom power."]) == "It runs on 48v phantom power."
     assert citation(b, guard) == "A customer says that it runs fine on 48v phantom power from my mixer."
+
+
+def test_a_claim_only_the_product_summary_backs_states_the_part_of_it_that_does() -> None:
+    # B00093ESSI, base model: the summary is the only passage naming phantom power.
+    items = [EvidenceItem("product", "Rode NTG2 Battery or Phantom Powered Condenser Shotgun Microphone. brand: "
+                          "Rode. Ideal for film and video. Runs on an AA battery", 1.0, "B0MIC00001"),
+             EvidenceItem("review", "it picks up a lot of handling noise when held in the hand", 0.8, "B0MIC00001", "r2")]
+    b = bundle(items, text="does it need phantom power?")
+    guard = AnswerGuard(support_for(b))
+    assert run(guard, ["Reviewers say it does not need phantom power."]).strip()
+    assert citation(b, guard) == ("The product page says: Rode NTG2 Battery or Phantom Powered Condenser Shotgun "
+                                  "Microphone.")
+    # An abstention is no claim for the summary to back: the question, with no words of its own beside
+    # the title's, gets the best-ranked passage as the closest found.
+    guard = AnswerGuard(support_for(b))
+    run(guard, ["I'm not sure about phantom power."])
+    assert citation(b, guard) == ("The closest I found is from a customer: it picks up a lot of handling noise "
+                                  "when held in the hand.")
 
 
 def test_not_sure_when_there_is_no_passage_to_state() -> None:
