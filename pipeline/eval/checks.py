@@ -155,7 +155,7 @@ def cites_evidence(outcome: TurnOutcome, earlier: Sequence[TurnOutcome]) -> str 
     """A product answer ends with the passage that backs it (or, when it says the passage itself, where
     the passage is from), or says it is not sure."""
     text = outcome.answer_text
-    if re.search(r"A customer says that|The product page (says|lists)|The closest I found|That is from|not sure",
+    if re.search(r"A customer says that|The product page (says|lists)|The closest I found|Source:|not sure",
                  text):
         return None
     return f"no stated evidence: {text[:200]!r}"

@@ -20,8 +20,11 @@ the passage is, the closest thing found, and leaves the judging to the shopper (
 
 The product summary (title, key attributes, first bullets) is evidence too, but a long one: when it is
 the only passage behind a kept sentence ("The kettle holds 8 cups." from "... 8-Cup Cordless Electric
-Kettle"; "it does not need phantom power" from "Battery or Phantom Powered ..."), the part of it that
-backs the sentence is stated. Without this the sentence stood with nothing to check it by.
+Kettle"; "it does not need phantom power" from "Battery or Phantom Powered ...") and no passage is on
+the question's topic (or the question has no words of its own beside the title's), the part of it that
+backs the sentence is stated. Without this the sentence stood
+with nothing to check it by. A passage on the topic goes first: stating the title instead of the
+closest passage cost 0.3 ROUGE-L on each of the 11 ePQA answers where it happened.
 
 A sentence that copies a passage is not followed by the passage again; it is followed by where it came
 from (`ATTRIBUTIONS`), so a customer's words never read as the assistant's own.
@@ -54,11 +57,11 @@ CLOSEST_LEADS = {
 }
 """The leads after an answer whose every kept sentence abstains."""
 ATTRIBUTIONS = {
-    "review": "That is from a customer's review.",
-    "qa": "That is from a customer's answer.",
-    "bullet": "That is from the product page.",
-    "description": "That is from the product page.",
-    "attribute": "That is from the product page.",
+    "review": "Source: a customer's review.",
+    "qa": "Source: a customer's answer.",
+    "bullet": "Source: the product page.",
+    "description": "Source: the product page.",
+    "attribute": "Source: the product page.",
 }
 """What follows an answer that already says the passage it would quote."""
 NOT_FOUND = "I'm not sure: the product page and its reviews don't say."
@@ -88,10 +91,10 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     if not statable:
         return _summary_backing(bundle, guard) if guard.kept else NOT_FOUND
     chosen = _backing(guard, statable)
-    if chosen is None and (summary := _summary_backing(bundle, guard)) is not None:
-        return summary
     if chosen is None:  # nothing the model said stands: the passage closest to the question
         chosen = guard.support.best_passage(sorted(topic), among=statable)
+    if chosen is None and (summary := _summary_backing(bundle, guard)) is not None:
+        return summary
     if chosen is None:  # a question with no words of its own: the best-ranked passage
         chosen = max(statable, key=lambda n: bundle.items[n].score)
     shown = set(content_terms(" ".join(j.sentence for j in guard.kept)))

@@ -140,8 +140,8 @@ def test_an_answer_that_already_quotes_the_passage_gets_its_source_and_other_int
     b = bundle(MIC, text="does it pick up handling noise?")
     guard = AnswerGuard(support_for(b))
     run(guard, ["It picks up a lot of handling noise when held in the hand."])
-    assert citation(b, guard) == "That is from a customer's review."
-    assert model_part("It picks up a lot of handling noise. That is from a customer's review.") == \
+    assert citation(b, guard) == "Source: a customer's review."
+    assert model_part("It picks up a lot of handling noise. Source: a customer's review.") == \
         "It picks up a lot of handling noise."
     search = bundle(MIC, intent="product_search")
     assert citation(search, AnswerGuard(support_for(search))) is None

@@ -45,7 +45,7 @@ async def test_chunks_carry_contiguous_seq_and_offsets_and_a_final_marker() -> N
     chunks = await run(stage, evidence())
     assert [c.seq for c in chunks] == list(range(len(chunks)))
     assert "".join(c.text for c in chunks) == ('It is very quiet. <product id="B0AAAAAAAA"/> '
-                                              "That is from a customer's review.")
+                                              "Source: a customer's review.")
     assert all(c.offset == sum(len(p.text) for p in chunks[: c.seq]) for c in chunks)
     assert chunks[-1].final and not any(c.final for c in chunks[:-1])
     assert all(c.grounded_product_ids == ["B0AAAAAAAA"] for c in chunks)
@@ -147,7 +147,7 @@ async def test_an_answer_cut_inside_a_directive_is_closed_before_the_evidence() 
 async def test_unsupported_sentences_are_dropped_loops_stopped_and_counted() -> None:
     llm = FakeLlm(["It boils water in two minutes. ", "It is very quiet. ", "It is very quiet. ", "Never shown."])
     chunks = await run(GenerateStage(Settings(), client=llm), evidence())  # type: ignore[arg-type]
-    assert "".join(c.text for c in chunks) == "It is very quiet. That is from a customer's review."
+    assert "".join(c.text for c in chunks) == "It is very quiet. Source: a customer's review."
     context = chunks[-1].context
     assert (context["guard_kept"], context["guard_unsupported"], context["guard_loop"]) == ("1", "1", "1")
 
