@@ -22,9 +22,9 @@ The product summary (title, key attributes, first bullets) is evidence too, but 
 the only passage behind a kept sentence ("The kettle holds 8 cups." from "... 8-Cup Cordless Electric
 Kettle"; "it does not need phantom power" from "Battery or Phantom Powered ...") and no passage is on
 the question's topic (or the question has no words of its own beside the title's), the part of it that
-backs the sentence is stated. Without this the sentence stood
-with nothing to check it by. A passage on the topic goes first: stating the title instead of the
-closest passage cost 0.3 ROUGE-L on each of the 11 ePQA answers where it happened.
+backs the sentence is stated. Without this the sentence stood with nothing to check it by. A passage
+on the topic goes first: stating the summary in its place cost about 0.3 ROUGE-L on each of 11 ePQA
+answers (docs/eval/README.md).
 
 A sentence that copies a passage is not followed by the passage again; it is followed by where it came
 from (`ATTRIBUTIONS`), so a customer's words never read as the assistant's own.
