@@ -24,7 +24,9 @@ Kettle"; "it does not need phantom power" from "Battery or Phantom Powered ...")
 the question's topic (or the question has no words of its own beside the title's), the part of it that
 backs the sentence is stated. Without this the sentence stood with nothing to check it by. A passage
 on the topic goes first: stating the summary in its place cost about 0.3 ROUGE-L on each of 11 ePQA
-answers (docs/eval/README.md).
+answers (docs/eval/README.md). When no passage is on the topic and nothing the model kept is backed,
+a summary part that gives a measure in the question's words is stated ("how many cups?" of an
+"8-Cup ... Kettle"); without it the shopper read "I'm not sure" over a title that answers.
 
 A sentence that copies a passage is not followed by the passage again; it is followed by where it came
 from (`ATTRIBUTIONS`), so a customer's words never read as the assistant's own.
@@ -32,11 +34,12 @@ from (`ATTRIBUTIONS`), so a customer's words never read as the assistant's own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pipeline.generation.guard import AnswerGuard
 from pipeline.generation.prompt import clean
-from pipeline.generation.support import ABSTENTION, Support, content_terms
+from pipeline.generation.support import ABSTENTION, Support, content_terms, stem
 from pipeline.messages import EvidenceBundle, EvidenceItem
 from pipeline.retrieval.passages import PRODUCT, qa_answer, summary_title
 
@@ -68,6 +71,8 @@ NOT_FOUND = "I'm not sure: the product page and its reviews don't say."
 MAX_PASSAGE_CHARS = 400
 _ASKING = frozenset(content_terms("need needs needed use uses used using work works come comes get gets"))
 """Verbs of a question that say nothing of what it is about."""
+_MEASURE = re.compile(r"\d+(?:[.,]\d+)?[- ]?([A-Za-z]+)")
+"""A number and the unit after it: "8-Cup", "1.7 Liter", "12in"."""
 _ALREADY_SAID = 0.8
 """Share of a passage's content words the shown answer already has, above which quoting it repeats it."""
 
@@ -88,8 +93,10 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     topic = topic_terms(bundle)
     if topic:
         statable = [n for n in statable if guard.support.passages[n] & topic]
+    abstained = bool(guard.kept) and all(ABSTENTION.search(j.sentence.lower()) for j in guard.kept)
     if not statable:
-        return _summary_backing(bundle, guard) if guard.kept else NOT_FOUND
+        stated = _summary_backing(bundle, guard) or _summary_measure(bundle, abstained)
+        return stated or (None if guard.kept else NOT_FOUND)
     chosen = _backing(guard, statable)
     if chosen is None:  # nothing the model said stands: the passage closest to the question
         chosen = guard.support.best_passage(sorted(topic), among=statable)
@@ -98,7 +105,6 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     if chosen is None:  # a question with no words of its own: the best-ranked passage
         chosen = max(statable, key=lambda n: bundle.items[n].score)
     shown = set(content_terms(" ".join(j.sentence for j in guard.kept)))
-    abstained = bool(guard.kept) and all(ABSTENTION.search(j.sentence.lower()) for j in guard.kept)
     quote = _quote(bundle.items[chosen], CLOSEST_LEADS if abstained else _LEADS)
     quoted = set(content_terms(quote))
     if quoted and len(quoted & shown) / len(quoted) >= _ALREADY_SAID:
@@ -138,6 +144,21 @@ def _summary_backing(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
             parts = clean(bundle.items[best].text).split(". ")
             part = max(parts, key=lambda text: len(terms & set(content_terms(text))))
             return f"{_LEADS['description']} {_ended(_shorten(part.strip()))}"
+    return None
+
+
+def _summary_measure(bundle: EvidenceBundle, abstained: bool) -> str | None:
+    """The part of the product summary that gives a measure in the question's words ("8-Cup" for "how
+    many cups?"), as stated evidence; None when no part does. Only a number's unit counts: a title
+    shares the product's own name with most questions and answers few of them."""
+    asked = set(content_terms(bundle.plan.request.text))
+    for item in bundle.items:
+        if item.source != PRODUCT:
+            continue
+        for part in clean(item.text).split(". "):
+            if any(stem(unit.lower()) in asked for unit in _MEASURE.findall(part)):
+                lead = (CLOSEST_LEADS if abstained else _LEADS)["description"]
+                return f"{lead} {_ended(_shorten(part.strip()))}"
     return None
 
 

@@ -197,6 +197,24 @@ def test_a_passage_off_the_questions_topic_is_never_stated() -> None:
                                   "drip-free spout that makes pouring easy.")
 
 
+def test_a_measure_in_the_title_answers_when_nothing_else_does() -> None:
+    # Base model, B000ES7I8A: its sentence was dropped and the shopper read "not sure" under a title
+    # that says 8-Cup.
+    b = bundle(KETTLE, text="how many cups does this kettle hold?")
+    guard = AnswerGuard(support_for(b))
+    assert run(guard, ["It holds 12 cups of water."]) == ""
+    assert citation(b, guard) == "The product page says: Hamilton Beach Cool-Touch 8-Cup Cordless Electric Kettle."
+    guard = AnswerGuard(support_for(b))
+    assert run(guard, ["I'm not sure how many cups it holds."]).strip()
+    assert citation(b, guard) == ("The closest I found is on the product page: Hamilton Beach Cool-Touch 8-Cup "
+                                  "Cordless Electric Kettle.")
+    # The product's name alone answers nothing: "how loud" shares "electric kettle" with the title.
+    b = bundle(KETTLE, text="how loud is this electric kettle?")
+    guard = AnswerGuard(support_for(b))
+    run(guard, ["It is very quiet."])
+    assert citation(b, guard) == NOT_FOUND
+
+
 def test_a_yes_or_no_that_turns_a_community_answer_around_is_dropped() -> None:
     b = bundle(KETTLE, text="can I use it in the UK on 220v?")
     guard = AnswerGuard(support_for(b))
