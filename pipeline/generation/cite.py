@@ -112,6 +112,26 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     return quote
 
 
+def judged_passages(bundle: EvidenceBundle) -> list[str]:
+    """What the answerability judge reads for a cited turn: every statable passage and the product
+    summary (a title may answer: "8-Cup"), markup brackets stripped. Empty for other intents."""
+    if bundle.plan.intent not in CITED_INTENTS:
+        return []
+    return [clean(item.text) for item in bundle.items if item.source in _LEADS or item.source == PRODUCT]
+
+
+def not_answered(bundle: EvidenceBundle, support: Support) -> str:
+    """What the system says when the judge finds that no passage answers: that it is not sure, then the
+    passage closest to the question, introduced as the closest found (the judging is the shopper's)."""
+    statable = [n for n, item in enumerate(bundle.items) if item.source in _LEADS]
+    topic = topic_terms(bundle)
+    if topic:
+        chosen = support.best_passage(sorted(topic), among=statable)
+    else:
+        chosen = max(statable, key=lambda n: bundle.items[n].score, default=None)
+    return NOT_FOUND if chosen is None else f"{NOT_FOUND} {_quote(bundle.items[chosen], CLOSEST_LEADS)}"
+
+
 def topic_terms(bundle: EvidenceBundle) -> frozenset[str]:
     """The question's content words, less the words of the evidence's product titles: "does this kettle
     shut off?" is about shutting off, and every passage of the kettle's page names the kettle. Verbs any

@@ -9,11 +9,16 @@ The model's tokens go straight into the guard, and each piece it releases (a jud
 directive) is one chunk. The guard already gathers tokens into sentences, so there is nothing left to
 batch; a coalescer in front of it (there was one, flushing every 30 ms) only delayed the token that
 ends a sentence, and with it the first text a shopper sees.
+
+With AISLE_ANSWER_JUDGE on, the answerability judge scores the evidence while the model prefills, and
+its verdict is awaited before the first sentence shows (`_verdict`); off by default (docs/answers.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
@@ -21,11 +26,13 @@ from pipeline import topics
 from pipeline.config import Settings
 from pipeline.errors import DependencyError
 from pipeline.generation.direct import DIRECT_MODEL, direct_answer, stated_lead
-from pipeline.generation.cite import citation, support_for
+from pipeline.generation.cite import citation, judged_passages, not_answered, support_for
 from pipeline.generation.fallback import SHOWN_ABOVE, SILENT, degraded_answer
 from pipeline.generation.guard import GUARD_PREFIX, AnswerGuard
 from pipeline.generation.prompt import PROMPT_VERSION, build_messages, grounded_ids, wants_examples
+from pipeline.llm import judge as answer_judge
 from pipeline.llm.client import Grammar, LlmClient
+from pipeline.llm.judge import AnswerJudge
 from pipeline.llm.router import ModelRouter
 from pipeline.markup.grammar import build_gbnf
 from pipeline.markup.parser import MarkupParser, Text
@@ -33,6 +40,7 @@ from pipeline.messages import EvidenceBundle, TokenChunk
 from pipeline.stages.base import Output
 
 _SEED = 0
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,19 +73,27 @@ class GenerateStage:
     output_topics = (topics.TOKENS,)
     input_type = EvidenceBundle
 
-    def __init__(self, settings: Settings, client: LlmClient | None = None) -> None:
+    def __init__(self, settings: Settings, client: LlmClient | None = None, judge: AnswerJudge | None = None) -> None:
         self.settings = settings
         self.router = ModelRouter.from_settings(settings)
         self._client = client
         self._owns_client = client is None
+        self._judge = judge
 
     async def start(self) -> None:
         if self._client is None:
             self._client = LlmClient(self.settings)
+        if self._judge is None and self.settings.answer_judge:
+            self._judge = answer_judge.load(self.settings.home / "models" / "judge")
+            if self._judge is None:
+                log.warning("no answerability judge under %s (run `make judge-model`): product questions "
+                            "are answered without it", self.settings.home / "models" / "judge")
 
     async def stop(self) -> None:
         if self._client is not None and self._owns_client:
             await self._client.aclose()
+        if self._judge is not None:
+            self._judge.close()
 
     async def process(self, message: EvidenceBundle) -> AsyncIterator[Output]:
         grounded = grounded_ids(message)
@@ -96,19 +112,33 @@ class GenerateStage:
             guard.after_lead(lead)
             yield turn.chunk(lead, stated=True)
         shown: list[str] = []
+        verdict = self._verdict(message)
         try:
             async with contextlib.aclosing(self._stream(message, turn)) as pieces:
                 async for text in pieces:
-                    for piece in guard.feed(text):
+                    released = guard.feed(text)
+                    if released and verdict is not None:
+                        # The judge ran while the model prefilled; its word is due before the first text.
+                        if not await verdict:
+                            break  # closing the stream aborts the request on the server
+                        verdict = None
+                    for piece in released:
                         shown.append(piece)
                         yield turn.chunk(piece)
                     if guard.stopped:
                         break  # a loop: closing the stream aborts the request on the server
         except DependencyError as exc:
+            if verdict is not None:
+                verdict.cancel()
             # Whatever streamed stays; the degraded answer follows it, then an error on the final chunk.
             yield turn.chunk((" " if turn.offset else "") + degraded_answer(message, grounded), stated=True)
             yield turn.chunk("", final=True, error=f"llm_unavailable: {exc}",
                              context=_context(message, PROMPT_VERSION, guard))
+            return
+        if verdict is not None and not await verdict:
+            guard.counts["judged_unanswered"] = 1
+            yield turn.chunk(not_answered(message, guard.support), stated=True)
+            yield turn.chunk("", final=True, context=_context(message, PROMPT_VERSION, guard))
             return
         for piece in guard.finish():
             shown.append(piece)
@@ -121,6 +151,22 @@ class GenerateStage:
             text = silent or degraded_answer(message, grounded, SILENT)
             yield turn.chunk((" " if turn.offset else "") + text, stated=True)
         yield turn.chunk("", final=True, context=_context(message, PROMPT_VERSION, guard))
+
+    def _verdict(self, bundle: EvidenceBundle) -> asyncio.Task[bool] | None:
+        """Whether any passage answers the question, as a task the judge works on beside the model's
+        stream; None for turns it does not judge (other intents, no judge)."""
+        passages = judged_passages(bundle)
+        if self._judge is None or not passages:
+            return None
+        judge = self._judge
+
+        async def answered() -> bool:
+            try:
+                return max(await judge.aprobabilities(bundle.plan.request.text, passages)) >= judge.threshold
+            except DependencyError as exc:  # the model's answer, guarded, is still worth showing
+                log.warning("answerability judge failed, answering without it: %s", exc)
+                return True
+        return asyncio.ensure_future(answered())
 
     async def _stream(self, bundle: EvidenceBundle, turn: _Turn) -> AsyncGenerator[str, None]:
         """The model's text as it streams, token by token."""

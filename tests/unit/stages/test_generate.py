@@ -238,3 +238,41 @@ async def test_a_comparison_shows_its_table_once_when_the_model_writes_it_again(
     text = "".join(c.text for c in chunks)
     assert text.count("<compare") == 1 and text.startswith('<compare ids="B0AAAAAAAA,B0BBBBBBBB"/>')
     assert chunks[-1].context["guard_repeated_directive"] == "1"
+
+
+class FakeJudge:
+    """The answerability judge's interface, with fixed probabilities and a record of what it read."""
+
+    threshold = 0.5
+
+    def __init__(self, probability: float) -> None:
+        self.probability = probability
+        self.asked: list[tuple[str, list[str]]] = []
+
+    async def aprobabilities(self, question: str, passages: Sequence[str]) -> list[float]:
+        self.asked.append((question, list(passages)))
+        return [self.probability for _ in passages]
+
+    def close(self) -> None: ...
+
+
+async def test_when_the_judge_finds_no_answer_the_system_says_so_with_the_closest_passage() -> None:
+    llm = FakeLlm(["It is very quiet. ", "Yes, very quiet."])
+    judge = FakeJudge(0.2)
+    chunks = await run(GenerateStage(Settings(), client=llm, judge=judge), evidence())  # type: ignore[arg-type]
+    text = "".join(c.text for c in chunks)
+    # The model's sentence, though the guard would keep it, never shows.
+    assert text == "I'm not sure: the product page and its reviews don't say. The closest I found is from a customer: very quiet."
+    assert judge.asked == [("is it quiet?", ["very quiet"])]
+    assert chunks[0].model == "direct"
+    assert chunks[-1].final and chunks[-1].context["guard_judged_unanswered"] == "1"
+
+
+async def test_when_the_judge_finds_an_answer_the_model_answers_and_other_intents_are_not_judged() -> None:
+    judge = FakeJudge(0.9)
+    chunks = await run(GenerateStage(Settings(), client=FakeLlm(["It is very quiet. "]), judge=judge), evidence())  # type: ignore[arg-type]
+    assert "".join(c.text for c in chunks) == "It is very quiet. Source: a customer's review."
+    judge = FakeJudge(0.0)
+    search = dataclasses.replace(evidence(), plan=dataclasses.replace(evidence().plan, intent="product_search"))
+    chunks = await run(GenerateStage(Settings(), client=FakeLlm(["Very quiet ones. "]), judge=judge), search)  # type: ignore[arg-type]
+    assert judge.asked == [] and "Very quiet ones." in "".join(c.text for c in chunks)
