@@ -89,10 +89,8 @@ def citation(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
     """The sentence the system adds after the model's answer, or None for turns that get none."""
     if bundle.plan.intent not in CITED_INTENTS:
         return None
-    statable = [n for n, item in enumerate(bundle.items) if item.source in _LEADS]
     topic = topic_terms(bundle)
-    if topic:
-        statable = [n for n in statable if guard.support.passages[n] & topic]
+    statable = _statable(bundle, guard.support, topic)
     abstained = bool(guard.kept) and all(ABSTENTION.search(j.sentence.lower()) for j in guard.kept)
     if not statable:
         stated = _summary_backing(bundle, guard) or _summary_measure(bundle, abstained)
@@ -123,8 +121,8 @@ def judged_passages(bundle: EvidenceBundle) -> list[str]:
 def not_answered(bundle: EvidenceBundle, support: Support) -> str:
     """What the system says when the judge finds that no passage answers: that it is not sure, then the
     passage closest to the question, introduced as the closest found (the judging is the shopper's)."""
-    statable = [n for n, item in enumerate(bundle.items) if item.source in _LEADS]
     topic = topic_terms(bundle)
+    statable = _statable(bundle, support, topic)
     if topic:
         chosen = support.best_passage(sorted(topic), among=statable)
     else:
@@ -140,6 +138,12 @@ def topic_terms(bundle: EvidenceBundle) -> frozenset[str]:
     names = {term for item in bundle.items if item.source == PRODUCT
              for term in content_terms(summary_title(item.text))}
     return frozenset(content_terms(bundle.plan.request.text)) - names - _ASKING
+
+
+def _statable(bundle: EvidenceBundle, support: Support, topic: frozenset[str]) -> list[int]:
+    """The passages a citation may state: those with a lead, and on the question's topic when it has one."""
+    statable = [n for n, item in enumerate(bundle.items) if item.source in _LEADS]
+    return [n for n in statable if support.passages[n] & topic] if topic else statable
 
 
 def _backing(guard: AnswerGuard, statable: Sequence[int]) -> int | None:
@@ -161,9 +165,8 @@ def _summary_backing(bundle: EvidenceBundle, guard: AnswerGuard) -> str | None:
         terms = set(content_terms(judged.sentence))
         best = guard.support.best_passage(sorted(terms), among=summaries)
         if best is not None:
-            parts = clean(bundle.items[best].text).split(". ")
-            part = max(parts, key=lambda text: len(terms & set(content_terms(text))))
-            return f"{_LEADS['description']} {_ended(_shorten(part.strip()))}"
+            part = max(_parts(bundle.items[best]), key=lambda text: len(terms & set(content_terms(text))))
+            return _quote_part(part, _LEADS)
     return None
 
 
@@ -175,11 +178,19 @@ def _summary_measure(bundle: EvidenceBundle, abstained: bool) -> str | None:
     for item in bundle.items:
         if item.source != PRODUCT:
             continue
-        for part in clean(item.text).split(". "):
+        for part in _parts(item):
             if any(stem(unit.lower()) in asked for unit in _MEASURE.findall(part)):
-                lead = (CLOSEST_LEADS if abstained else _LEADS)["description"]
-                return f"{lead} {_ended(_shorten(part.strip()))}"
+                return _quote_part(part, CLOSEST_LEADS if abstained else _LEADS)
     return None
+
+
+def _parts(summary: EvidenceItem) -> list[str]:
+    """A product summary's parts: its title, each key attribute, each bullet."""
+    return [part.strip() for part in clean(summary.text).split(". ")]
+
+
+def _quote_part(part: str, leads: dict[str, str]) -> str:
+    return f"{leads['description']} {_ended(_shorten(part))}"
 
 
 def model_part(answer: str) -> str:

@@ -28,10 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, DependencyError
+from pipeline.training.judge_data import CARD, MAX_TOKENS
 
-MAX_TOKENS = 128
-"""Question and passage together, in word pieces (as trained)."""
-CARD = "judge.json"
 
 
 class AnswerJudge:

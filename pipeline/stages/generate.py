@@ -79,6 +79,7 @@ class GenerateStage:
         self._client = client
         self._owns_client = client is None
         self._judge = judge
+        self._owns_judge = judge is None
 
     async def start(self) -> None:
         if self._client is None:
@@ -92,7 +93,7 @@ class GenerateStage:
     async def stop(self) -> None:
         if self._client is not None and self._owns_client:
             await self._client.aclose()
-        if self._judge is not None:
+        if self._judge is not None and self._owns_judge:
             self._judge.close()
 
     async def process(self, message: EvidenceBundle) -> AsyncIterator[Output]:

@@ -30,12 +30,9 @@ from typing import Any
 
 from pipeline.errors import AisleError, ConfigError
 from pipeline.training import judge_data
+from pipeline.training.judge_data import CARD, MAX_TOKENS
+from pipeline.training.ship import WEIGHTS, cast_to_bfloat16
 
-MAX_TOKENS = 128
-"""Question and passage together, in word pieces: a longer passage is cut (the generate stage cuts alike)."""
-WEIGHTS = "adapter_model.safetensors"
-CARD = "judge.json"
-"""The threshold and the held-out numbers, beside the adapter; the generate stage reads the threshold."""
 
 
 def train(data: Path, base: Path, out: Path, *, epochs: int = 1, lr: float = 5e-4, batch: int = 32,
@@ -105,15 +102,11 @@ def probabilities(model: Any, tokenizer: Any, question: str, passages: Sequence[
 
 def ship(run: Path, out: Path) -> Path:
     """The run's adapter in bfloat16, its config, judge.json and loss curve, into `out`."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
     adapter = run / "adapter"
     if not (adapter / WEIGHTS).is_file() or not (run / CARD).is_file():
         raise ConfigError(f"{run} has no finished judge run (adapter/{WEIGHTS} and {CARD})")
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {k: t.to(torch.bfloat16) if t.is_floating_point() else t for k, t in load_file(adapter / WEIGHTS).items()}
-    save_file(tensors, out / WEIGHTS, metadata={"format": "pt"})
+    cast_to_bfloat16(adapter / WEIGHTS, out / WEIGHTS)
     for source in (adapter / "adapter_config.json", run / CARD, run / "loss.jsonl"):
         shutil.copyfile(source, out / source.name)
     return out

@@ -6,7 +6,7 @@ question (pipeline/generation/judge.py serves it). Its pairs come from ../shared
 
 - hetPQA evidence ranking (dev, 509 questions): every candidate with its 0/1 label;
 - semiPQA attribute ranking (dev, 954 questions): the relevant attributes, and three others of the same
-  question, as "name: value" the way the catalog states attributes;
+  question, as retrieval's attribute passages state them (`passages.attribute_text`);
 - hetPQA answer generation (train + dev, 4,090): each question with the passage its answer was written
   from (answers), and up to two passages written for other questions about the same product (hard
   negatives: on the product, not on the question).
@@ -21,13 +21,20 @@ answer.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.retrieval.passages import attribute_text
+from pipeline.training.holdout import read_jsonl
+
+MAX_TOKENS = 128
+"""Question and passage together, in word pieces, when trained and when served: a longer passage is cut."""
+CARD = "judge.json"
+"""The threshold and its held-out numbers, written by training beside the adapter; the served judge reads
+the threshold from it."""
 FALSE_ABSTENTION = 0.10
 """The share of answerable held-out questions the chosen threshold may call unanswered."""
 HELD_OUT_BUCKETS = 5
@@ -54,11 +61,6 @@ class HeldOutQuestion:
 def held_out(asin: str) -> bool:
     """Whether a product's questions choose the threshold instead of training the judge."""
     return int(hashlib.sha256(asin.encode()).hexdigest(), 16) % HELD_OUT_BUCKETS == 0
-
-
-def attribute_text(name: str, value: str) -> str:
-    """An attribute as retrieval's passages state it ("item weight: 0.4 pounds")."""
-    return f"{name.replace('_', ' ')}: {value}"
 
 
 def build(data_dir: Path, seed: int = 0) -> tuple[list[Pair], list[HeldOutQuestion]]:
@@ -124,4 +126,4 @@ def rates(best: Sequence[float], answerable: Sequence[bool], threshold: float) -
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return list(read_jsonl(path))

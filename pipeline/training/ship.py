@@ -28,14 +28,19 @@ def ship(run: Path, out: Path) -> Path:
     missing = [name for name in (WEIGHTS, *ADAPTER_FILES) if not (adapter / name).is_file()]
     if missing:
         raise ConfigError(f"{adapter} lacks {', '.join(missing)}: has the run finished?")
-    import torch
-    from safetensors.torch import load_file, save_file
-
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {name: t.to(torch.bfloat16) if t.is_floating_point() else t for name, t in load_file(adapter / WEIGHTS).items()}
-    save_file(tensors, out / WEIGHTS, metadata={"format": "pt"})
+    cast_to_bfloat16(adapter / WEIGHTS, out / WEIGHTS)
     for name in ADAPTER_FILES:
         shutil.copyfile(adapter / name, out / name)
     if (run / "loss.jsonl").is_file():
         shutil.copyfile(run / "loss.jsonl", out / "loss.jsonl")
     return out
+
+
+def cast_to_bfloat16(source: Path, target: Path) -> None:
+    """Write the safetensors file `source` to `target` with its floating-point tensors in bfloat16."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tensors = {name: t.to(torch.bfloat16) if t.is_floating_point() else t for name, t in load_file(source).items()}
+    save_file(tensors, target, metadata={"format": "pt"})
