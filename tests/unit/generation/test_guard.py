@@ -229,6 +229,32 @@ def test_a_yes_or_no_that_turns_a_community_answer_around_is_dropped() -> None:
     assert support_for(b).judge("Yes, the handle stays cool.").contradicts is None
 
 
+def test_a_yes_or_no_that_a_negated_clause_of_the_evidence_turns_around_is_dropped() -> None:
+    # Real pair1513 answers on ePQA: the review says the opposite in a clause of its own.
+    support = Support.from_texts([
+        "love the sound. it does not have a hands-free mode like the spotbot, but it cleans well.",
+        "question: can you make omelettes with it? answer: obviously, you can't make omelets with it, "
+        "but pancakes come out great.",
+    ])
+    verdict = support.judge("Yes, it has a hands-free mode.")
+    assert not verdict.supported and verdict.contradicts == 0
+    assert support.judge("Yes, you can make omelets with it.").contradicts == 1
+    # The clause that agrees settles it, even where another clause of the passage is negated.
+    assert support.judge("Yes, pancakes come out great.").supported
+    assert support.judge("No, it does not have a hands-free mode.").supported
+    # "No, ..." naming an alternative states no negation to compare; one shared word is not the same claim.
+    assert Support.from_texts(["it comes in a small bottle, not a tube"]).judge(
+        "No, it comes in a small bottle.").contradicts is None
+    assert Support.from_texts(["the mode is loud", "it does not clean corners"]).judge(
+        "Yes, it has a quiet mode.").contradicts is None
+
+
+def test_only_turns_a_clause_around() -> None:
+    support = Support.from_texts(["hooked to an elevated rain barrel, it only lets through a trickle of water"])
+    assert not support.judge("Yes, it can be used with a rain barrel.").supported
+    assert support.judge("No, it only lets through a trickle from a rain barrel.").supported
+
+
 def test_a_question_with_no_words_of_its_own_states_the_best_ranked_passage() -> None:
     b = bundle(KETTLE, text="tell me about this kettle")
     guard = AnswerGuard(support_for(b))
